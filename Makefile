@@ -1,0 +1,40 @@
+# `make demo` and `make test` each create .venv, install the pinned requirements,
+# build and install nnpkit, then run. Safe to repeat: steps already done are skipped
+# and the C++ build is incremental (build/).
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+DEPS_STAMP := $(VENV)/.requirements-installed
+SOURCES := $(shell find csrc python -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.py' \) 2>/dev/null) CMakeLists.txt pyproject.toml
+INSTALL_STAMP := $(VENV)/.nnpkit-installed
+
+.PHONY: all install test demo bench clean
+
+all: install
+
+$(VPY):
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+
+$(DEPS_STAMP): requirements.txt | $(VPY)
+	$(VPY) -m pip install -q torch==2.13.0
+	$(VPY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(INSTALL_STAMP): $(DEPS_STAMP) $(SOURCES)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VPY) -m pip install -q --no-build-isolation --no-deps .
+	touch $@
+
+install: $(INSTALL_STAMP)
+
+test: install
+	cd tests && ../$(VPY) -m pytest -q -rs .
+
+demo: install
+	$(VPY) examples/demo.py
+
+bench: install
+	$(VPY) bench/bench_core.py
+
+clean:
+	rm -rf build $(VENV)

@@ -1,0 +1,221 @@
+#include "core/model_runner.h"
+
+#include <torch/autograd.h>
+
+#include <filesystem>
+#include <sstream>
+#include <unordered_map>
+
+#include "core/elements.h"
+#include "core/errors.h"
+#include "core/neighbor_list.h"
+#include "core/units.h"
+
+namespace nnpkit {
+
+ModelRunner::ModelRunner(const std::string& path) : path_(path) {
+  if (!std::filesystem::exists(path)) throw ModelFileError("model file not found: " + path);
+  if (std::filesystem::is_directory(path)) throw ModelFileError("model path is a directory, not a file: " + path);
+  std::unordered_map<std::string, std::string> extra{{kMetadataFileName, ""}};
+  try {
+    module_ = torch::jit::load(path, torch::kCPU, extra);
+  } catch (const c10::Error& e) {
+    std::string reason = e.what_without_backtrace();
+    throw ModelFileError("cannot read model file " + path +
+                         ": it is not a TorchScript archive or it is corrupt (" + reason.substr(0, 300) + ")");
+  }
+  if (extra[kMetadataFileName].empty()) {
+    throw ModelFileError("model file " + path + " has no nnpkit.json metadata: it is a TorchScript file but not " +
+                         "an nnpkit model (export it with nnpkit.export)");
+  }
+  try {
+    metadata_ = parse_model_metadata(extra[kMetadataFileName]);
+  } catch (const ModelFileError& e) {
+    throw ModelFileError(path + ": " + e.what());
+  }
+  dtype_ = metadata_.dtype == "float32" ? torch::kFloat32 : torch::kFloat64;
+  module_.eval();
+  set_engine_units("Ang", "eV");
+}
+
+void ModelRunner::set_engine_units(const std::string& length_unit, const std::string& energy_unit) {
+  model_to_engine_length_ = length_unit_in_angstrom(metadata_.length_unit) / length_unit_in_angstrom(length_unit);
+  model_to_engine_energy_ = energy_unit_in_ev(metadata_.energy_unit) / energy_unit_in_ev(energy_unit);
+}
+
+double ModelRunner::min_distance() const {
+  // Below 1e-4 Angstrom two atoms are the same point whatever the model says.
+  const double floor_in_model_units = 1e-4 / length_unit_in_angstrom(metadata_.length_unit);
+  return std::max(metadata_.min_distance, floor_in_model_units) * model_to_engine_length_;
+}
+
+torch::Tensor ModelRunner::species_indices(const std::vector<int64_t>& atomic_numbers) const {
+  auto out = torch::empty({static_cast<int64_t>(atomic_numbers.size())}, torch::kInt64);
+  auto* p = out.data_ptr<int64_t>();
+  for (size_t i = 0; i < atomic_numbers.size(); ++i) {
+    const int idx = metadata_.species_index(static_cast<int>(atomic_numbers[i]));
+    if (idx < 0) {
+      std::string symbol;
+      try {
+        symbol = element_symbol(static_cast<int>(atomic_numbers[i]));
+      } catch (const InputError&) {
+        symbol = "Z=" + std::to_string(atomic_numbers[i]);
+      }
+      std::string known;
+      for (const auto& s : metadata_.species) known += (known.empty() ? "" : " ") + s;
+      throw InputError("atom " + std::to_string(i) + " is " + symbol + ", an element this model does not know " +
+                       "(model species: " + known + ")");
+    }
+    p[i] = idx;
+  }
+  return out;
+}
+
+EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch::Tensor& edge_index,
+                                       const torch::Tensor& edge_vectors, int64_t n_local,
+                                       const EvaluateOptions& options) const {
+  const int64_t n_atoms = species.size(0);
+  const int64_t n_edges = edge_vectors.size(0);
+  if (n_local < 0 || n_local > n_atoms) throw InputError("number of local atoms must lie in 0..N");
+  if (edge_index.dim() != 2 || edge_index.size(0) != 2 || edge_index.size(1) != n_edges) {
+    throw InputError("edge_index must have shape [2, E] matching edge_vectors [E, 3]");
+  }
+  const auto n_species = static_cast<int64_t>(metadata_.species.size());
+  if (n_atoms > 0) {
+    const auto smin = species.min().item<int64_t>(), smax = species.max().item<int64_t>();
+    if (smin < 0 || smax >= n_species) throw InputError("species index outside the model's species list");
+  }
+  if (n_edges > 0 && !torch::isfinite(edge_vectors).all().item<bool>()) {
+    throw InputError("edge vectors contain NaN or infinite numbers (check the positions and the box)");
+  }
+
+  // Model units and dtype; the edge vectors are the one differentiable input.
+  const double to_model_length = 1.0 / model_to_engine_length_;
+  auto vectors = (edge_vectors.to(torch::kFloat64) * to_model_length).to(dtype_).detach().requires_grad_(true);
+  torch::Tensor atom_energy_members;
+  {
+    std::vector<torch::jit::IValue> inputs{species.to(torch::kInt64), edge_index.to(torch::kInt64), vectors,
+                                           n_local};
+    torch::Tensor out;
+    try {
+      out = module_.forward(inputs).toTensor();
+    } catch (const c10::Error& e) {
+      throw std::runtime_error(std::string("model evaluation failed: ") + e.what_without_backtrace());
+    }
+    if (out.dim() == 1) out = out.unsqueeze(0);
+    if (out.dim() != 2 || out.size(1) != n_atoms) {
+      throw ModelFileError("the model returned per-atom energies of the wrong shape (expected [N] or [M, N])");
+    }
+    atom_energy_members = out;
+  }
+  const int64_t n_members = atom_energy_members.size(0);
+  auto local_members = atom_energy_members.narrow(1, 0, n_local);
+  auto member_energy = local_members.sum(1);  // [M], model units, model dtype
+
+  EvaluationResult result;
+  const double ef = model_to_engine_energy_;
+  const double gradient_factor = ef * to_model_length;  // dE_engine/dr_engine per dE_model/dr_model
+  const bool per_member = options.committee_statistics && n_members > 1;
+  auto pos_opts = torch::TensorOptions().dtype(torch::kFloat64);
+  auto centre = edge_index[0].to(torch::kInt64);
+  auto neighbour = edge_index[1].to(torch::kInt64);
+  auto r = edge_vectors.to(torch::kFloat64);
+
+  auto forces_from = [&](const torch::Tensor& dE_dr) {
+    auto f = torch::zeros({n_atoms, 3}, pos_opts);
+    f.index_add_(0, centre, dE_dr);
+    f.index_add_(0, neighbour, -dE_dr);
+    return f;
+  };
+  auto virial_from = [&](const torch::Tensor& dE_dr) { return -torch::einsum("ea,eb->ab", {r, dE_dr}); };
+
+  torch::Tensor mean_gradient;
+  if (n_edges == 0) {
+    mean_gradient = torch::zeros({0, 3}, pos_opts);
+    if (per_member) {
+      result.member_forces = torch::zeros({n_members, n_atoms, 3}, pos_opts);
+      result.member_virials = torch::zeros({n_members, 3, 3}, pos_opts);
+    }
+  } else if (per_member) {
+    std::vector<torch::Tensor> grads;
+    for (int64_t m = 0; m < n_members; ++m) {
+      auto g = torch::autograd::grad({member_energy[m]}, {vectors}, {}, /*retain_graph=*/m + 1 < n_members,
+                                     /*create_graph=*/false, /*allow_unused=*/true)[0];
+      if (!g.defined()) g = torch::zeros_like(vectors);
+      grads.push_back(g.to(torch::kFloat64) * gradient_factor);
+    }
+    auto stacked = torch::stack(grads);  // [M, E, 3]
+    mean_gradient = stacked.mean(0);
+    std::vector<torch::Tensor> forces, virials;
+    for (int64_t m = 0; m < n_members; ++m) {
+      forces.push_back(forces_from(stacked[m]));
+      virials.push_back(virial_from(stacked[m]));
+    }
+    result.member_forces = torch::stack(forces);
+    result.member_virials = torch::stack(virials);
+  } else {
+    auto g = torch::autograd::grad({member_energy.mean()}, {vectors}, {}, false, false, true)[0];
+    if (!g.defined()) g = torch::zeros_like(vectors);
+    mean_gradient = g.to(torch::kFloat64) * gradient_factor;
+  }
+
+  auto energies = member_energy.detach().to(torch::kFloat64) * ef;
+  result.energy = energies.mean().item<double>();
+  result.forces = forces_from(mean_gradient);
+  result.virial = virial_from(mean_gradient);
+  if (options.atom_energies) {
+    result.atom_energies = torch::zeros({n_atoms}, pos_opts);
+    result.atom_energies.narrow(0, 0, n_local).copy_(local_members.detach().to(torch::kFloat64).mean(0) * ef);
+  }
+  if (options.atom_virials) {
+    auto per_edge = (-0.5 * r.unsqueeze(2) * mean_gradient.unsqueeze(1)).reshape({n_edges, 9});
+    auto av = torch::zeros({n_atoms, 9}, pos_opts);
+    av.index_add_(0, centre, per_edge);
+    av.index_add_(0, neighbour, per_edge);
+    result.atom_virials = av.reshape({n_atoms, 3, 3});
+  }
+  if (per_member) {
+    result.member_energies = energies;
+    result.energy_std = energies.std(/*unbiased=*/false).item<double>();
+    auto dev = result.member_forces - result.forces.unsqueeze(0);
+    result.forces_std = dev.pow(2).sum(2).mean(0).sqrt();
+  }
+  if (!std::isfinite(result.energy) || !torch::isfinite(result.forces).all().item<bool>()) {
+    throw std::runtime_error("the model produced a non-finite energy or force; the structure is probably far " +
+                             std::string("outside what the model was trained on (atoms too close?)"));
+  }
+  return result;
+}
+
+EvaluationResult ModelRunner::compute(const torch::Tensor& positions, const std::vector<int64_t>& atomic_numbers,
+                                      const std::array<double, 9>& cell, const std::array<bool, 3>& pbc,
+                                      const EvaluateOptions& options) const {
+  const auto pos = positions.to(torch::kFloat64).contiguous();
+  if (pos.dim() != 2 || pos.size(1) != 3) throw InputError("positions must have shape [N, 3]");
+  const int64_t n = pos.size(0);
+  if (static_cast<int64_t>(atomic_numbers.size()) != n) {
+    throw InputError("got " + std::to_string(atomic_numbers.size()) + " atomic numbers for " + std::to_string(n) +
+                     " positions");
+  }
+  const auto species = species_indices(atomic_numbers);
+  const NeighborList list = build_neighbor_list(pos.data_ptr<double>(), n, cell, pbc, cutoff());
+  const int64_t n_edges = list.size();
+  const double dmin = min_distance();
+  for (int64_t e = 0; e < n_edges; ++e) {
+    const double* v = &list.vectors[3 * e];
+    const double d2 = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
+    if (d2 < dmin * dmin) {
+      std::ostringstream msg;
+      msg << "atoms " << list.centers[e] << " and " << list.neighbors[e] << " overlap: they are " << std::sqrt(d2)
+          << " apart, closer than the " << dmin << " this model accepts";
+      throw InputError(msg.str());
+    }
+  }
+  auto edge_index = torch::empty({2, n_edges}, torch::kInt64);
+  std::copy(list.centers.begin(), list.centers.end(), edge_index.data_ptr<int64_t>());
+  std::copy(list.neighbors.begin(), list.neighbors.end(), edge_index.data_ptr<int64_t>() + n_edges);
+  auto vectors = torch::from_blob(const_cast<double*>(list.vectors.data()), {n_edges, 3}, torch::kFloat64).clone();
+  return evaluate(species, edge_index, vectors, n, options);
+}
+
+}  // namespace nnpkit

@@ -1,0 +1,83 @@
+// Loads an nnpkit model file and evaluates it on the edge list of the model
+// contract: energy, forces, virial, per-atom energies and virials from one
+// backward pass, and committee statistics. Engine adapters call this and only
+// translate their data; units are converted here.
+#pragma once
+
+#include <torch/script.h>
+
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/model_metadata.h"
+
+namespace nnpkit {
+
+struct EvaluateOptions {
+  bool atom_energies = true;
+  bool atom_virials = false;
+  // Per-member energies, forces and virials, and their deviations. Costs one
+  // backward pass per member instead of one in all.
+  bool committee_statistics = true;
+};
+
+// Everything in the engine's units (set_engine_units), double precision.
+struct EvaluationResult {
+  double energy = 0.0;                 // committee mean
+  torch::Tensor atom_energies;         // [N] (zero for ghost atoms), committee mean
+  torch::Tensor forces;                // [N, 3], ghosts included (engines reverse-communicate them)
+  torch::Tensor virial;                // [3, 3], W = -sum_e r_e (x) dE/dr_e
+  torch::Tensor atom_virials;          // [N, 3, 3], each edge split evenly between its two atoms
+  // Committee (size M > 1 and committee_statistics):
+  torch::Tensor member_energies;       // [M]
+  double energy_std = 0.0;             // population standard deviation
+  torch::Tensor member_forces;         // [M, N, 3]
+  torch::Tensor forces_std;            // [N]: sqrt(mean_m |F_m - <F>|^2), DeePMD's force deviation
+  torch::Tensor member_virials;        // [M, 3, 3]
+};
+
+class ModelRunner {
+ public:
+  // Throws ModelFileError for a missing, corrupt or incompatible file.
+  explicit ModelRunner(const std::string& path);
+
+  const ModelMetadata& metadata() const { return metadata_; }
+  const std::string& path() const { return path_; }
+
+  // Units of the numbers the engine passes in and gets back (ASE names); default Ang, eV.
+  void set_engine_units(const std::string& length_unit, const std::string& energy_unit);
+  // Neighbour cutoff and interaction range in engine length units.
+  double cutoff() const { return metadata_.cutoff * model_to_engine_length_; }
+  double interaction_range() const { return metadata_.interaction_range * model_to_engine_length_; }
+  // Smallest distance allowed between two atoms, engine length units.
+  double min_distance() const;
+
+  // species: [N] indices into metadata().species; edge_index: [2, E] grouped by
+  // centre; edge_vectors: [E, 3] in engine length units. Atoms 0..n_local-1 are
+  // local; only their energies count.
+  EvaluationResult evaluate(const torch::Tensor& species, const torch::Tensor& edge_index,
+                            const torch::Tensor& edge_vectors, int64_t n_local,
+                            const EvaluateOptions& options = EvaluateOptions()) const;
+
+  // Builds the neighbour list itself. positions [N, 3] engine units, atomic
+  // numbers [N]; cell rows are lattice vectors. Throws InputError for unknown
+  // elements, overlapping atoms, non-finite positions or a singular cell.
+  EvaluationResult compute(const torch::Tensor& positions, const std::vector<int64_t>& atomic_numbers,
+                           const std::array<double, 9>& cell, const std::array<bool, 3>& pbc,
+                           const EvaluateOptions& options = EvaluateOptions()) const;
+
+  // Species indices for atomic numbers; throws InputError naming an element the model lacks.
+  torch::Tensor species_indices(const std::vector<int64_t>& atomic_numbers) const;
+
+ private:
+  std::string path_;
+  ModelMetadata metadata_;
+  mutable torch::jit::Module module_;
+  torch::Dtype dtype_ = torch::kFloat64;
+  double model_to_engine_length_ = 1.0;  // one model length unit in engine units
+  double model_to_engine_energy_ = 1.0;
+};
+
+}  // namespace nnpkit

@@ -1,0 +1,265 @@
+#include "core/neighbor_list.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "core/errors.h"
+
+namespace nnpkit {
+namespace {
+
+using Vec3 = std::array<double, 3>;
+using Mat3 = std::array<double, 9>;  // row-major
+
+Vec3 cross(const Vec3& a, const Vec3& b) {
+  return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
+}
+double dot(const Vec3& a, const Vec3& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
+double norm(const Vec3& a) { return std::sqrt(dot(a, a)); }
+Vec3 row(const Mat3& m, int i) { return {m[3 * i], m[3 * i + 1], m[3 * i + 2]}; }
+Vec3 normalized(const Vec3& a) {
+  const double n = norm(a);
+  return {a[0] / n, a[1] / n, a[2] / n};
+}
+
+double determinant(const Mat3& m) { return dot(row(m, 0), cross(row(m, 1), row(m, 2))); }
+
+Mat3 inverse(const Mat3& m) {
+  const Vec3 a = row(m, 0), b = row(m, 1), c = row(m, 2);
+  const Vec3 bc = cross(b, c), ca = cross(c, a), ab = cross(a, b);
+  const double det = dot(a, bc);
+  // (m^-1) columns are bc, ca, ab divided by det.
+  return {bc[0] / det, ca[0] / det, ab[0] / det, bc[1] / det, ca[1] / det,
+          ab[1] / det, bc[2] / det, ca[2] / det, ab[2] / det};
+}
+
+// Lattice vectors along periodic directions as given; the others replaced by unit
+// vectors orthogonal to the periodic ones, which is all binning needs there.
+Mat3 effective_cell(const Mat3& cell, const std::array<bool, 3>& pbc) {
+  std::vector<int> periodic, open;
+  for (int d = 0; d < 3; ++d) (pbc[d] ? periodic : open).push_back(d);
+  for (int d : periodic) {
+    if (norm(row(cell, d)) < 1e-12) {
+      std::ostringstream msg;
+      msg << "cell vector " << d << " is zero although the system is periodic along it";
+      throw InputError(msg.str());
+    }
+  }
+  Mat3 out = cell;
+  auto set_row = [&out](int d, const Vec3& v) {
+    for (int k = 0; k < 3; ++k) out[3 * d + k] = v[k];
+  };
+  if (periodic.empty()) {
+    out = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+  } else if (periodic.size() == 1) {
+    const Vec3 p = normalized(row(cell, periodic[0]));
+    const Vec3 trial = std::fabs(p[0]) < 0.9 ? Vec3{1, 0, 0} : Vec3{0, 1, 0};
+    const Vec3 u = normalized(cross(p, trial));
+    const Vec3 w = normalized(cross(p, u));
+    set_row(open[0], u);
+    set_row(open[1], w);
+  } else if (periodic.size() == 2) {
+    const Vec3 n = cross(row(cell, periodic[0]), row(cell, periodic[1]));
+    if (norm(n) < 1e-12 * norm(row(cell, periodic[0])) * norm(row(cell, periodic[1]))) {
+      throw InputError("the two periodic cell vectors are parallel: the cell is singular");
+    }
+    set_row(open[0], normalized(n));
+  }
+  const double scale = norm(row(out, 0)) * norm(row(out, 1)) * norm(row(out, 2));
+  if (!(std::fabs(determinant(out)) > 1e-10 * scale)) {
+    throw InputError("the cell is singular (its lattice vectors are linearly dependent)");
+  }
+  // Keep a right-handed frame so that the sign conventions below hold.
+  return out;
+}
+
+int64_t floor_div(int64_t a, int64_t b) {
+  const int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+constexpr int64_t kMaxImagesPerDirection = 200;
+
+}  // namespace
+
+NeighborList build_neighbor_list(const double* positions, int64_t n, const std::array<double, 9>& cell,
+                                 const std::array<bool, 3>& pbc, double cutoff) {
+  if (!(cutoff > 0.0) || !std::isfinite(cutoff)) throw InputError("the neighbour cutoff must be positive and finite");
+  for (int64_t i = 0; i < 3 * n; ++i) {
+    if (!std::isfinite(positions[i])) {
+      std::ostringstream msg;
+      msg << "position of atom " << i / 3 << " is not finite (NaN or infinity)";
+      throw InputError(msg.str());
+    }
+  }
+  for (int k = 0; k < 9; ++k) {
+    if (!std::isfinite(cell[k])) throw InputError("the cell contains NaN or infinite numbers");
+  }
+  NeighborList list;
+  if (n == 0) return list;
+
+  const Mat3 box = effective_cell(cell, pbc);
+  const Mat3 inv = inverse(box);
+
+  // Fractional coordinates s = x . inv; wrap periodic ones into [0, 1) and remember
+  // the lattice translation that did it.
+  std::vector<double> frac(3 * n);
+  std::vector<int64_t> wrap(3 * n, 0);
+  Vec3 lo{0, 0, 0}, hi{1, 1, 1};
+  for (int d = 0; d < 3; ++d) {
+    if (!pbc[d]) {
+      lo[d] = 1e300;
+      hi[d] = -1e300;
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const double* x = positions + 3 * i;
+    for (int d = 0; d < 3; ++d) {
+      double s = x[0] * inv[d] + x[1] * inv[3 + d] + x[2] * inv[6 + d];
+      if (pbc[d]) {
+        const double f = std::floor(s);
+        s -= f;
+        int64_t w = static_cast<int64_t>(f);
+        if (s >= 1.0) {  // rounding at the upper face
+          s = 0.0;
+          w += 1;
+        }
+        wrap[3 * i + d] = w;
+      } else {
+        lo[d] = std::min(lo[d], s);
+        hi[d] = std::max(hi[d], s);
+      }
+      frac[3 * i + d] = s;
+    }
+  }
+
+  // Bins: at least `cutoff` wide across the lattice planes, at most ~2 per atom.
+  std::array<int64_t, 3> nbins{}, reach{};
+  std::array<double, 3> extent{}, plane_spacing{};
+  for (int d = 0; d < 3; ++d) {
+    plane_spacing[d] = 1.0 / std::sqrt(inv[d] * inv[d] + inv[3 + d] * inv[3 + d] + inv[6 + d] * inv[6 + d]);
+    extent[d] = std::max(hi[d] - lo[d], 1e-12);
+    const double width = extent[d] * plane_spacing[d];
+    if (pbc[d] && cutoff / width > kMaxImagesPerDirection) {
+      std::ostringstream msg;
+      msg << "the periodic cell is too small for the cutoff: " << cutoff << " spans more than "
+          << kMaxImagesPerDirection << " images across lattice planes " << width << " apart (direction " << d << ")";
+      throw InputError(msg.str());
+    }
+    nbins[d] = std::max<int64_t>(1, static_cast<int64_t>(std::floor(width / cutoff)));
+  }
+  const int64_t max_bins = 2 * n + 8;
+  while (nbins[0] * nbins[1] * nbins[2] > max_bins) {
+    const int d = static_cast<int>(std::max_element(nbins.begin(), nbins.end()) - nbins.begin());
+    nbins[d] = std::max<int64_t>(1, nbins[d] / 2);
+  }
+  for (int d = 0; d < 3; ++d) {
+    const double bin_width = extent[d] * plane_spacing[d] / static_cast<double>(nbins[d]);
+    reach[d] = static_cast<int64_t>(std::ceil(cutoff / bin_width));
+    if (!pbc[d]) reach[d] = std::min(reach[d], nbins[d]);
+  }
+
+  // Counting sort of atoms into bins.
+  const int64_t total_bins = nbins[0] * nbins[1] * nbins[2];
+  std::vector<int64_t> bin_of(n), bin_start(total_bins + 1, 0), bin_atoms(n);
+  std::vector<std::array<int64_t, 3>> bin_coords(n);
+  for (int64_t i = 0; i < n; ++i) {
+    std::array<int64_t, 3> b{};
+    for (int d = 0; d < 3; ++d) {
+      const double t = (frac[3 * i + d] - (pbc[d] ? 0.0 : lo[d])) / extent[d];
+      b[d] = std::min<int64_t>(nbins[d] - 1, std::max<int64_t>(0, static_cast<int64_t>(t * nbins[d])));
+    }
+    bin_coords[i] = b;
+    bin_of[i] = (b[0] * nbins[1] + b[1]) * nbins[2] + b[2];
+    bin_start[bin_of[i] + 1] += 1;
+  }
+  for (int64_t b = 0; b < total_bins; ++b) bin_start[b + 1] += bin_start[b];
+  {
+    std::vector<int64_t> fill(bin_start.begin(), bin_start.end() - 1);
+    for (int64_t i = 0; i < n; ++i) bin_atoms[fill[bin_of[i]]++] = i;
+  }
+
+  const double cutoff2 = cutoff * cutoff;
+  // Work on chunks of centre atoms in parallel; concatenating the chunks in
+  // order keeps the list grouped by centre.
+  const int64_t grain = 256;
+  const int64_t n_chunks = (n + grain - 1) / grain;
+  std::vector<NeighborList> parts(n_chunks);
+  at::parallel_for(0, n_chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
+    for (int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
+      NeighborList& part = parts[chunk];
+      const int64_t i_end = std::min(n, (chunk + 1) * grain);
+      for (int64_t i = chunk * grain; i < i_end; ++i) {
+        const double* xi = positions + 3 * i;
+        const auto& bi = bin_coords[i];
+        for (int64_t o0 = -reach[0]; o0 <= reach[0]; ++o0) {
+          int64_t t0 = bi[0] + o0, s0 = 0;
+          if (pbc[0]) {
+            s0 = floor_div(t0, nbins[0]);
+            t0 -= s0 * nbins[0];
+          } else if (t0 < 0 || t0 >= nbins[0]) {
+            continue;
+          }
+          for (int64_t o1 = -reach[1]; o1 <= reach[1]; ++o1) {
+            int64_t t1 = bi[1] + o1, s1 = 0;
+            if (pbc[1]) {
+              s1 = floor_div(t1, nbins[1]);
+              t1 -= s1 * nbins[1];
+            } else if (t1 < 0 || t1 >= nbins[1]) {
+              continue;
+            }
+            for (int64_t o2 = -reach[2]; o2 <= reach[2]; ++o2) {
+              int64_t t2 = bi[2] + o2, s2 = 0;
+              if (pbc[2]) {
+                s2 = floor_div(t2, nbins[2]);
+                t2 -= s2 * nbins[2];
+              } else if (t2 < 0 || t2 >= nbins[2]) {
+                continue;
+              }
+              const int64_t b = (t0 * nbins[1] + t1) * nbins[2] + t2;
+              for (int64_t k = bin_start[b]; k < bin_start[b + 1]; ++k) {
+                const int64_t j = bin_atoms[k];
+                if (j == i && s0 == 0 && s1 == 0 && s2 == 0) continue;
+                // Translation relative to the unwrapped input positions.
+                const int64_t sh[3] = {s0 - wrap[3 * j] + wrap[3 * i], s1 - wrap[3 * j + 1] + wrap[3 * i + 1],
+                                       s2 - wrap[3 * j + 2] + wrap[3 * i + 2]};
+                const double* xj = positions + 3 * j;
+                double v[3];
+                for (int c = 0; c < 3; ++c) {
+                  v[c] = xj[c] - xi[c] + static_cast<double>(sh[0]) * cell[c] +
+                         static_cast<double>(sh[1]) * cell[3 + c] + static_cast<double>(sh[2]) * cell[6 + c];
+                }
+                if (v[0] * v[0] + v[1] * v[1] + v[2] * v[2] >= cutoff2) continue;
+                part.centers.push_back(i);
+                part.neighbors.push_back(j);
+                for (int c = 0; c < 3; ++c) {
+                  part.shifts.push_back(static_cast<int32_t>(sh[c]));
+                  part.vectors.push_back(v[c]);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  });
+
+  int64_t total = 0;
+  for (const auto& p : parts) total += p.size();
+  list.centers.reserve(total);
+  list.neighbors.reserve(total);
+  list.shifts.reserve(3 * total);
+  list.vectors.reserve(3 * total);
+  for (const auto& p : parts) {
+    list.centers.insert(list.centers.end(), p.centers.begin(), p.centers.end());
+    list.neighbors.insert(list.neighbors.end(), p.neighbors.begin(), p.neighbors.end());
+    list.shifts.insert(list.shifts.end(), p.shifts.begin(), p.shifts.end());
+    list.vectors.insert(list.vectors.end(), p.vectors.begin(), p.vectors.end());
+  }
+  return list;
+}
+
+}  // namespace nnpkit

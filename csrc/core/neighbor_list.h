@@ -1,0 +1,31 @@
+// Linear-scaling cell-list neighbour search for open, periodic and mixed
+// boundaries in orthorhombic or triclinic cells, including cutoffs longer than
+// half a box width (several images of one atom are then separate neighbours).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+namespace nnpkit {
+
+// Full list (both directions), grouped by centre atom in ascending order.
+// Edge e connects centre[e] to neighbor[e]; its vector is
+//   x[neighbor] - x[centre] + shift[e] . cell   (cell rows are lattice vectors).
+struct NeighborList {
+  std::vector<int64_t> centers;
+  std::vector<int64_t> neighbors;
+  std::vector<int32_t> shifts;   // [E * 3], integer lattice translations
+  std::vector<double> vectors;   // [E * 3]
+  int64_t size() const { return static_cast<int64_t>(centers.size()); }
+};
+
+// positions: [n * 3]; cell: 9 numbers, row i = lattice vector i (ignored along
+// non-periodic directions); pbc: periodicity per lattice vector. Pairs closer than
+// `cutoff` (strictly) are listed. Throws InputError for non-finite positions, a
+// singular cell along periodic directions, or a cell so thin that the cutoff spans
+// an unreasonable number of periodic images.
+NeighborList build_neighbor_list(const double* positions, int64_t n, const std::array<double, 9>& cell,
+                                 const std::array<bool, 3>& pbc, double cutoff);
+
+}  // namespace nnpkit

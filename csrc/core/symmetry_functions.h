@@ -1,0 +1,43 @@
+// Behler-Parrinello symmetry functions over the edge list of the model contract,
+// exposed as the torch operator torch.ops.nnpkit.symmetry_functions with an
+// analytic backward (and a forward-mode product for training on forces).
+//
+// A symmetry-function set is two tensors, one row per function:
+//   sf_int  int64  [S, 6]: centre element, n2p2 type (2, 3, 9), neighbour element 1,
+//                          neighbour element 2 (-1 for radial), cutoff type, output column
+//   sf_real double [S, 6]: eta, rs, rc, alpha (inner cutoff fraction), zeta, lambda
+// Elements are indices into the model's species list. The output G has shape
+// [n_centers, n_columns]; row i holds the functions of centre atom i's element in
+// the columns the set assigns them (n2p2's sorted order when imported from n2p2).
+#pragma once
+
+#include <torch/types.h>
+
+namespace nnpkit {
+
+constexpr int64_t kSfIntColumns = 6;
+constexpr int64_t kSfRealColumns = 6;
+
+// Forward values, [n_centers, n_columns].
+torch::Tensor symmetry_functions_forward(const torch::Tensor& edge_vectors, const torch::Tensor& edge_index,
+                                         const torch::Tensor& species, const torch::Tensor& sf_int,
+                                         const torch::Tensor& sf_real, int64_t n_centers, int64_t n_columns);
+
+// Vector-Jacobian product: sum_ic grad_G[i,c] dG[i,c]/d(edge vector), [E, 3].
+torch::Tensor symmetry_functions_vjp(const torch::Tensor& grad_G, const torch::Tensor& edge_vectors,
+                                     const torch::Tensor& edge_index, const torch::Tensor& species,
+                                     const torch::Tensor& sf_int, const torch::Tensor& sf_real, int64_t n_centers,
+                                     int64_t n_columns);
+
+// Jacobian-vector product: sum_e dG[i,c]/d(edge vector e) . tangent[e], [n_centers, n_columns].
+torch::Tensor symmetry_functions_jvp(const torch::Tensor& tangent, const torch::Tensor& edge_vectors,
+                                     const torch::Tensor& edge_index, const torch::Tensor& species,
+                                     const torch::Tensor& sf_int, const torch::Tensor& sf_real, int64_t n_centers,
+                                     int64_t n_columns);
+
+// Differentiable entry point (what the registered operator calls).
+torch::Tensor symmetry_functions(const torch::Tensor& edge_vectors, const torch::Tensor& edge_index,
+                                 const torch::Tensor& species, const torch::Tensor& sf_int,
+                                 const torch::Tensor& sf_real, int64_t n_centers, int64_t n_columns);
+
+}  // namespace nnpkit

@@ -1,0 +1,339 @@
+// CPU driver of the symmetry-function operator: one threaded loop over centre
+// atoms serves the forward values, the vector-Jacobian product (forces) and the
+// Jacobian-vector product (double backward for force training).
+#include "core/symmetry_functions.h"
+
+#include <ATen/Parallel.h>
+#include <torch/autograd.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "core/symmetry_function_terms.h"
+
+namespace nnpkit {
+namespace {
+
+enum class Mode { Forward, VectorJacobian, JacobianVector };
+
+template <typename T>
+struct SfEntry {
+  int64_t column;
+  int type;
+  SymmetryFunctionParams<T> p;
+};
+
+template <typename T>
+struct ElementPlan {
+  std::vector<std::vector<SfEntry<T>>> radial_by_neighbor;  // [n_species]
+  std::vector<std::vector<SfEntry<T>>> angular_by_pair;     // [n_species * n_species], key (min, max)
+  T angular_rc_max = T(0);
+  bool has_angular = false;
+};
+
+template <typename T>
+struct Plan {
+  int64_t n_species = 0;
+  std::vector<ElementPlan<T>> elements;
+};
+
+template <typename T>
+Plan<T> make_plan(const torch::Tensor& sf_int, const torch::Tensor& sf_real, int64_t n_species) {
+  const auto si = sf_int.accessor<int64_t, 2>();
+  const auto sr = sf_real.accessor<double, 2>();
+  const int64_t n_sf = sf_int.size(0);
+  for (int64_t s = 0; s < n_sf; ++s) {
+    n_species = std::max({n_species, si[s][0] + 1, si[s][2] + 1, si[s][3] + 1});
+  }
+  Plan<T> plan;
+  plan.n_species = n_species;
+  plan.elements.resize(n_species);
+  for (auto& ep : plan.elements) {
+    ep.radial_by_neighbor.resize(n_species);
+    ep.angular_by_pair.resize(n_species * n_species);
+  }
+  for (int64_t s = 0; s < n_sf; ++s) {
+    const int64_t centre = si[s][0], type = si[s][1], e1 = si[s][2], e2 = si[s][3];
+    const int64_t cutoff = si[s][4], column = si[s][5];
+    TORCH_CHECK(centre >= 0 && e1 >= 0, "symmetry function ", s, ": negative element index");
+    TORCH_CHECK(cutoff >= 0 && cutoff < kNumCutoffTypes, "symmetry function ", s, ": unknown cutoff type ", cutoff);
+    TORCH_CHECK(sr[s][2] > 0.0, "symmetry function ", s, ": cutoff radius must be positive");
+    TORCH_CHECK(sr[s][3] >= 0.0 && sr[s][3] < 1.0, "symmetry function ", s, ": need 0 <= alpha < 1");
+    SfEntry<T> entry{column, static_cast<int>(type),
+                     SymmetryFunctionParams<T>{T(sr[s][0]), T(sr[s][1]), T(sr[s][2]), T(sr[s][3]), T(sr[s][4]),
+                                               T(sr[s][5]), static_cast<int>(cutoff)}};
+    auto& ep = plan.elements[centre];
+    if (type == static_cast<int>(SymmetryFunctionType::Radial)) {
+      ep.radial_by_neighbor[e1].push_back(entry);
+    } else if (type == static_cast<int>(SymmetryFunctionType::AngularNarrow) ||
+               type == static_cast<int>(SymmetryFunctionType::AngularWide)) {
+      TORCH_CHECK(e2 >= 0, "angular symmetry function ", s, " needs two neighbour elements");
+      const int64_t lo = std::min(e1, e2), hi = std::max(e1, e2);
+      ep.angular_by_pair[lo * n_species + hi].push_back(entry);
+      ep.angular_rc_max = std::max(ep.angular_rc_max, entry.p.rc);
+      ep.has_angular = true;
+    } else {
+      TORCH_CHECK(false, "symmetry function ", s, ": unsupported type ", type, " (supported: 2, 3, 9)");
+    }
+  }
+  return plan;
+}
+
+// Start offsets of each centre's edges; edges must be grouped by centre in
+// ascending order, as the model contract requires.
+std::vector<int64_t> centre_offsets(const torch::Tensor& edge_index, int64_t n_atoms) {
+  const auto idx = edge_index.accessor<int64_t, 2>();
+  const int64_t n_edges = edge_index.size(1);
+  std::vector<int64_t> offsets(n_atoms + 1, 0);
+  int64_t previous = 0;
+  for (int64_t e = 0; e < n_edges; ++e) {
+    const int64_t i = idx[0][e], j = idx[1][e];
+    TORCH_CHECK(i >= 0 && i < n_atoms && j >= 0 && j < n_atoms, "edge ", e, " (", i, ", ", j,
+                ") refers to an atom outside 0..", n_atoms - 1);
+    TORCH_CHECK(i >= previous, "edges must be grouped by centre atom in ascending order (edge ", e, ")");
+    previous = i;
+    offsets[i + 1] += 1;
+  }
+  for (int64_t i = 0; i < n_atoms; ++i) offsets[i + 1] += offsets[i];
+  return offsets;
+}
+
+struct Inputs {
+  torch::Tensor edge_vectors, edge_index, species, sf_int, sf_real;
+};
+
+Inputs check_inputs(const torch::Tensor& edge_vectors, const torch::Tensor& edge_index, const torch::Tensor& species,
+                    const torch::Tensor& sf_int, const torch::Tensor& sf_real, int64_t n_centers) {
+  TORCH_CHECK(edge_vectors.dim() == 2 && edge_vectors.size(1) == 3, "edge_vectors must have shape [E, 3]");
+  TORCH_CHECK(edge_vectors.scalar_type() == torch::kFloat64 || edge_vectors.scalar_type() == torch::kFloat32,
+              "edge_vectors must be float32 or float64");
+  TORCH_CHECK(edge_index.dim() == 2 && edge_index.size(0) == 2 && edge_index.size(1) == edge_vectors.size(0),
+              "edge_index must have shape [2, E] matching edge_vectors");
+  TORCH_CHECK(species.dim() == 1, "species must have shape [N]");
+  TORCH_CHECK(n_centers >= 0 && n_centers <= species.size(0), "n_centers must lie in 0..N");
+  TORCH_CHECK(sf_int.dim() == 2 && sf_int.size(1) == kSfIntColumns, "sf_int must have shape [S, 6]");
+  TORCH_CHECK(sf_real.dim() == 2 && sf_real.size(1) == kSfRealColumns && sf_real.size(0) == sf_int.size(0),
+              "sf_real must have shape [S, 6] matching sf_int");
+  TORCH_CHECK(edge_vectors.device().is_cpu(), "the CPU symmetry-function kernel needs CPU tensors");
+  return Inputs{edge_vectors.contiguous(), edge_index.to(torch::kInt64).contiguous(),
+                species.to(torch::kInt64).contiguous(), sf_int.to(torch::kInt64).contiguous(),
+                sf_real.to(torch::kFloat64).contiguous()};
+}
+
+template <typename T, Mode M>
+void run_kernel(const Inputs& in, int64_t n_centers, int64_t n_columns, const T* seed, T* out_rows, T* out_edges) {
+  const int64_t n_atoms = in.species.size(0);
+  const int64_t* species = in.species.data_ptr<int64_t>();
+  int64_t max_species = -1;
+  for (int64_t i = 0; i < n_atoms; ++i) {
+    TORCH_CHECK(species[i] >= 0, "species index of atom ", i, " is negative");
+    max_species = std::max(max_species, species[i]);
+  }
+  const Plan<T> plan = make_plan<T>(in.sf_int, in.sf_real, max_species + 1);
+  const int64_t n_species = plan.n_species;
+  const auto columns = in.sf_int.select(1, 5);
+  if (columns.numel() > 0) {
+    TORCH_CHECK(columns.min().item<int64_t>() >= 0 && columns.max().item<int64_t>() < n_columns,
+                "a symmetry function column lies outside 0..n_columns-1");
+  }
+  const std::vector<int64_t> offsets = centre_offsets(in.edge_index, n_atoms);
+  const int64_t* neighbor = in.edge_index.data_ptr<int64_t>() + in.edge_index.size(1);
+  const T* vec = in.edge_vectors.data_ptr<T>();
+
+  at::parallel_for(0, n_centers, 16, [&](int64_t begin, int64_t end) {
+    std::vector<T> distance;
+    T grad_a[3], grad_b[3];
+    for (int64_t i = begin; i < end; ++i) {
+      const ElementPlan<T>& ep = plan.elements[species[i]];
+      const int64_t e0 = offsets[i], e1 = offsets[i + 1];
+      distance.resize(e1 - e0);
+      for (int64_t e = e0; e < e1; ++e) {
+        const T* a = vec + 3 * e;
+        distance[e - e0] = std::sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]);
+      }
+      T* row = (M == Mode::VectorJacobian) ? nullptr : out_rows + i * n_columns;
+      const T* seed_row = (M == Mode::VectorJacobian) ? seed + i * n_columns : nullptr;
+
+      // Radial functions: one neighbour at a time.
+      for (int64_t e = e0; e < e1; ++e) {
+        const auto& list = ep.radial_by_neighbor[species[neighbor[e]]];
+        const T r = distance[e - e0];
+        const T* a = vec + 3 * e;
+        for (const auto& sf : list) {
+          if (r >= sf.p.rc) continue;
+          if (M == Mode::Forward) {
+            row[sf.column] += radial_term<T>(a, r, sf.p, nullptr);
+          } else if (M == Mode::VectorJacobian) {
+            const T g = seed_row[sf.column];
+            if (g == T(0)) continue;
+            radial_term<T>(a, r, sf.p, grad_a);
+            for (int c = 0; c < 3; ++c) out_edges[3 * e + c] += g * grad_a[c];
+          } else {
+            radial_term<T>(a, r, sf.p, grad_a);
+            const T* t = seed + 3 * e;
+            row[sf.column] += grad_a[0] * t[0] + grad_a[1] * t[1] + grad_a[2] * t[2];
+          }
+        }
+      }
+      if (!ep.has_angular) continue;
+
+      // Angular functions: each unordered neighbour pair once.
+      for (int64_t ea = e0; ea < e1; ++ea) {
+        const T ra = distance[ea - e0];
+        if (ra >= ep.angular_rc_max) continue;
+        const int64_t sa = species[neighbor[ea]];
+        const T* a = vec + 3 * ea;
+        for (int64_t eb = ea + 1; eb < e1; ++eb) {
+          const T rb = distance[eb - e0];
+          if (rb >= ep.angular_rc_max) continue;
+          const int64_t sb = species[neighbor[eb]];
+          const auto& list = ep.angular_by_pair[std::min(sa, sb) * n_species + std::max(sa, sb)];
+          if (list.empty()) continue;
+          const T* b = vec + 3 * eb;
+          for (const auto& sf : list) {
+            if (ra >= sf.p.rc || rb >= sf.p.rc) continue;
+            if (M == Mode::Forward) {
+              row[sf.column] += angular_term<T>(sf.type, a, ra, b, rb, sf.p, nullptr, nullptr);
+            } else if (M == Mode::VectorJacobian) {
+              const T g = seed_row[sf.column];
+              if (g == T(0)) continue;
+              angular_term<T>(sf.type, a, ra, b, rb, sf.p, grad_a, grad_b);
+              for (int c = 0; c < 3; ++c) {
+                out_edges[3 * ea + c] += g * grad_a[c];
+                out_edges[3 * eb + c] += g * grad_b[c];
+              }
+            } else {
+              angular_term<T>(sf.type, a, ra, b, rb, sf.p, grad_a, grad_b);
+              const T* ta = seed + 3 * ea;
+              const T* tb = seed + 3 * eb;
+              row[sf.column] += grad_a[0] * ta[0] + grad_a[1] * ta[1] + grad_a[2] * ta[2] + grad_b[0] * tb[0] +
+                                grad_b[1] * tb[1] + grad_b[2] * tb[2];
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+torch::Tensor symmetry_functions_forward(const torch::Tensor& edge_vectors, const torch::Tensor& edge_index,
+                                         const torch::Tensor& species, const torch::Tensor& sf_int,
+                                         const torch::Tensor& sf_real, int64_t n_centers, int64_t n_columns) {
+  const Inputs in = check_inputs(edge_vectors, edge_index, species, sf_int, sf_real, n_centers);
+  auto out = torch::zeros({n_centers, n_columns}, in.edge_vectors.options());
+  AT_DISPATCH_FLOATING_TYPES(in.edge_vectors.scalar_type(), "symmetry_functions_forward", [&] {
+    run_kernel<scalar_t, Mode::Forward>(in, n_centers, n_columns, nullptr, out.data_ptr<scalar_t>(), nullptr);
+  });
+  return out;
+}
+
+torch::Tensor symmetry_functions_vjp(const torch::Tensor& grad_G, const torch::Tensor& edge_vectors,
+                                     const torch::Tensor& edge_index, const torch::Tensor& species,
+                                     const torch::Tensor& sf_int, const torch::Tensor& sf_real, int64_t n_centers,
+                                     int64_t n_columns) {
+  const Inputs in = check_inputs(edge_vectors, edge_index, species, sf_int, sf_real, n_centers);
+  TORCH_CHECK(grad_G.dim() == 2 && grad_G.size(0) == n_centers && grad_G.size(1) == n_columns,
+              "gradient of the symmetry functions has the wrong shape");
+  const auto seed = grad_G.to(in.edge_vectors.scalar_type()).contiguous();
+  auto out = torch::zeros_like(in.edge_vectors);
+  AT_DISPATCH_FLOATING_TYPES(in.edge_vectors.scalar_type(), "symmetry_functions_vjp", [&] {
+    run_kernel<scalar_t, Mode::VectorJacobian>(in, n_centers, n_columns, seed.data_ptr<scalar_t>(), nullptr,
+                                                out.data_ptr<scalar_t>());
+  });
+  return out;
+}
+
+torch::Tensor symmetry_functions_jvp(const torch::Tensor& tangent, const torch::Tensor& edge_vectors,
+                                     const torch::Tensor& edge_index, const torch::Tensor& species,
+                                     const torch::Tensor& sf_int, const torch::Tensor& sf_real, int64_t n_centers,
+                                     int64_t n_columns) {
+  const Inputs in = check_inputs(edge_vectors, edge_index, species, sf_int, sf_real, n_centers);
+  TORCH_CHECK(tangent.sizes() == edge_vectors.sizes(), "tangent must have the shape of edge_vectors");
+  const auto seed = tangent.to(in.edge_vectors.scalar_type()).contiguous();
+  auto out = torch::zeros({n_centers, n_columns}, in.edge_vectors.options());
+  AT_DISPATCH_FLOATING_TYPES(in.edge_vectors.scalar_type(), "symmetry_functions_jvp", [&] {
+    run_kernel<scalar_t, Mode::JacobianVector>(in, n_centers, n_columns, seed.data_ptr<scalar_t>(),
+                                                out.data_ptr<scalar_t>(), nullptr);
+  });
+  return out;
+}
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+// Backward of the backward: the VJP is linear in grad_G, so its derivative with
+// respect to grad_G is the JVP. That is all force training needs.
+class SymmetryFunctionsVjpFunction : public torch::autograd::Function<SymmetryFunctionsVjpFunction> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& grad_G, const torch::Tensor& edge_vectors,
+                               const torch::Tensor& edge_index, const torch::Tensor& species,
+                               const torch::Tensor& sf_int, const torch::Tensor& sf_real, int64_t n_centers,
+                               int64_t n_columns) {
+    ctx->save_for_backward({edge_vectors, edge_index, species, sf_int, sf_real});
+    ctx->saved_data["n_centers"] = n_centers;
+    ctx->saved_data["n_columns"] = n_columns;
+    return symmetry_functions_vjp(grad_G, edge_vectors, edge_index, species, sf_int, sf_real, n_centers, n_columns);
+  }
+
+  static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    TORCH_CHECK(!ctx->needs_input_grad(1),
+                "second derivatives of symmetry functions with respect to positions are not implemented; "
+                "to train on forces, take gradients with torch.autograd.grad(loss, parameters) rather than "
+                "loss.backward() on a graph whose edge vectors require grad");
+    torch::Tensor grad_grad_G;
+    if (ctx->needs_input_grad(0) && grad_outputs[0].defined()) {
+      grad_grad_G = symmetry_functions_jvp(grad_outputs[0], saved[0], saved[1], saved[2], saved[3], saved[4],
+                                           ctx->saved_data["n_centers"].toInt(),
+                                           ctx->saved_data["n_columns"].toInt());
+    }
+    return {grad_grad_G, torch::Tensor(), torch::Tensor(), torch::Tensor(),
+            torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+class SymmetryFunctionsFunction : public torch::autograd::Function<SymmetryFunctionsFunction> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& edge_vectors, const torch::Tensor& edge_index,
+                               const torch::Tensor& species, const torch::Tensor& sf_int,
+                               const torch::Tensor& sf_real, int64_t n_centers, int64_t n_columns) {
+    ctx->save_for_backward({edge_vectors, edge_index, species, sf_int, sf_real});
+    ctx->saved_data["n_centers"] = n_centers;
+    ctx->saved_data["n_columns"] = n_columns;
+    return symmetry_functions_forward(edge_vectors, edge_index, species, sf_int, sf_real, n_centers, n_columns);
+  }
+
+  static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    torch::Tensor grad_edges;
+    if (ctx->needs_input_grad(0)) {
+      grad_edges = SymmetryFunctionsVjpFunction::apply(grad_outputs[0], saved[0], saved[1], saved[2], saved[3],
+                                                       saved[4], ctx->saved_data["n_centers"].toInt(),
+                                                       ctx->saved_data["n_columns"].toInt());
+    }
+    return {grad_edges, torch::Tensor(), torch::Tensor(), torch::Tensor(),
+            torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor symmetry_functions(const torch::Tensor& edge_vectors, const torch::Tensor& edge_index,
+                                 const torch::Tensor& species, const torch::Tensor& sf_int,
+                                 const torch::Tensor& sf_real, int64_t n_centers, int64_t n_columns) {
+  return SymmetryFunctionsFunction::apply(edge_vectors, edge_index, species, sf_int, sf_real, n_centers, n_columns);
+}
+
+TORCH_LIBRARY_FRAGMENT(nnpkit, m) {
+  m.def(
+      "symmetry_functions(Tensor edge_vectors, Tensor edge_index, Tensor species, Tensor sf_int, "
+      "Tensor sf_real, int n_centers, int n_columns) -> Tensor",
+      &symmetry_functions);
+}
+
+}  // namespace nnpkit

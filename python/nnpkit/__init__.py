@@ -1,0 +1,36 @@
+"""nnpkit: run neural-network interatomic potentials fast and correctly.
+
+The C++ core (neighbour search, descriptor operators, model runner) is loaded
+with this package; torch must be imported first so that the core and the
+TorchScript models share one libtorch.
+
+Quick start::
+
+    import nnpkit
+    model = nnpkit.load("model.pt")
+    result = model.compute(atoms)          # ase.Atoms
+    result["energy"], result["forces"]     # eV, eV/Angstrom
+"""
+
+from __future__ import annotations
+
+import torch  # noqa: F401  (loads libtorch before the core library)
+
+from . import _core
+from ._core import InputError, ModelFileError
+from .export import export
+from .model import Model, load
+from .threads import get_num_threads, set_num_threads
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "InputError",
+    "Model",
+    "ModelFileError",
+    "export",
+    "get_num_threads",
+    "load",
+    "set_num_threads",
+    "__version__",
+]

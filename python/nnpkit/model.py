@@ -1,0 +1,130 @@
+"""Loading and evaluating nnpkit model files from Python."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import _core
+
+_VOIGT = [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]
+
+
+def _atomic_numbers(numbers: Sequence[int] | Sequence[str]) -> list[int]:
+    from ase.data import atomic_numbers as table
+
+    out = []
+    for i, n in enumerate(numbers):
+        if isinstance(n, str):
+            if n not in table:
+                raise _core.InputError(f"atom {i}: unknown chemical element '{n}'")
+            out.append(int(table[n]))
+        else:
+            out.append(int(n))
+    return out
+
+
+class Model:
+    """An nnpkit model file, loaded and validated.
+
+    Attributes:
+        metadata: the file's metadata (``species``, ``cutoff``, ``interaction_range``,
+            ``length_unit``, ``energy_unit``, ``dtype``, ``committee_size``, ...).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"model file not found: {path}")
+        self.path = path
+        self._runner = _core.ModelRunner(path)
+        self.metadata: dict[str, Any] = json.loads(self._runner.metadata_json)
+        self.metadata.setdefault("committee_size", 1)
+        self.metadata.setdefault("interaction_range", self.metadata["cutoff"])
+
+    @property
+    def species(self) -> list[str]:
+        """Element symbols the model handles, in model order."""
+        return list(self.metadata["species"])
+
+    @property
+    def cutoff(self) -> float:
+        """Neighbour cutoff of one interaction, in Angstrom."""
+        return float(self._runner.cutoff)
+
+    @property
+    def interaction_range(self) -> float:
+        """How far information travels (cutoff x message-passing layers), in Angstrom."""
+        return float(self._runner.interaction_range)
+
+    @property
+    def committee_size(self) -> int:
+        return int(self.metadata["committee_size"])
+
+    def compute(
+        self,
+        atoms: Any = None,
+        *,
+        positions: np.ndarray | None = None,
+        numbers: Sequence[int] | Sequence[str] | None = None,
+        cell: np.ndarray | None = None,
+        pbc: bool | Sequence[bool] | None = None,
+        atom_virials: bool = False,
+        committee: bool = True,
+    ) -> dict[str, Any]:
+        """Energy, forces, stress and per-atom quantities of one structure.
+
+        Pass an ``ase.Atoms`` or the keyword arrays ``positions`` (Angstrom),
+        ``numbers`` (atomic numbers or symbols), ``cell`` (rows are lattice vectors)
+        and ``pbc``. Results are float64 arrays in ASE units whatever the model's
+        own units and dtype:
+
+        - ``energy`` (eV), ``energies`` (per atom, eV), ``forces`` (eV/Angstrom),
+        - ``virial`` (3x3, eV; W = -sum_e r_e (x) dE/dr_e),
+        - ``stress`` (Voigt order xx yy zz yz xz xy, eV/Angstrom^3, ASE sign) for
+          structures periodic in all three directions,
+        - ``atom_virials`` ([N, 3, 3], eV) if requested,
+        - for committees: ``energy_std``, ``forces_std`` ([N]: the per-atom force
+          deviation sqrt(mean_m |F_m - <F>|^2), as DeePMD-kit defines it),
+          ``member_energies`` and ``member_forces``.
+        """
+        if atoms is not None:
+            if positions is not None or numbers is not None:
+                raise TypeError("pass either an ase.Atoms or positions/numbers, not both")
+            positions = atoms.get_positions()
+            numbers = atoms.get_atomic_numbers()
+            cell = atoms.cell.array
+            pbc = atoms.pbc
+        if positions is None or numbers is None:
+            raise TypeError("compute() needs an ase.Atoms or positions= and numbers=")
+        positions = np.ascontiguousarray(positions, dtype=np.float64)
+        if positions.ndim != 2 or positions.shape[1] != 3:
+            raise _core.InputError(f"positions must have shape [N, 3], got {positions.shape}")
+        z = _atomic_numbers(numbers)
+        cell_array = np.zeros((3, 3)) if cell is None else np.asarray(cell, dtype=np.float64).reshape(3, 3)
+        if pbc is None:
+            pbc = False
+        pbc_list = [bool(pbc)] * 3 if np.ndim(pbc) == 0 else [bool(p) for p in pbc]
+        result = self._runner.compute(
+            positions, z, cell_array, pbc_list, atom_virials=atom_virials, committee_statistics=committee
+        )
+        if all(pbc_list):
+            volume = abs(np.linalg.det(cell_array))
+            stress = -result["virial"] / volume
+            result["stress"] = np.array([stress[a, b] for a, b in _VOIGT])
+        return result
+
+    def __repr__(self) -> str:
+        m = self.metadata
+        return (
+            f"nnpkit.Model({self.path!r}, species={m['species']}, cutoff={m['cutoff']} {m['length_unit']}, "
+            f"committee_size={m['committee_size']})"
+        )
+
+
+def load(path: str | os.PathLike[str]) -> Model:
+    """Load an nnpkit model file (TorchScript with ``nnpkit.json`` metadata)."""
+    return Model(path)

@@ -1,0 +1,21 @@
+"""PyTorch building blocks of models that follow the nnpkit model contract."""
+
+from .behler_parrinello import BehlerParrinelloModel
+from .message_passing import MessagePassingModel
+from .symmetry_functions import (
+    CUTOFF_TYPES,
+    AngularSymmetryFunction,
+    RadialSymmetryFunction,
+    SymmetryFunctions,
+    SymmetryFunctionSet,
+)
+
+__all__ = [
+    "CUTOFF_TYPES",
+    "AngularSymmetryFunction",
+    "BehlerParrinelloModel",
+    "MessagePassingModel",
+    "RadialSymmetryFunction",
+    "SymmetryFunctionSet",
+    "SymmetryFunctions",
+]
