@@ -20,6 +20,7 @@ from . import _core
 from ._core import InputError, ModelFileError
 from .export import export
 from .model import Model, load
+from .paths import lammps_plugin_path, openmm_plugin_path
 from .threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
@@ -30,7 +31,9 @@ __all__ = [
     "ModelFileError",
     "export",
     "get_num_threads",
+    "lammps_plugin_path",
     "load",
+    "openmm_plugin_path",
     "set_num_threads",
     "__version__",
 ]

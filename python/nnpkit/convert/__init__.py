@@ -1,0 +1,1 @@
+"""Converters from other model formats (n2p2, ANI/NeuroChem, PyTorch modules)."""
