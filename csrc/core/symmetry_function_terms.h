@@ -20,22 +20,44 @@ struct SymmetryFunctionParams {
   int cutoff_type;
 };
 
-// G2 term of one neighbour: exp(-eta (r - rs)^2) fc(r). Returns the value and
-// writes d(term)/d(edge vector) to grad.
+// Radial factor of one distance: R = exp(-eta (r - rs)^2) fc(r), with dR/dr.
+// It is the G2 term itself and the per-edge factor of the angular terms.
 template <typename T>
-NNPKIT_HD T radial_term(const T* a, T r, const SymmetryFunctionParams<T>& p, T* grad) {
+NNPKIT_HD T radial_factor(T r, const SymmetryFunctionParams<T>& p, T& dR_dr) {
   T fc, dfc;
   cutoff_value_and_derivative<T>(p.cutoff_type, r, p.rc, p.alpha, fc, dfc);
   const T dr = r - p.rs;
   const T g = std::exp(-p.eta * dr * dr);
-  const T value = g * fc;
+  dR_dr = g * (dfc - T(2) * p.eta * dr * fc);
+  return g * fc;
+}
+
+// G2 term of one neighbour: exp(-eta (r - rs)^2) fc(r). Returns the value and
+// writes d(term)/d(edge vector) to grad when grad != nullptr.
+template <typename T>
+NNPKIT_HD T radial_term(const T* a, T r, const SymmetryFunctionParams<T>& p, T* grad) {
+  T dR;
+  const T value = radial_factor<T>(r, p, dR);
   if (grad != nullptr) {
-    const T dvalue_dr = g * (dfc - T(2) * p.eta * dr * fc) / r;
-    grad[0] = dvalue_dr * a[0];
-    grad[1] = dvalue_dr * a[1];
-    grad[2] = dvalue_dr * a[2];
+    const T k = dR / r;
+    grad[0] = k * a[0];
+    grad[1] = k * a[1];
+    grad[2] = k * a[2];
   }
   return value;
+}
+
+// x^n for a non-negative x: repeated multiplication for integer n (as n2p2 does
+// for integer zeta), std::pow otherwise.
+template <typename T>
+NNPKIT_HD T power(T x, T n) {
+  const int k = static_cast<int>(n);
+  if (static_cast<T>(k) == n && k >= 0 && k <= 64) {
+    T out = T(1);
+    for (int i = 0; i < k; ++i) out *= x;
+    return out;
+  }
+  return std::pow(x, n);
 }
 
 // Angular term of one neighbour pair (j, k) seen from centre i, with a = r_ij and
@@ -43,69 +65,56 @@ NNPKIT_HD T radial_term(const T* a, T r, const SymmetryFunctionParams<T>& p, T* 
 //   narrow (type 3): 2^(1-zeta) (1 + lambda cos)^zeta exp(-eta sum_{ij,ik,jk}(r - rs)^2) fc_ij fc_ik fc_jk
 //   wide   (type 9): 2^(1-zeta) (1 + lambda cos)^zeta exp(-eta sum_{ij,ik}(r - rs)^2)    fc_ij fc_ik
 // As in n2p2, the term is zero where 1 + lambda cos <= 0, and for type 3 where
-// r_jk >= rc. Writes the gradients with respect to a and b when grad_a != nullptr.
+// r_jk >= rc. R1, R2 (and derivatives) are the radial factors of r1 and r2, which
+// callers may cache per edge. Writes the gradients with respect to a and b when
+// grad_a != nullptr.
 template <typename T>
-NNPKIT_HD T angular_term(int type, const T* a, T r1, const T* b, T r2, const SymmetryFunctionParams<T>& p,
-                         T* grad_a, T* grad_b) {
+NNPKIT_HD T angular_term_from_factors(int type, const T* a, T r1, T R1, T dR1, const T* b, T r2, T R2, T dR2,
+                                      const SymmetryFunctionParams<T>& p, T* grad_a, T* grad_b) {
   const bool narrow = (type == static_cast<int>(SymmetryFunctionType::AngularNarrow));
   const T d[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
-  T r3 = T(0);
+  T R3 = T(1), dR3 = T(0), r3 = T(1);
   if (narrow) {
     r3 = std::sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
-    if (r3 >= p.rc) {
-      if (grad_a != nullptr) {
-        for (int c = 0; c < 3; ++c) grad_a[c] = grad_b[c] = T(0);
-      }
-      return T(0);
-    }
+    if (r3 >= p.rc) R3 = T(0);
+    else R3 = radial_factor<T>(r3, p, dR3);
   }
   const T inv12 = T(1) / (r1 * r2);
   const T cos_t = (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) * inv12;
   const T plambda = T(1) + p.lambda * cos_t;
-  if (plambda <= T(0)) {
+  if (plambda <= T(0) || R3 == T(0)) {
     if (grad_a != nullptr) {
       for (int c = 0; c < 3; ++c) grad_a[c] = grad_b[c] = T(0);
     }
     return T(0);
   }
-  const T norm = std::pow(T(2), T(1) - p.zeta);
-  const T pz1 = std::pow(plambda, p.zeta - T(1));
+  const T norm = power<T>(T(2), T(1) - p.zeta);
+  const T pz1 = power<T>(plambda, p.zeta - T(1));
   const T angular = norm * pz1 * plambda;
-  const T dangular_dcos = norm * p.zeta * p.lambda * pz1;
-
-  T fc1, dfc1, fc2, dfc2, fc3 = T(1), dfc3 = T(0);
-  cutoff_value_and_derivative<T>(p.cutoff_type, r1, p.rc, p.alpha, fc1, dfc1);
-  cutoff_value_and_derivative<T>(p.cutoff_type, r2, p.rc, p.alpha, fc2, dfc2);
-  const T s1 = r1 - p.rs, s2 = r2 - p.rs;
-  T exponent = s1 * s1 + s2 * s2;
-  T s3 = T(0);
-  if (narrow) {
-    cutoff_value_and_derivative<T>(p.cutoff_type, r3, p.rc, p.alpha, fc3, dfc3);
-    s3 = r3 - p.rs;
-    exponent += s3 * s3;
-  }
-  const T g = std::exp(-p.eta * exponent);
-  const T radial = g * fc1 * fc2 * fc3;
+  const T radial = R1 * R2 * R3;
   const T value = angular * radial;
   if (grad_a != nullptr) {
-    const T two_eta = T(2) * p.eta;
-    // d(radial)/dr for each of the three distances
-    const T dR1 = g * (dfc1 - two_eta * s1 * fc1) * fc2 * fc3;
-    const T dR2 = g * (dfc2 - two_eta * s2 * fc2) * fc1 * fc3;
-    const T dR3 = narrow ? g * (dfc3 - two_eta * s3 * fc3) * fc1 * fc2 : T(0);
-    const T cA = dangular_dcos * radial;
-    const T inv_r1sq = T(1) / (r1 * r1), inv_r2sq = T(1) / (r2 * r2);
-    const T k3 = narrow ? angular * dR3 / r3 : T(0);
-    const T ka = angular * dR1 / r1;
-    const T kb = angular * dR2 / r2;
+    const T cA = norm * p.zeta * p.lambda * pz1 * radial;  // d(angular)/dcos * radial
+    const T ka = angular * dR1 * R2 * R3 / r1;
+    const T kb = angular * dR2 * R1 * R3 / r2;
+    const T k3 = narrow ? angular * dR3 * R1 * R2 / r3 : T(0);
+    const T ca = cos_t / (r1 * r1), cb = cos_t / (r2 * r2);
     for (int c = 0; c < 3; ++c) {
-      const T dcos_da = b[c] * inv12 - cos_t * a[c] * inv_r1sq;
-      const T dcos_db = a[c] * inv12 - cos_t * b[c] * inv_r2sq;
-      grad_a[c] = cA * dcos_da + ka * a[c] - k3 * d[c];
-      grad_b[c] = cA * dcos_db + kb * b[c] + k3 * d[c];
+      grad_a[c] = cA * (b[c] * inv12 - ca * a[c]) + ka * a[c] - k3 * d[c];
+      grad_b[c] = cA * (a[c] * inv12 - cb * b[c]) + kb * b[c] + k3 * d[c];
     }
   }
   return value;
+}
+
+// The same term computing the edge factors itself (CUDA kernels, references).
+template <typename T>
+NNPKIT_HD T angular_term(int type, const T* a, T r1, const T* b, T r2, const SymmetryFunctionParams<T>& p,
+                         T* grad_a, T* grad_b) {
+  T dR1, dR2;
+  const T R1 = radial_factor<T>(r1, p, dR1);
+  const T R2 = radial_factor<T>(r2, p, dR2);
+  return angular_term_from_factors<T>(type, a, r1, R1, dR1, b, r2, R2, dR2, p, grad_a, grad_b);
 }
 
 }  // namespace nnpkit

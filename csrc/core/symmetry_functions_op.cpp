@@ -12,6 +12,10 @@
 
 #include "core/symmetry_function_terms.h"
 
+#ifdef NNPKIT_WITH_CUDA
+#include "cuda/symmetry_functions_kernels.h"
+#endif
+
 namespace nnpkit {
 namespace {
 
@@ -22,12 +26,14 @@ struct SfEntry {
   int64_t column;
   int type;
   SymmetryFunctionParams<T> p;
+  int64_t slot = 0;  // angular functions: index into the per-edge factor cache
 };
 
 template <typename T>
 struct ElementPlan {
   std::vector<std::vector<SfEntry<T>>> radial_by_neighbor;  // [n_species]
   std::vector<std::vector<SfEntry<T>>> angular_by_pair;     // [n_species * n_species], key (min, max)
+  std::vector<SymmetryFunctionParams<T>> angular_params;     // by slot
   T angular_rc_max = T(0);
   bool has_angular = false;
 };
@@ -70,6 +76,8 @@ Plan<T> make_plan(const torch::Tensor& sf_int, const torch::Tensor& sf_real, int
                type == static_cast<int>(SymmetryFunctionType::AngularWide)) {
       TORCH_CHECK(e2 >= 0, "angular symmetry function ", s, " needs two neighbour elements");
       const int64_t lo = std::min(e1, e2), hi = std::max(e1, e2);
+      entry.slot = static_cast<int64_t>(ep.angular_params.size());
+      ep.angular_params.push_back(entry.p);
       ep.angular_by_pair[lo * n_species + hi].push_back(entry);
       ep.angular_rc_max = std::max(ep.angular_rc_max, entry.p.rc);
       ep.has_angular = true;
@@ -115,7 +123,9 @@ Inputs check_inputs(const torch::Tensor& edge_vectors, const torch::Tensor& edge
   TORCH_CHECK(sf_int.dim() == 2 && sf_int.size(1) == kSfIntColumns, "sf_int must have shape [S, 6]");
   TORCH_CHECK(sf_real.dim() == 2 && sf_real.size(1) == kSfRealColumns && sf_real.size(0) == sf_int.size(0),
               "sf_real must have shape [S, 6] matching sf_int");
-  TORCH_CHECK(edge_vectors.device().is_cpu(), "the CPU symmetry-function kernel needs CPU tensors");
+#ifndef NNPKIT_WITH_CUDA
+  TORCH_CHECK(edge_vectors.device().is_cpu(), "nnpkit was built without CUDA: symmetry functions need CPU tensors");
+#endif
   return Inputs{edge_vectors.contiguous(), edge_index.to(torch::kInt64).contiguous(),
                 species.to(torch::kInt64).contiguous(), sf_int.to(torch::kInt64).contiguous(),
                 sf_real.to(torch::kFloat64).contiguous()};
@@ -142,7 +152,7 @@ void run_kernel(const Inputs& in, int64_t n_centers, int64_t n_columns, const T*
   const T* vec = in.edge_vectors.data_ptr<T>();
 
   at::parallel_for(0, n_centers, 16, [&](int64_t begin, int64_t end) {
-    std::vector<T> distance;
+    std::vector<T> distance, factor, dfactor;
     T grad_a[3], grad_b[3];
     for (int64_t i = begin; i < end; ++i) {
       const ElementPlan<T>& ep = plan.elements[species[i]];
@@ -178,6 +188,21 @@ void run_kernel(const Inputs& in, int64_t n_centers, int64_t n_columns, const T*
       }
       if (!ep.has_angular) continue;
 
+      // Radial factors of every edge for every angular function, computed once
+      // per edge instead of once per neighbour pair.
+      const auto n_slots = static_cast<int64_t>(ep.angular_params.size());
+      factor.assign((e1 - e0) * n_slots, T(0));
+      dfactor.assign((e1 - e0) * n_slots, T(0));
+      for (int64_t e = e0; e < e1; ++e) {
+        const T r = distance[e - e0];
+        if (r >= ep.angular_rc_max) continue;
+        for (int64_t k = 0; k < n_slots; ++k) {
+          if (r < ep.angular_params[k].rc) {
+            factor[(e - e0) * n_slots + k] = radial_factor<T>(r, ep.angular_params[k], dfactor[(e - e0) * n_slots + k]);
+          }
+        }
+      }
+
       // Angular functions: each unordered neighbour pair once.
       for (int64_t ea = e0; ea < e1; ++ea) {
         const T ra = distance[ea - e0];
@@ -191,20 +216,24 @@ void run_kernel(const Inputs& in, int64_t n_centers, int64_t n_columns, const T*
           const auto& list = ep.angular_by_pair[std::min(sa, sb) * n_species + std::max(sa, sb)];
           if (list.empty()) continue;
           const T* b = vec + 3 * eb;
+          const int64_t ia = (ea - e0) * n_slots, ib = (eb - e0) * n_slots;
           for (const auto& sf : list) {
             if (ra >= sf.p.rc || rb >= sf.p.rc) continue;
+            const T Ra = factor[ia + sf.slot], dRa = dfactor[ia + sf.slot];
+            const T Rb = factor[ib + sf.slot], dRb = dfactor[ib + sf.slot];
             if (M == Mode::Forward) {
-              row[sf.column] += angular_term<T>(sf.type, a, ra, b, rb, sf.p, nullptr, nullptr);
+              row[sf.column] +=
+                  angular_term_from_factors<T>(sf.type, a, ra, Ra, dRa, b, rb, Rb, dRb, sf.p, nullptr, nullptr);
             } else if (M == Mode::VectorJacobian) {
               const T g = seed_row[sf.column];
               if (g == T(0)) continue;
-              angular_term<T>(sf.type, a, ra, b, rb, sf.p, grad_a, grad_b);
+              angular_term_from_factors<T>(sf.type, a, ra, Ra, dRa, b, rb, Rb, dRb, sf.p, grad_a, grad_b);
               for (int c = 0; c < 3; ++c) {
                 out_edges[3 * ea + c] += g * grad_a[c];
                 out_edges[3 * eb + c] += g * grad_b[c];
               }
             } else {
-              angular_term<T>(sf.type, a, ra, b, rb, sf.p, grad_a, grad_b);
+              angular_term_from_factors<T>(sf.type, a, ra, Ra, dRa, b, rb, Rb, dRb, sf.p, grad_a, grad_b);
               const T* ta = seed + 3 * ea;
               const T* tb = seed + 3 * eb;
               row[sf.column] += grad_a[0] * ta[0] + grad_a[1] * ta[1] + grad_a[2] * ta[2] + grad_b[0] * tb[0] +
@@ -217,6 +246,31 @@ void run_kernel(const Inputs& in, int64_t n_centers, int64_t n_columns, const T*
   });
 }
 
+
+#ifdef NNPKIT_WITH_CUDA
+// Same three modes on the GPU: centre offsets come from a sorted search on the device.
+void run_cuda(int mode, const Inputs& in, int64_t n_centers, int64_t n_columns, const torch::Tensor& seed,
+              torch::Tensor& rows, torch::Tensor& edge_out) {
+  const auto device = in.edge_vectors.device();
+  const auto centres = in.edge_index[0];
+  if (centres.numel() > 1) {
+    TORCH_CHECK((centres.diff() >= 0).all().item<bool>(), "edges must be grouped by centre atom in ascending order");
+  }
+  const auto offsets =
+      torch::searchsorted(centres, torch::arange(in.species.size(0) + 1, centres.options())).contiguous();
+  const auto sf_int = in.sf_int.to(device).contiguous();
+  const auto sf_real = in.sf_real.to(device).contiguous();
+  const auto neighbours = in.edge_index[1].contiguous();
+  AT_DISPATCH_FLOATING_TYPES(in.edge_vectors.scalar_type(), "symmetry_functions_cuda", [&] {
+    cuda::symmetry_functions_launch<scalar_t>(
+        mode, in.edge_vectors.data_ptr<scalar_t>(), neighbours.data_ptr<int64_t>(), in.species.data_ptr<int64_t>(),
+        offsets.data_ptr<int64_t>(), n_centers, sf_int.data_ptr<int64_t>(), sf_real.data_ptr<double>(),
+        sf_int.size(0), n_columns, seed.defined() ? seed.data_ptr<scalar_t>() : nullptr,
+        rows.defined() ? rows.data_ptr<scalar_t>() : nullptr, edge_out.defined() ? edge_out.data_ptr<scalar_t>() : nullptr,
+        nullptr);
+  });
+}
+#endif
 }  // namespace
 
 torch::Tensor symmetry_functions_forward(const torch::Tensor& edge_vectors, const torch::Tensor& edge_index,
@@ -224,6 +278,13 @@ torch::Tensor symmetry_functions_forward(const torch::Tensor& edge_vectors, cons
                                          const torch::Tensor& sf_real, int64_t n_centers, int64_t n_columns) {
   const Inputs in = check_inputs(edge_vectors, edge_index, species, sf_int, sf_real, n_centers);
   auto out = torch::zeros({n_centers, n_columns}, in.edge_vectors.options());
+#ifdef NNPKIT_WITH_CUDA
+  if (in.edge_vectors.is_cuda()) {
+    torch::Tensor none;
+    run_cuda(0, in, n_centers, n_columns, none, out, none);
+    return out;
+  }
+#endif
   AT_DISPATCH_FLOATING_TYPES(in.edge_vectors.scalar_type(), "symmetry_functions_forward", [&] {
     run_kernel<scalar_t, Mode::Forward>(in, n_centers, n_columns, nullptr, out.data_ptr<scalar_t>(), nullptr);
   });
@@ -239,6 +300,13 @@ torch::Tensor symmetry_functions_vjp(const torch::Tensor& grad_G, const torch::T
               "gradient of the symmetry functions has the wrong shape");
   const auto seed = grad_G.to(in.edge_vectors.scalar_type()).contiguous();
   auto out = torch::zeros_like(in.edge_vectors);
+#ifdef NNPKIT_WITH_CUDA
+  if (in.edge_vectors.is_cuda()) {
+    torch::Tensor none;
+    run_cuda(1, in, n_centers, n_columns, seed, none, out);
+    return out;
+  }
+#endif
   AT_DISPATCH_FLOATING_TYPES(in.edge_vectors.scalar_type(), "symmetry_functions_vjp", [&] {
     run_kernel<scalar_t, Mode::VectorJacobian>(in, n_centers, n_columns, seed.data_ptr<scalar_t>(), nullptr,
                                                 out.data_ptr<scalar_t>());
@@ -254,6 +322,13 @@ torch::Tensor symmetry_functions_jvp(const torch::Tensor& tangent, const torch::
   TORCH_CHECK(tangent.sizes() == edge_vectors.sizes(), "tangent must have the shape of edge_vectors");
   const auto seed = tangent.to(in.edge_vectors.scalar_type()).contiguous();
   auto out = torch::zeros({n_centers, n_columns}, in.edge_vectors.options());
+#ifdef NNPKIT_WITH_CUDA
+  if (in.edge_vectors.is_cuda()) {
+    torch::Tensor none;
+    run_cuda(2, in, n_centers, n_columns, seed, out, none);
+    return out;
+  }
+#endif
   AT_DISPATCH_FLOATING_TYPES(in.edge_vectors.scalar_type(), "symmetry_functions_jvp", [&] {
     run_kernel<scalar_t, Mode::JacobianVector>(in, n_centers, n_columns, seed.data_ptr<scalar_t>(),
                                                 out.data_ptr<scalar_t>(), nullptr);
