@@ -53,28 +53,46 @@ Plan<T> make_plan(const torch::Tensor& sf_int, const torch::Tensor& sf_real, int
     ep.radial_by_neighbor.resize(n_species);
     ep.angular_by_pair.resize(n_species * n_species);
   }
+  const bool has_extra_int = sf_int.size(1) > 6;
+  const bool has_extra_real = sf_real.size(1) > 6;
   for (int64_t s = 0; s < n_sf; ++s) {
     const int64_t centre = si[s][0], type = si[s][1], e1 = si[s][2], e2 = si[s][3];
-    const int64_t cutoff = si[s][4], column = si[s][5];
+    const int64_t kind = si[s][4], column = si[s][5];
+    const bool compact = is_compact_type(static_cast<int>(type));
+    TORCH_CHECK(is_known_type(static_cast<int>(type)), "symmetry function ", s, ": unsupported type ", type,
+                " (supported: 2, 3, 9, 12, 13, 20-25)");
     TORCH_CHECK(centre >= 0 && e1 >= 0, "symmetry function ", s, ": negative element index");
-    TORCH_CHECK(cutoff >= 0 && cutoff < kNumCutoffTypes, "symmetry function ", s, ": unknown cutoff type ", cutoff);
-    TORCH_CHECK(sr[s][2] > 0.0, "symmetry function ", s, ": cutoff radius must be positive");
-    TORCH_CHECK(sr[s][3] >= 0.0 && sr[s][3] < 1.0, "symmetry function ", s, ": need 0 <= alpha < 1");
-    SfEntry<T> entry{column, static_cast<int>(type),
-                     SymmetryFunctionParams<T>{T(sr[s][0]), T(sr[s][1]), T(sr[s][2]), T(sr[s][3]), T(sr[s][4]),
-                                               T(sr[s][5]), static_cast<int>(cutoff)}};
+    if (compact) {
+      TORCH_CHECK(kind >= 0 && kind < kNumCoreFunctionTypes, "symmetry function ", s, ": unknown core function ",
+                  kind);
+      TORCH_CHECK(sr[s][1] < sr[s][2], "symmetry function ", s, ": need rl < rc");
+    } else {
+      TORCH_CHECK(kind >= 0 && kind < kNumCutoffTypes, "symmetry function ", s, ": unknown cutoff type ", kind);
+      TORCH_CHECK(sr[s][2] > 0.0, "symmetry function ", s, ": cutoff radius must be positive");
+      TORCH_CHECK(sr[s][3] >= 0.0 && sr[s][3] < 1.0, "symmetry function ", s, ": need 0 <= alpha < 1");
+    }
+    SymmetryFunctionParams<T> params{T(sr[s][0]), T(sr[s][1]), T(sr[s][2]), T(sr[s][3]),
+                                     T(sr[s][4]), T(sr[s][5]), static_cast<int>(kind)};
+    if (has_extra_real) {
+      params.weight = T(sr[s][6]);
+      params.angle_left = T(sr[s][7]);
+      params.angle_right = T(sr[s][8]);
+    }
+    if (has_extra_int) params.asymmetric = si[s][6] != 0;
+    const SfEntry<T> entry{column, static_cast<int>(type), params};
     auto& ep = plan.elements[centre];
-    if (type == static_cast<int>(SymmetryFunctionType::Radial)) {
+    if (is_radial_type(static_cast<int>(type))) {
       ep.radial_by_neighbor[e1].push_back(entry);
-    } else if (type == static_cast<int>(SymmetryFunctionType::AngularNarrow) ||
-               type == static_cast<int>(SymmetryFunctionType::AngularWide)) {
+    } else {
       TORCH_CHECK(e2 >= 0, "angular symmetry function ", s, " needs two neighbour elements");
+      if (compact) {
+        TORCH_CHECK(params.angle_left < params.angle_right, "symmetry function ", s,
+                    ": need angle_left < angle_right");
+      }
       const int64_t lo = std::min(e1, e2), hi = std::max(e1, e2);
       ep.angular_by_pair[lo * n_species + hi].push_back(entry);
       ep.angular_rc_max = std::max(ep.angular_rc_max, entry.p.rc);
       ep.has_angular = true;
-    } else {
-      TORCH_CHECK(false, "symmetry function ", s, ": unsupported type ", type, " (supported: 2, 3, 9)");
     }
   }
   return plan;
@@ -112,9 +130,12 @@ Inputs check_inputs(const torch::Tensor& edge_vectors, const torch::Tensor& edge
               "edge_index must have shape [2, E] matching edge_vectors");
   TORCH_CHECK(species.dim() == 1, "species must have shape [N]");
   TORCH_CHECK(n_centers >= 0 && n_centers <= species.size(0), "n_centers must lie in 0..N");
-  TORCH_CHECK(sf_int.dim() == 2 && sf_int.size(1) == kSfIntColumns, "sf_int must have shape [S, 6]");
-  TORCH_CHECK(sf_real.dim() == 2 && sf_real.size(1) == kSfRealColumns && sf_real.size(0) == sf_int.size(0),
-              "sf_real must have shape [S, 6] matching sf_int");
+  TORCH_CHECK(sf_int.dim() == 2 && (sf_int.size(1) == kSfIntColumnsBasic || sf_int.size(1) == kSfIntColumns),
+              "sf_int must have shape [S, 6] or [S, 7]");
+  TORCH_CHECK(sf_real.dim() == 2 &&
+                  (sf_real.size(1) == kSfRealColumnsBasic || sf_real.size(1) == kSfRealColumns) &&
+                  sf_real.size(0) == sf_int.size(0),
+              "sf_real must have shape [S, 6] or [S, 9] matching sf_int");
   TORCH_CHECK(edge_vectors.device().is_cpu(), "the CPU symmetry-function kernel needs CPU tensors");
   return Inputs{edge_vectors.contiguous(), edge_index.to(torch::kInt64).contiguous(),
                 species.to(torch::kInt64).contiguous(), sf_int.to(torch::kInt64).contiguous(),
@@ -163,14 +184,14 @@ void run_kernel(const Inputs& in, int64_t n_centers, int64_t n_columns, const T*
         for (const auto& sf : list) {
           if (r >= sf.p.rc) continue;
           if (M == Mode::Forward) {
-            row[sf.column] += radial_term<T>(a, r, sf.p, nullptr);
+            row[sf.column] += any_radial_term<T>(sf.type, a, r, sf.p, nullptr);
           } else if (M == Mode::VectorJacobian) {
             const T g = seed_row[sf.column];
             if (g == T(0)) continue;
-            radial_term<T>(a, r, sf.p, grad_a);
+            any_radial_term<T>(sf.type, a, r, sf.p, grad_a);
             for (int c = 0; c < 3; ++c) out_edges[3 * e + c] += g * grad_a[c];
           } else {
-            radial_term<T>(a, r, sf.p, grad_a);
+            any_radial_term<T>(sf.type, a, r, sf.p, grad_a);
             const T* t = seed + 3 * e;
             row[sf.column] += grad_a[0] * t[0] + grad_a[1] * t[1] + grad_a[2] * t[2];
           }
@@ -194,17 +215,17 @@ void run_kernel(const Inputs& in, int64_t n_centers, int64_t n_columns, const T*
           for (const auto& sf : list) {
             if (ra >= sf.p.rc || rb >= sf.p.rc) continue;
             if (M == Mode::Forward) {
-              row[sf.column] += angular_term<T>(sf.type, a, ra, b, rb, sf.p, nullptr, nullptr);
+              row[sf.column] += any_angular_term<T>(sf.type, a, ra, b, rb, sf.p, nullptr, nullptr);
             } else if (M == Mode::VectorJacobian) {
               const T g = seed_row[sf.column];
               if (g == T(0)) continue;
-              angular_term<T>(sf.type, a, ra, b, rb, sf.p, grad_a, grad_b);
+              any_angular_term<T>(sf.type, a, ra, b, rb, sf.p, grad_a, grad_b);
               for (int c = 0; c < 3; ++c) {
                 out_edges[3 * ea + c] += g * grad_a[c];
                 out_edges[3 * eb + c] += g * grad_b[c];
               }
             } else {
-              angular_term<T>(sf.type, a, ra, b, rb, sf.p, grad_a, grad_b);
+              any_angular_term<T>(sf.type, a, ra, b, rb, sf.p, grad_a, grad_b);
               const T* ta = seed + 3 * ea;
               const T* tb = seed + 3 * eb;
               row[sf.column] += grad_a[0] * ta[0] + grad_a[1] * ta[1] + grad_a[2] * ta[2] + grad_b[0] * tb[0] +
