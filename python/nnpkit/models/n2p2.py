@@ -12,7 +12,7 @@ extrapolation warnings do.
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -74,11 +74,11 @@ class N2p2AtomicNetwork(torch.nn.Module):
         for letter in activations:
             if letter not in ACTIVATIONS:
                 raise ValueError(f"unknown n2p2 activation '{letter}' (known: {' '.join(ACTIVATIONS)})")
-        self.layer_sizes: List[int] = [int(n) for n in layer_sizes]
+        self.layer_sizes = [int(n) for n in layer_sizes]
         self.activation_letters: str = activations
-        self.activation_codes: List[int] = [ACTIVATIONS[a] for a in activations]
+        self.activation_codes = [ACTIVATIONS[a] for a in activations]
         self.normalize_nodes: bool = bool(normalize_nodes)
-        self.fan_in: List[float] = [float(n) for n in self.layer_sizes[:-1]]
+        self.fan_in = [float(n) for n in self.layer_sizes[:-1]]
         self.layers = torch.nn.ModuleList(
             [torch.nn.Linear(a, b, dtype=torch.float64) for a, b in zip(self.layer_sizes[:-1], self.layer_sizes[1:])]
         )
