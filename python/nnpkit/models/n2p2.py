@@ -145,7 +145,7 @@ class N2p2Model(torch.nn.Module):
             if net.layer_sizes[0] != n:
                 raise ValueError(f"network of {sf_set.species[e]} takes {net.layer_sizes[0]} inputs, "
                                  f"but the element has {n} symmetry functions")
-        self.species: list[str] = list(sf_set.species)
+        self.species = list(sf_set.species)
         self.conv_length: float = float(conv_length)
         self.conv_energy: float = float(conv_energy)
         self.mean_energy: float = float(mean_energy)
@@ -153,8 +153,8 @@ class N2p2Model(torch.nn.Module):
         self.cutoff: float = float(sf_set.cutoff) / self.conv_length
         self.interaction_range: float = self.cutoff
         self.committee_size: int = 1
-        self.n_per_element: list[int] = list(sf_set.n_per_element)
-        self.sf_types: list[list[int]] = [sorted({int(f.n2p2_type) for f in sf_set.functions if f.center == s})
+        self.n_per_element = list(sf_set.n_per_element)
+        self.sf_types = [sorted({int(f.n2p2_type) for f in sf_set.functions if f.center == s})
                                           for s in self.species]
         self.descriptor = SymmetryFunctions(sf_set)
         self.register_buffer("scale_factor", torch.ones(n_el, n_col, dtype=torch.float64))
