@@ -505,7 +505,7 @@ def convert(
         output,
         length_unit=length_unit,
         energy_unit=energy_unit,
-        origin={"kind": "n2p2", "source": os.path.abspath(directory)},
+        origin={"kind": "n2p2", "source": os.path.basename(os.path.normpath(directory))},
         extra_metadata={"extrapolation": "extrapolation_counts"},
     )
     progress(f"done: {output} (cutoff {model.cutoff:g} {length_unit})")
