@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "core/compact_functions.h"
 #include "core/host_device.h"
 
 namespace nnpkit {
@@ -62,27 +63,16 @@ NNPKIT_HD void cutoff_value_and_derivative(int type, T r, T rc, T alpha, T& f, T
       dfdx = -T(0.5) * pi * std::sin(pi * x);
       break;
     }
-    case static_cast<int>(CutoffType::Exp): {
-      const T d = T(1) - x * x;
-      f = std::exp(T(1) - T(1) / d);
-      dfdx = -T(2) * x * f / (d * d);
+    // As in n2p2, the other cutoffs are the compact functions' core functions.
+    case static_cast<int>(CutoffType::Exp):
+      core_function_value_and_derivative<T>(static_cast<int>(CoreFunctionType::Exp), x, f, dfdx);
       break;
-    }
     case static_cast<int>(CutoffType::Poly1):
-      f = (T(2) * x - T(3)) * x * x + T(1);
-      dfdx = x * (T(6) * x - T(6));
-      break;
     case static_cast<int>(CutoffType::Poly2):
-      f = ((T(15) - T(6) * x) * x - T(10)) * x * x * x + T(1);
-      dfdx = x * x * ((T(60) - T(30) * x) * x - T(30));
-      break;
     case static_cast<int>(CutoffType::Poly3):
-      f = (x * (x * (T(20) * x - T(70)) + T(84)) - T(35)) * x * x * x * x + T(1);
-      dfdx = x * x * x * (x * (x * (T(140) * x - T(420)) + T(420)) - T(140));
-      break;
     case static_cast<int>(CutoffType::Poly4):
-      f = (x * (x * ((T(315) - T(70) * x) * x - T(540)) + T(420)) - T(126)) * x * x * x * x * x + T(1);
-      dfdx = x * x * x * x * (x * (x * ((T(2520) - T(630) * x) * x - T(3780)) + T(2520)) - T(630));
+      core_function_value_and_derivative<T>(
+          static_cast<int>(CoreFunctionType::Poly1) + type - static_cast<int>(CutoffType::Poly1), x, f, dfdx);
       break;
     default:
       f = T(0);

@@ -35,6 +35,7 @@ ModelRunner::ModelRunner(const std::string& path) : path_(path) {
   }
   dtype_ = metadata_.dtype == "float32" ? torch::kFloat32 : torch::kFloat64;
   module_.eval();
+  has_extrapolation_method_ = module_.find_method("extrapolation_counts").has_value();
   set_engine_units("Ang", "eV");
 }
 
@@ -179,6 +180,12 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
     result.energy_std = energies.std(/*unbiased=*/false).item<double>();
     auto dev = result.member_forces - result.forces.unsqueeze(0);
     result.forces_std = dev.pow(2).sum(2).mean(0).sqrt();
+  }
+  if (options.extrapolation && has_extrapolation_method_) {
+    torch::NoGradGuard no_grad;
+    std::vector<torch::jit::IValue> inputs{species.to(torch::kInt64), edge_index.to(torch::kInt64),
+                                           vectors.detach(), n_local};
+    result.extrapolation_counts = module_.get_method("extrapolation_counts")(inputs).toTensor().to(torch::kInt64);
   }
   if (!std::isfinite(result.energy) || !torch::isfinite(result.forces).all().item<bool>()) {
     throw std::runtime_error("the model produced a non-finite energy or force; the structure is probably far " +

@@ -21,6 +21,9 @@ struct EvaluateOptions {
   // Per-member energies, forces and virials, and their deviations. Costs one
   // backward pass per member instead of one in all.
   bool committee_statistics = true;
+  // Per-atom count of descriptors outside the training range, for models that
+  // provide it (an `extrapolation_counts` method, e.g. converted n2p2 models).
+  bool extrapolation = false;
 };
 
 // Everything in the engine's units (set_engine_units), double precision.
@@ -36,6 +39,8 @@ struct EvaluationResult {
   torch::Tensor member_forces;         // [M, N, 3]
   torch::Tensor forces_std;            // [N]: sqrt(mean_m |F_m - <F>|^2), DeePMD's force deviation
   torch::Tensor member_virials;        // [M, 3, 3]
+  // With EvaluateOptions::extrapolation and a model that provides it:
+  torch::Tensor extrapolation_counts;  // [n_local] int64, descriptors outside the training range per atom
 };
 
 class ModelRunner {
@@ -68,6 +73,10 @@ class ModelRunner {
                            const std::array<double, 9>& cell, const std::array<bool, 3>& pbc,
                            const EvaluateOptions& options = EvaluateOptions()) const;
 
+  // Whether the model can flag extrapolation (has an `extrapolation_counts` method
+  // with the forward's arguments, returning [n_local] counts).
+  bool provides_extrapolation() const { return has_extrapolation_method_; }
+
   // Species indices for atomic numbers; throws InputError naming an element the model lacks.
   torch::Tensor species_indices(const std::vector<int64_t>& atomic_numbers) const;
 
@@ -78,6 +87,7 @@ class ModelRunner {
   torch::Dtype dtype_ = torch::kFloat64;
   double model_to_engine_length_ = 1.0;  // one model length unit in engine units
   double model_to_engine_energy_ = 1.0;
+  bool has_extrapolation_method_ = false;
 };
 
 }  // namespace nnpkit

@@ -3,9 +3,15 @@
 // analytic backward (and a forward-mode product for training on forces).
 //
 // A symmetry-function set is two tensors, one row per function:
-//   sf_int  int64  [S, 6]: centre element, n2p2 type (2, 3, 9), neighbour element 1,
-//                          neighbour element 2 (-1 for radial), cutoff type, output column
-//   sf_real double [S, 6]: eta, rs, rc, alpha (inner cutoff fraction), zeta, lambda
+//   sf_int  int64  [S, 7]: centre element, n2p2 type (2, 3, 9, 12, 13, 20-25),
+//                          neighbour element 1, neighbour element 2 (-1 for radial),
+//                          cutoff type (compact types: core function, CoreFunctionType),
+//                          output column, asymmetric (compact types 'pNa': 1, else 0)
+//   sf_real double [S, 9]: eta, rs (compact: rl), rc, alpha (inner cutoff fraction),
+//                          zeta, lambda, weight, angle_left, angle_right (radians)
+// The first 6 columns alone are accepted too (weight 1, no angles, symmetric).
+// Element-weighted functions (12, 13, 23-25) appear once per neighbour element
+// (pair) with weight Z_j (Z_j Z_k), all rows writing the same column.
 // Elements are indices into the model's species list. The output G has shape
 // [n_centers, n_columns]; row i holds the functions of centre atom i's element in
 // the columns the set assigns them (n2p2's sorted order when imported from n2p2).
@@ -15,8 +21,10 @@
 
 namespace nnpkit {
 
-constexpr int64_t kSfIntColumns = 6;
-constexpr int64_t kSfRealColumns = 6;
+constexpr int64_t kSfIntColumnsBasic = 6;
+constexpr int64_t kSfRealColumnsBasic = 6;
+constexpr int64_t kSfIntColumns = 7;
+constexpr int64_t kSfRealColumns = 9;
 
 // Forward values, [n_centers, n_columns].
 torch::Tensor symmetry_functions_forward(const torch::Tensor& edge_vectors, const torch::Tensor& edge_index,

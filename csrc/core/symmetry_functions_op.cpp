@@ -33,7 +33,7 @@ template <typename T>
 struct ElementPlan {
   std::vector<std::vector<SfEntry<T>>> radial_by_neighbor;  // [n_species]
   std::vector<std::vector<SfEntry<T>>> angular_by_pair;     // [n_species * n_species], key (min, max)
-  std::vector<SymmetryFunctionParams<T>> angular_params;     // by slot
+  std::vector<SfEntry<T>> angular_by_slot;
   T angular_rc_max = T(0);
   bool has_angular = false;
 };
@@ -59,30 +59,48 @@ Plan<T> make_plan(const torch::Tensor& sf_int, const torch::Tensor& sf_real, int
     ep.radial_by_neighbor.resize(n_species);
     ep.angular_by_pair.resize(n_species * n_species);
   }
+  const bool has_extra_int = sf_int.size(1) > 6;
+  const bool has_extra_real = sf_real.size(1) > 6;
   for (int64_t s = 0; s < n_sf; ++s) {
     const int64_t centre = si[s][0], type = si[s][1], e1 = si[s][2], e2 = si[s][3];
-    const int64_t cutoff = si[s][4], column = si[s][5];
+    const int64_t kind = si[s][4], column = si[s][5];
+    const bool compact = is_compact_type(static_cast<int>(type));
+    TORCH_CHECK(is_known_type(static_cast<int>(type)), "symmetry function ", s, ": unsupported type ", type,
+                " (supported: 2, 3, 9, 12, 13, 20-25)");
     TORCH_CHECK(centre >= 0 && e1 >= 0, "symmetry function ", s, ": negative element index");
-    TORCH_CHECK(cutoff >= 0 && cutoff < kNumCutoffTypes, "symmetry function ", s, ": unknown cutoff type ", cutoff);
-    TORCH_CHECK(sr[s][2] > 0.0, "symmetry function ", s, ": cutoff radius must be positive");
-    TORCH_CHECK(sr[s][3] >= 0.0 && sr[s][3] < 1.0, "symmetry function ", s, ": need 0 <= alpha < 1");
-    SfEntry<T> entry{column, static_cast<int>(type),
-                     SymmetryFunctionParams<T>{T(sr[s][0]), T(sr[s][1]), T(sr[s][2]), T(sr[s][3]), T(sr[s][4]),
-                                               T(sr[s][5]), static_cast<int>(cutoff)}};
+    if (compact) {
+      TORCH_CHECK(kind >= 0 && kind < kNumCoreFunctionTypes, "symmetry function ", s, ": unknown core function ",
+                  kind);
+      TORCH_CHECK(sr[s][1] < sr[s][2], "symmetry function ", s, ": need rl < rc");
+    } else {
+      TORCH_CHECK(kind >= 0 && kind < kNumCutoffTypes, "symmetry function ", s, ": unknown cutoff type ", kind);
+      TORCH_CHECK(sr[s][2] > 0.0, "symmetry function ", s, ": cutoff radius must be positive");
+      TORCH_CHECK(sr[s][3] >= 0.0 && sr[s][3] < 1.0, "symmetry function ", s, ": need 0 <= alpha < 1");
+    }
+    SymmetryFunctionParams<T> params{T(sr[s][0]), T(sr[s][1]), T(sr[s][2]), T(sr[s][3]),
+                                     T(sr[s][4]), T(sr[s][5]), static_cast<int>(kind)};
+    if (has_extra_real) {
+      params.weight = T(sr[s][6]);
+      params.angle_left = T(sr[s][7]);
+      params.angle_right = T(sr[s][8]);
+    }
+    if (has_extra_int) params.asymmetric = si[s][6] != 0;
+    SfEntry<T> entry{column, static_cast<int>(type), params};
     auto& ep = plan.elements[centre];
-    if (type == static_cast<int>(SymmetryFunctionType::Radial)) {
+    if (is_radial_type(static_cast<int>(type))) {
       ep.radial_by_neighbor[e1].push_back(entry);
-    } else if (type == static_cast<int>(SymmetryFunctionType::AngularNarrow) ||
-               type == static_cast<int>(SymmetryFunctionType::AngularWide)) {
+    } else {
       TORCH_CHECK(e2 >= 0, "angular symmetry function ", s, " needs two neighbour elements");
+      if (compact) {
+        TORCH_CHECK(params.angle_left < params.angle_right, "symmetry function ", s,
+                    ": need angle_left < angle_right");
+      }
       const int64_t lo = std::min(e1, e2), hi = std::max(e1, e2);
-      entry.slot = static_cast<int64_t>(ep.angular_params.size());
-      ep.angular_params.push_back(entry.p);
+      entry.slot = static_cast<int64_t>(ep.angular_by_slot.size());
+      ep.angular_by_slot.push_back(entry);
       ep.angular_by_pair[lo * n_species + hi].push_back(entry);
       ep.angular_rc_max = std::max(ep.angular_rc_max, entry.p.rc);
       ep.has_angular = true;
-    } else {
-      TORCH_CHECK(false, "symmetry function ", s, ": unsupported type ", type, " (supported: 2, 3, 9)");
     }
   }
   return plan;
@@ -120,9 +138,12 @@ Inputs check_inputs(const torch::Tensor& edge_vectors, const torch::Tensor& edge
               "edge_index must have shape [2, E] matching edge_vectors");
   TORCH_CHECK(species.dim() == 1, "species must have shape [N]");
   TORCH_CHECK(n_centers >= 0 && n_centers <= species.size(0), "n_centers must lie in 0..N");
-  TORCH_CHECK(sf_int.dim() == 2 && sf_int.size(1) == kSfIntColumns, "sf_int must have shape [S, 6]");
-  TORCH_CHECK(sf_real.dim() == 2 && sf_real.size(1) == kSfRealColumns && sf_real.size(0) == sf_int.size(0),
-              "sf_real must have shape [S, 6] matching sf_int");
+  TORCH_CHECK(sf_int.dim() == 2 && (sf_int.size(1) == kSfIntColumnsBasic || sf_int.size(1) == kSfIntColumns),
+              "sf_int must have shape [S, 6] or [S, 7]");
+  TORCH_CHECK(sf_real.dim() == 2 &&
+                  (sf_real.size(1) == kSfRealColumnsBasic || sf_real.size(1) == kSfRealColumns) &&
+                  sf_real.size(0) == sf_int.size(0),
+              "sf_real must have shape [S, 6] or [S, 9] matching sf_int");
 #ifndef NNPKIT_WITH_CUDA
   TORCH_CHECK(edge_vectors.device().is_cpu(), "nnpkit was built without CUDA: symmetry functions need CPU tensors");
 #endif
@@ -173,14 +194,14 @@ void run_kernel(const Inputs& in, int64_t n_centers, int64_t n_columns, const T*
         for (const auto& sf : list) {
           if (r >= sf.p.rc) continue;
           if (M == Mode::Forward) {
-            row[sf.column] += radial_term<T>(a, r, sf.p, nullptr);
+            row[sf.column] += any_radial_term<T>(sf.type, a, r, sf.p, nullptr);
           } else if (M == Mode::VectorJacobian) {
             const T g = seed_row[sf.column];
             if (g == T(0)) continue;
-            radial_term<T>(a, r, sf.p, grad_a);
+            any_radial_term<T>(sf.type, a, r, sf.p, grad_a);
             for (int c = 0; c < 3; ++c) out_edges[3 * e + c] += g * grad_a[c];
           } else {
-            radial_term<T>(a, r, sf.p, grad_a);
+            any_radial_term<T>(sf.type, a, r, sf.p, grad_a);
             const T* t = seed + 3 * e;
             row[sf.column] += grad_a[0] * t[0] + grad_a[1] * t[1] + grad_a[2] * t[2];
           }
@@ -190,15 +211,16 @@ void run_kernel(const Inputs& in, int64_t n_centers, int64_t n_columns, const T*
 
       // Radial factors of every edge for every angular function, computed once
       // per edge instead of once per neighbour pair.
-      const auto n_slots = static_cast<int64_t>(ep.angular_params.size());
+      const auto n_slots = static_cast<int64_t>(ep.angular_by_slot.size());
       factor.assign((e1 - e0) * n_slots, T(0));
       dfactor.assign((e1 - e0) * n_slots, T(0));
       for (int64_t e = e0; e < e1; ++e) {
         const T r = distance[e - e0];
         if (r >= ep.angular_rc_max) continue;
         for (int64_t k = 0; k < n_slots; ++k) {
-          if (r < ep.angular_params[k].rc) {
-            factor[(e - e0) * n_slots + k] = radial_factor<T>(r, ep.angular_params[k], dfactor[(e - e0) * n_slots + k]);
+          const auto& sf = ep.angular_by_slot[k];
+          if (r < sf.p.rc) {
+            factor[(e - e0) * n_slots + k] = edge_factor<T>(sf.type, r, sf.p, dfactor[(e - e0) * n_slots + k]);
           }
         }
       }
@@ -265,7 +287,7 @@ void run_cuda(int mode, const Inputs& in, int64_t n_centers, int64_t n_columns, 
     cuda::symmetry_functions_launch<scalar_t>(
         mode, in.edge_vectors.data_ptr<scalar_t>(), neighbours.data_ptr<int64_t>(), in.species.data_ptr<int64_t>(),
         offsets.data_ptr<int64_t>(), n_centers, sf_int.data_ptr<int64_t>(), sf_real.data_ptr<double>(),
-        sf_int.size(0), n_columns, seed.defined() ? seed.data_ptr<scalar_t>() : nullptr,
+        sf_int.size(0), sf_int.size(1), sf_real.size(1), n_columns, seed.defined() ? seed.data_ptr<scalar_t>() : nullptr,
         rows.defined() ? rows.data_ptr<scalar_t>() : nullptr, edge_out.defined() ? edge_out.data_ptr<scalar_t>() : nullptr,
         nullptr);
   });
@@ -278,7 +300,7 @@ torch::Tensor symmetry_functions_forward(const torch::Tensor& edge_vectors, cons
                                          const torch::Tensor& sf_real, int64_t n_centers, int64_t n_columns) {
   const Inputs in = check_inputs(edge_vectors, edge_index, species, sf_int, sf_real, n_centers);
   auto out = torch::zeros({n_centers, n_columns}, in.edge_vectors.options());
-#ifdef NNPKIT_WITH_CUDA
+  #ifdef NNPKIT_WITH_CUDA
   if (in.edge_vectors.is_cuda()) {
     torch::Tensor none;
     run_cuda(0, in, n_centers, n_columns, none, out, none);
@@ -300,7 +322,7 @@ torch::Tensor symmetry_functions_vjp(const torch::Tensor& grad_G, const torch::T
               "gradient of the symmetry functions has the wrong shape");
   const auto seed = grad_G.to(in.edge_vectors.scalar_type()).contiguous();
   auto out = torch::zeros_like(in.edge_vectors);
-#ifdef NNPKIT_WITH_CUDA
+  #ifdef NNPKIT_WITH_CUDA
   if (in.edge_vectors.is_cuda()) {
     torch::Tensor none;
     run_cuda(1, in, n_centers, n_columns, seed, none, out);
@@ -322,7 +344,7 @@ torch::Tensor symmetry_functions_jvp(const torch::Tensor& tangent, const torch::
   TORCH_CHECK(tangent.sizes() == edge_vectors.sizes(), "tangent must have the shape of edge_vectors");
   const auto seed = tangent.to(in.edge_vectors.scalar_type()).contiguous();
   auto out = torch::zeros({n_centers, n_columns}, in.edge_vectors.options());
-#ifdef NNPKIT_WITH_CUDA
+  #ifdef NNPKIT_WITH_CUDA
   if (in.edge_vectors.is_cuda()) {
     torch::Tensor none;
     run_cuda(2, in, n_centers, n_columns, seed, out, none);

@@ -13,10 +13,16 @@ namespace nnpkit::cuda {
 namespace {
 
 template <typename T>
-__device__ SymmetryFunctionParams<T> params_of(const int64_t* sf_int, const double* sf_real, int64_t s) {
-  const double* r = sf_real + 6 * s;
-  return SymmetryFunctionParams<T>{T(r[0]), T(r[1]), T(r[2]), T(r[3]), T(r[4]), T(r[5]),
-                                   static_cast<int>(sf_int[6 * s + 4])};
+__device__ SymmetryFunctionParams<T> params_of(const int64_t* si, const double* r, int64_t int_stride,
+                                               int64_t real_stride) {
+  SymmetryFunctionParams<T> p{T(r[0]), T(r[1]), T(r[2]), T(r[3]), T(r[4]), T(r[5]), static_cast<int>(si[4])};
+  if (real_stride > 6) {
+    p.weight = T(r[6]);
+    p.angle_left = T(r[7]);
+    p.angle_right = T(r[8]);
+  }
+  if (int_stride > 6) p.asymmetric = si[6] != 0;
+  return p;
 }
 
 template <typename T>
@@ -27,32 +33,33 @@ __device__ T norm3(const T* v) {
 template <typename T>
 __global__ void symmetry_functions_kernel(int mode, const T* vec, const int64_t* neighbors, const int64_t* species,
                                           const int64_t* offsets, int64_t n_centers, const int64_t* sf_int,
-                                          const double* sf_real, int64_t n_sf, int64_t n_columns, const T* seed,
-                                          T* rows, T* edge_out) {
+                                          const double* sf_real, int64_t n_sf, int64_t int_stride,
+                                          int64_t real_stride, int64_t n_columns, const T* seed, T* rows,
+                                          T* edge_out) {
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i >= n_centers) return;
   const int64_t centre_species = species[i];
   const int64_t e0 = offsets[i], e1 = offsets[i + 1];
   T grad_a[3], grad_b[3];
   for (int64_t s = 0; s < n_sf; ++s) {
-    const int64_t* si = sf_int + 6 * s;
+    const int64_t* si = sf_int + int_stride * s;
     if (si[0] != centre_species) continue;
     const int type = static_cast<int>(si[1]);
     const int64_t column = si[5];
-    const SymmetryFunctionParams<T> p = params_of<T>(sf_int, sf_real, s);
+    const SymmetryFunctionParams<T> p = params_of<T>(si, sf_real + real_stride * s, int_stride, real_stride);
     const T g = (mode == 1) ? seed[i * n_columns + column] : T(0);
     if (mode == 1 && g == T(0)) continue;
     T acc = T(0);
-    if (type == static_cast<int>(SymmetryFunctionType::Radial)) {
+    if (is_radial_type(type)) {
       for (int64_t e = e0; e < e1; ++e) {
         if (species[neighbors[e]] != si[2]) continue;
         const T* a = vec + 3 * e;
         const T r = norm3(a);
         if (r >= p.rc) continue;
         if (mode == 0) {
-          acc += radial_term<T>(a, r, p, nullptr);
+          acc += any_radial_term<T>(type, a, r, p, nullptr);
         } else {
-          radial_term<T>(a, r, p, grad_a);
+          any_radial_term<T>(type, a, r, p, grad_a);
           for (int c = 0; c < 3; ++c) {
             if (mode == 1) edge_out[3 * e + c] += g * grad_a[c];
             else acc += grad_a[c] * seed[3 * e + c];
@@ -72,9 +79,9 @@ __global__ void symmetry_functions_kernel(int mode, const T* vec, const int64_t*
           const T rb = norm3(b);
           if (rb >= p.rc) continue;
           if (mode == 0) {
-            acc += angular_term<T>(type, a, ra, b, rb, p, nullptr, nullptr);
+            acc += any_angular_term<T>(type, a, ra, b, rb, p, nullptr, nullptr);
           } else {
-            angular_term<T>(type, a, ra, b, rb, p, grad_a, grad_b);
+            any_angular_term<T>(type, a, ra, b, rb, p, grad_a, grad_b);
             for (int c = 0; c < 3; ++c) {
               if (mode == 1) {
                 edge_out[3 * ea + c] += g * grad_a[c];
@@ -96,13 +103,14 @@ __global__ void symmetry_functions_kernel(int mode, const T* vec, const int64_t*
 template <typename T>
 void symmetry_functions_launch(int mode, const T* edge_vectors, const int64_t* neighbors, const int64_t* species,
                                const int64_t* offsets, int64_t n_centers, const int64_t* sf_int, const double* sf_real,
-                               int64_t n_sf, int64_t n_columns, const T* seed, T* rows, T* edge_out, void* stream) {
+                               int64_t n_sf, int64_t int_stride, int64_t real_stride, int64_t n_columns, const T* seed,
+                               T* rows, T* edge_out, void* stream) {
   if (n_centers == 0) return;
   constexpr int kThreads = 128;
   const auto blocks = static_cast<unsigned>((n_centers + kThreads - 1) / kThreads);
   symmetry_functions_kernel<T><<<blocks, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      mode, edge_vectors, neighbors, species, offsets, n_centers, sf_int, sf_real, n_sf, n_columns, seed, rows,
-      edge_out);
+      mode, edge_vectors, neighbors, species, offsets, n_centers, sf_int, sf_real, n_sf, int_stride, real_stride,
+      n_columns, seed, rows, edge_out);
   const cudaError_t status = cudaGetLastError();
   if (status != cudaSuccess) {
     throw std::runtime_error(std::string("symmetry-function kernel launch failed: ") + cudaGetErrorString(status));
@@ -110,10 +118,10 @@ void symmetry_functions_launch(int mode, const T* edge_vectors, const int64_t* n
 }
 
 template void symmetry_functions_launch<float>(int, const float*, const int64_t*, const int64_t*, const int64_t*,
-                                               int64_t, const int64_t*, const double*, int64_t, int64_t, const float*,
-                                               float*, float*, void*);
+                                               int64_t, const int64_t*, const double*, int64_t, int64_t, int64_t,
+                                               int64_t, const float*, float*, float*, void*);
 template void symmetry_functions_launch<double>(int, const double*, const int64_t*, const int64_t*, const int64_t*,
-                                                int64_t, const int64_t*, const double*, int64_t, int64_t,
-                                                const double*, double*, double*, void*);
+                                                int64_t, const int64_t*, const double*, int64_t, int64_t, int64_t,
+                                                int64_t, const double*, double*, double*, void*);
 
 }  // namespace nnpkit::cuda

@@ -64,13 +64,20 @@ py::dict to_dict(const EvaluationResult& r) {
     d["forces_std"] = to_numpy(r.forces_std);
     d["member_virials"] = to_numpy(r.member_virials);
   }
+  if (r.extrapolation_counts.defined()) {
+    const auto c = r.extrapolation_counts.to(torch::kInt64).contiguous();
+    py::array_t<int64_t> counts(c.numel());
+    std::copy(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel(), counts.mutable_data());
+    d["extrapolation_counts"] = counts;
+  }
   return d;
 }
 
-EvaluateOptions options_from(bool atom_virials, bool committee_statistics) {
+EvaluateOptions options_from(bool atom_virials, bool committee_statistics, bool extrapolation) {
   EvaluateOptions o;
   o.atom_virials = atom_virials;
   o.committee_statistics = committee_statistics;
+  o.extrapolation = extrapolation;
   return o;
 }
 
@@ -121,33 +128,36 @@ PYBIND11_MODULE(_core, m) {
       .def(
           "compute",
           [](const ModelRunner& r, const DoubleArray& positions, const std::vector<int64_t>& numbers,
-             const DoubleArray& cell, const std::vector<bool>& pbc, bool atom_virials, bool committee_statistics) {
+             const DoubleArray& cell, const std::vector<bool>& pbc, bool atom_virials, bool committee_statistics,
+             bool extrapolation) {
             const auto pos = from_numpy(positions);
             const auto c = cell_from(cell);
             const auto p = pbc_from(pbc);
             EvaluationResult result;
             {
               py::gil_scoped_release release;
-              result = r.compute(pos, numbers, c, p, options_from(atom_virials, committee_statistics));
+              result = r.compute(pos, numbers, c, p, options_from(atom_virials, committee_statistics, extrapolation));
             }
             return to_dict(result);
           },
           py::arg("positions"), py::arg("numbers"), py::arg("cell"), py::arg("pbc"), py::arg("atom_virials") = false,
-          py::arg("committee_statistics") = true)
+          py::arg("committee_statistics") = true, py::arg("extrapolation") = false)
       .def(
           "evaluate",
           [](const ModelRunner& r, const LongArray& species, const LongArray& edge_index,
-             const DoubleArray& edge_vectors, int64_t n_local, bool atom_virials, bool committee_statistics) {
+             const DoubleArray& edge_vectors, int64_t n_local, bool atom_virials, bool committee_statistics,
+             bool extrapolation) {
             const auto s = from_numpy(species);
             const auto ei = from_numpy(edge_index);
             const auto ev = from_numpy(edge_vectors);
             EvaluationResult result;
             {
               py::gil_scoped_release release;
-              result = r.evaluate(s, ei, ev, n_local, options_from(atom_virials, committee_statistics));
+              result = r.evaluate(s, ei, ev, n_local, options_from(atom_virials, committee_statistics, extrapolation));
             }
             return to_dict(result);
           },
           py::arg("species"), py::arg("edge_index"), py::arg("edge_vectors"), py::arg("n_local"),
-          py::arg("atom_virials") = false, py::arg("committee_statistics") = true);
+          py::arg("atom_virials") = false, py::arg("committee_statistics") = true, py::arg("extrapolation") = false)
+      .def_property_readonly("provides_extrapolation", &ModelRunner::provides_extrapolation);
 }

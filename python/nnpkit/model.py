@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -11,6 +12,11 @@ import numpy as np
 from . import _core
 
 _VOIGT = [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]
+
+
+class ExtrapolationWarning(UserWarning):
+    """Atoms whose descriptors lie outside the model's training range: the
+    prediction for them is an extrapolation and may be unreliable."""
 
 
 def _atomic_numbers(numbers: Sequence[int] | Sequence[str]) -> list[int]:
@@ -61,6 +67,11 @@ class Model:
         return float(self._runner.interaction_range)
 
     @property
+    def provides_extrapolation(self) -> bool:
+        """Whether the model can flag atoms outside its training range."""
+        return bool(self._runner.provides_extrapolation)
+
+    @property
     def committee_size(self) -> int:
         return int(self.metadata["committee_size"])
 
@@ -74,6 +85,7 @@ class Model:
         pbc: bool | Sequence[bool] | None = None,
         atom_virials: bool = False,
         committee: bool = True,
+        extrapolation: bool = True,
     ) -> dict[str, Any]:
         """Energy, forces, stress and per-atom quantities of one structure.
 
@@ -89,7 +101,11 @@ class Model:
         - ``atom_virials`` ([N, 3, 3], eV) if requested,
         - for committees: ``energy_std``, ``forces_std`` ([N]: the per-atom force
           deviation sqrt(mean_m |F_m - <F>|^2), as DeePMD-kit defines it),
-          ``member_energies`` and ``member_forces``.
+          ``member_energies`` and ``member_forces``,
+        - for models that know their training range (converted n2p2 models) and
+          ``extrapolation=True``: ``extrapolation_counts`` ([N] int, how many
+          descriptors of each atom lie outside the training range); an
+          :class:`ExtrapolationWarning` is issued when any is non-zero.
         """
         if atoms is not None:
             if positions is not None or numbers is not None:
@@ -109,8 +125,19 @@ class Model:
             pbc = False
         pbc_list = [bool(pbc)] * 3 if np.ndim(pbc) == 0 else [bool(p) for p in pbc]
         result = self._runner.compute(
-            positions, z, cell_array, pbc_list, atom_virials=atom_virials, committee_statistics=committee
+            positions, z, cell_array, pbc_list, atom_virials=atom_virials, committee_statistics=committee,
+            extrapolation=extrapolation,
         )
+        counts = result.get("extrapolation_counts")
+        if counts is not None and counts.any():
+            atoms_out = np.nonzero(counts)[0]
+            warnings.warn(
+                f"{atoms_out.size} of {len(counts)} atoms have descriptors outside the training range "
+                f"({int(counts.sum())} values; first atoms: {', '.join(map(str, atoms_out[:5]))}): "
+                "the model extrapolates there",
+                ExtrapolationWarning,
+                stacklevel=2,
+            )
         if all(pbc_list):
             volume = abs(np.linalg.det(cell_array))
             stress = -result["virial"] / volume

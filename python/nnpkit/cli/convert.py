@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-FORMATS: list[str] = []
+FORMATS: list[str] = ["n2p2"]
 
 
 def register(subparsers) -> None:

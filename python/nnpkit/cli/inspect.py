@@ -29,7 +29,7 @@ def _inspect(args: argparse.Namespace) -> int:
     ]
     arch = m.get("architecture", {})
     for key, value in arch.items():
-        lines.append(f"{key + ':':<19}{value}")
+        lines.append(f"{key + ':':<18} {value}")
     print("\n".join(lines))
     return 0
 

@@ -5,17 +5,25 @@ from .message_passing import MessagePassingModel
 from .symmetry_functions import (
     CUTOFF_TYPES,
     AngularSymmetryFunction,
+    CompactAngularSymmetryFunction,
+    CompactRadialSymmetryFunction,
     RadialSymmetryFunction,
     SymmetryFunctions,
     SymmetryFunctionSet,
+    WeightedAngularSymmetryFunction,
+    WeightedRadialSymmetryFunction,
 )
 
 __all__ = [
     "CUTOFF_TYPES",
     "AngularSymmetryFunction",
     "BehlerParrinelloModel",
+    "CompactAngularSymmetryFunction",
+    "CompactRadialSymmetryFunction",
     "MessagePassingModel",
     "RadialSymmetryFunction",
     "SymmetryFunctionSet",
     "SymmetryFunctions",
+    "WeightedAngularSymmetryFunction",
+    "WeightedRadialSymmetryFunction",
 ]

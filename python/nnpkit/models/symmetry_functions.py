@@ -2,14 +2,17 @@
 
 The numbers are computed by the C++ operator ``torch.ops.nnpkit.symmetry_functions``
 (analytic derivatives); this file only describes which functions to compute.
-Formulas and parameter meanings are n2p2's (types 2, 3 and 9; cutoff types 0-8
-with the inner-cutoff fraction ``alpha``).
+Formulas and parameter meanings are n2p2's: the Gaussian types 2, 3 and 9 and their
+element-weighted forms 12 and 13 (cutoff types 0-8 with the inner-cutoff fraction
+``alpha``), and the compact polynomial types 20-25 (subtypes ``p1``-``p4``, their
+asymmetric forms ``p1a``-``p4a``, and ``e``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Sequence, Union
 
 import numpy as np
 import torch
@@ -38,6 +41,68 @@ def _cutoff_code(cutoff_type: str | int) -> int:
     return CUTOFF_TYPES[cutoff_type]
 
 
+#: Core functions of the compact (polynomial) symmetry functions, by n2p2 subtype letter.
+CORE_FUNCTIONS: dict[str, int] = {"p1": 0, "p2": 1, "p3": 2, "p4": 3, "e": 4}
+
+
+def parse_compact_subtype(subtype: str) -> tuple[int, bool]:
+    """(core function code, asymmetric) of an n2p2 compact subtype: 'p1'..'p4',
+    'p1a'..'p4a' (asymmetric radial part) or 'e'."""
+    asymmetric = len(subtype) == 3 and subtype.startswith("p") and subtype.endswith("a")
+    base = subtype[:2] if asymmetric else subtype
+    if base not in CORE_FUNCTIONS or (base == "e" and len(subtype) != 1):
+        raise ValueError(f"unknown compact symmetry-function subtype '{subtype}' (known: p1-p4, p1a-p4a, e)")
+    return CORE_FUNCTIONS[base], asymmetric
+
+
+# One table row: (sf_int without the column, sf_real). See csrc/core/symmetry_functions.h.
+_Row = tuple[list[int], list[float]]
+
+
+def _gaussian_row(centre: int, type_: int, e1: int, e2: int, f, weight: float = 1.0, zeta: float = 0.0,
+                  lambda_: float = 0.0) -> _Row:
+    return ([centre, type_, e1, e2, _cutoff_code(f.cutoff_type)],
+            [f.eta, f.rs, f.rc, f.alpha, zeta, lambda_, weight, 0.0, 0.0])
+
+
+def _check_cutoff(f) -> None:
+    if f.rc <= 0:
+        raise ValueError(f"symmetry function {f}: cutoff must be positive")
+    if not 0.0 <= f.alpha < 1.0:
+        raise ValueError(f"symmetry function {f}: need 0 <= alpha < 1")
+    _cutoff_code(f.cutoff_type)
+
+
+def _check_angular(f) -> None:
+    if f.lambda_ not in (-1.0, 1.0):
+        raise ValueError(f"symmetry function {f}: lambda must be +1 or -1")
+    if f.zeta < 1.0:
+        raise ValueError(f"symmetry function {f}: zeta must be at least 1")
+
+
+def _check_compact(f, angular: bool) -> None:
+    parse_compact_subtype(f.subtype)
+    if not f.rl < f.rc:
+        raise ValueError(f"symmetry function {f}: need rl < rc")
+    if f.rc <= 0:
+        raise ValueError(f"symmetry function {f}: rc must be positive")
+    if angular:
+        left, right = f.angle_left, f.angle_right
+        centre = 0.5 * (left + right)
+        if not left < right:
+            raise ValueError(f"symmetry function {f}: need angle_left < angle_right")
+        if (left < 0.0 and centre != 0.0) or (right > 180.0 and centre != 180.0) or right - left > 360.0:
+            raise ValueError(f"symmetry function {f}: angles outside [0, 180] are only allowed for an interval "
+                             "centred at 0 or 180 degrees and at most 360 degrees wide")
+
+
+def _compact_row(centre: int, type_: int, e1: int, e2: int, f, weight: float = 1.0,
+                 angles: tuple[float, float] = (0.0, 0.0)) -> _Row:
+    core, asymmetric = parse_compact_subtype(f.subtype)
+    return ([centre, type_, e1, e2, core, int(asymmetric)],
+            [0.0, f.rl, f.rc, 0.0, 0.0, 0.0, weight, math.radians(angles[0]), math.radians(angles[1])])
+
+
 @dataclass(frozen=True)
 class RadialSymmetryFunction:
     """n2p2 type 2: G = sum_j exp(-eta (r_ij - rs)^2) fc(r_ij) over neighbours of one element."""
@@ -53,6 +118,10 @@ class RadialSymmetryFunction:
     @property
     def n2p2_type(self) -> int:
         return 2
+
+    def table_rows(self, index: dict[str, int], atomic_numbers: dict[str, int]) -> list[_Row]:
+        _check_cutoff(self)
+        return [_gaussian_row(index[self.center], 2, index[self.neighbor], -1, self)]
 
 
 @dataclass(frozen=True)
@@ -78,8 +147,144 @@ class AngularSymmetryFunction:
     def n2p2_type(self) -> int:
         return 3 if self.narrow else 9
 
+    def table_rows(self, index: dict[str, int], atomic_numbers: dict[str, int]) -> list[_Row]:
+        _check_cutoff(self)
+        _check_angular(self)
+        e1, e2 = sorted(index[n] for n in self.neighbors)
+        return [_gaussian_row(index[self.center], self.n2p2_type, e1, e2, self, zeta=self.zeta, lambda_=self.lambda_)]
 
-SymmetryFunction = RadialSymmetryFunction | AngularSymmetryFunction
+
+def _element_pairs(species: Sequence[str]) -> list[tuple[int, int]]:
+    return [(a, b) for a in range(len(species)) for b in range(a, len(species))]
+
+
+@dataclass(frozen=True)
+class WeightedRadialSymmetryFunction:
+    """n2p2 type 12: G = sum_j Z_j exp(-eta (r_ij - rs)^2) fc(r_ij) over all neighbours."""
+
+    center: str
+    eta: float
+    rc: float
+    rs: float = 0.0
+    cutoff_type: str | int = "cos"
+    alpha: float = 0.0
+
+    @property
+    def n2p2_type(self) -> int:
+        return 12
+
+    def table_rows(self, index: dict[str, int], atomic_numbers: dict[str, int]) -> list[_Row]:
+        _check_cutoff(self)
+        return [_gaussian_row(index[self.center], 12, index[s], -1, self, weight=float(atomic_numbers[s]))
+                for s in index]
+
+
+@dataclass(frozen=True)
+class WeightedAngularSymmetryFunction:
+    """n2p2 type 13: the narrow angular function (type 3) over all neighbour pairs,
+    each pair weighted by Z_j Z_k."""
+
+    center: str
+    eta: float
+    zeta: float
+    lambda_: float
+    rc: float
+    rs: float = 0.0
+    cutoff_type: str | int = "cos"
+    alpha: float = 0.0
+
+    @property
+    def n2p2_type(self) -> int:
+        return 13
+
+    def table_rows(self, index: dict[str, int], atomic_numbers: dict[str, int]) -> list[_Row]:
+        _check_cutoff(self)
+        _check_angular(self)
+        names = list(index)
+        return [
+            _gaussian_row(index[self.center], 13, index[names[a]], index[names[b]], self,
+                          weight=float(atomic_numbers[names[a]] * atomic_numbers[names[b]]),
+                          zeta=self.zeta, lambda_=self.lambda_)
+            for a, b in _element_pairs(names)
+        ]
+
+
+@dataclass(frozen=True)
+class CompactRadialSymmetryFunction:
+    """n2p2 type 20: G = sum_j f(r_ij) over neighbours of one element, f the compact
+    function of subtype ``subtype`` on (rl, rc). Type 23 (``neighbor=None``) sums over
+    all neighbours weighted by Z_j."""
+
+    center: str
+    neighbor: str | None
+    rl: float
+    rc: float
+    subtype: str = "p2"
+
+    @property
+    def n2p2_type(self) -> int:
+        return 20 if self.neighbor is not None else 23
+
+    def table_rows(self, index: dict[str, int], atomic_numbers: dict[str, int]) -> list[_Row]:
+        _check_compact(self, angular=False)
+        c = index[self.center]
+        if self.neighbor is not None:
+            return [_compact_row(c, 20, index[self.neighbor], -1, self)]
+        return [_compact_row(c, 23, index[s], -1, self, weight=float(atomic_numbers[s])) for s in index]
+
+
+@dataclass(frozen=True)
+class CompactAngularSymmetryFunction:
+    """n2p2 types 21 (narrow) and 22 (wide): G = sum_{j<k} f(r_ij) f(r_ik) [f(r_jk)] g(theta_ijk)
+    with f the compact function of ``subtype`` on (rl, rc) and g the symmetric compact
+    function of the same core on [angle_left, angle_right] (degrees). Types 24 and 25
+    (``neighbors=None``) sum over all pairs weighted by Z_j Z_k."""
+
+    center: str
+    neighbors: tuple[str, str] | None
+    rl: float
+    rc: float
+    angle_left: float
+    angle_right: float
+    subtype: str = "p2"
+    narrow: bool = False
+
+    @property
+    def n2p2_type(self) -> int:
+        if self.neighbors is None:
+            return 24 if self.narrow else 25
+        return 21 if self.narrow else 22
+
+    def table_rows(self, index: dict[str, int], atomic_numbers: dict[str, int]) -> list[_Row]:
+        _check_compact(self, angular=True)
+        c, t, angles = index[self.center], self.n2p2_type, (self.angle_left, self.angle_right)
+        if self.neighbors is not None:
+            e1, e2 = sorted(index[n] for n in self.neighbors)
+            return [_compact_row(c, t, e1, e2, self, angles=angles)]
+        names = list(index)
+        return [
+            _compact_row(c, t, index[names[a]], index[names[b]], self,
+                         weight=float(atomic_numbers[names[a]] * atomic_numbers[names[b]]), angles=angles)
+            for a, b in _element_pairs(names)
+        ]
+
+
+SymmetryFunction = Union[
+    RadialSymmetryFunction,
+    AngularSymmetryFunction,
+    WeightedRadialSymmetryFunction,
+    WeightedAngularSymmetryFunction,
+    CompactRadialSymmetryFunction,
+    CompactAngularSymmetryFunction,
+]
+
+
+def _neighbour_elements(f) -> list[str]:
+    if isinstance(f, (RadialSymmetryFunction,)):
+        return [f.neighbor]
+    if isinstance(f, CompactRadialSymmetryFunction):
+        return [f.neighbor] if f.neighbor is not None else []
+    return list(getattr(f, "neighbors", None) or [])
 
 
 class SymmetryFunctionSet:
@@ -90,39 +295,35 @@ class SymmetryFunctionSet:
     """
 
     def __init__(self, species: Sequence[str], functions: Sequence[SymmetryFunction]) -> None:
+        from ase.data import atomic_numbers as z_table
+
         self.species = list(species)
         self.functions = list(functions)
         index = {s: i for i, s in enumerate(self.species)}
+        for s in self.species:
+            if s not in z_table:
+                raise ValueError(f"'{s}' is not a chemical element symbol")
+        atomic_numbers = {s: int(z_table[s]) for s in self.species}
         self.n_per_element = [0] * len(self.species)
+        #: (element index, column) of each function, in the order given
+        self.columns: list[tuple[int, int]] = []
         rows_int, rows_real = [], []
         for f in self.functions:
-            elements = [f.center] + ([f.neighbor] if isinstance(f, RadialSymmetryFunction) else list(f.neighbors))
-            for e in elements:
+            for e in [f.center] + _neighbour_elements(f):
                 if e not in index:
                     raise ValueError(f"symmetry function {f} uses element '{e}', which is not in {self.species}")
-            if f.rc <= 0:
-                raise ValueError(f"symmetry function {f}: cutoff must be positive")
-            if not 0.0 <= f.alpha < 1.0:
-                raise ValueError(f"symmetry function {f}: need 0 <= alpha < 1")
             ce = index[f.center]
             column = self.n_per_element[ce]
             self.n_per_element[ce] += 1
-            if isinstance(f, RadialSymmetryFunction):
-                rows_int.append([ce, 2, index[f.neighbor], -1, _cutoff_code(f.cutoff_type), column])
-                rows_real.append([f.eta, f.rs, f.rc, f.alpha, 0.0, 0.0])
-            else:
-                if f.lambda_ not in (-1.0, 1.0):
-                    raise ValueError(f"symmetry function {f}: lambda must be +1 or -1")
-                if f.zeta < 1.0:
-                    raise ValueError(f"symmetry function {f}: zeta must be at least 1")
-                e1, e2 = (index[n] for n in f.neighbors)
-                rows_int.append([ce, f.n2p2_type, e1, e2, _cutoff_code(f.cutoff_type), column])
-                rows_real.append([f.eta, f.rs, f.rc, f.alpha, f.zeta, f.lambda_])
+            self.columns.append((ce, column))
+            for row_int, row_real in f.table_rows(index, atomic_numbers):
+                rows_int.append(row_int[:5] + [column] + (row_int[5:] or [0]))
+                rows_real.append(row_real)
         for s, n in zip(self.species, self.n_per_element):
             if n == 0:
                 raise ValueError(f"element {s} has no symmetry functions")
-        self.sf_int = torch.tensor(rows_int, dtype=torch.int64).reshape(-1, 6)
-        self.sf_real = torch.tensor(rows_real, dtype=torch.float64).reshape(-1, 6)
+        self.sf_int = torch.tensor(rows_int, dtype=torch.int64).reshape(-1, 7)
+        self.sf_real = torch.tensor(rows_real, dtype=torch.float64).reshape(-1, 9)
         self.n_columns = max(self.n_per_element)
         self.cutoff = max(f.rc for f in self.functions)
 

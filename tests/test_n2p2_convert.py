@@ -1,0 +1,313 @@
+"""n2p2-format fixtures written here (every SF type, scaling mode and activation),
+converted and checked against a NumPy evaluation of n2p2's formulas; malformed
+inputs give clear errors; input.data reading and writing."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+import nnpkit
+from nnpkit.convert.n2p2 import N2p2FormatError, convert
+from nnpkit.io import read_n2p2_data, write_n2p2_data
+from nnpkit.models import (
+    AngularSymmetryFunction,
+    CompactAngularSymmetryFunction,
+    CompactRadialSymmetryFunction,
+    RadialSymmetryFunction,
+    WeightedAngularSymmetryFunction,
+    WeightedRadialSymmetryFunction,
+)
+from test_n2p2_symmetry_functions import cluster, ref_value
+
+ELEMENTS = ["H", "O"]  # n2p2 order (by atomic number)
+Z = {"H": 1, "O": 8}
+
+
+def sf_functions(cutoff_type: int, alpha: float):
+    """Per element, the functions in the order n2p2 sorts them (type, then its parameters)."""
+    kw = dict(cutoff_type=cutoff_type, alpha=alpha)
+    out = {}
+    for c in ELEMENTS:
+        out[c] = [
+            RadialSymmetryFunction(c, "H", 0.3, 4.0, 0.5, **kw),
+            RadialSymmetryFunction(c, "O", 0.3, 4.0, 0.5, **kw),
+            RadialSymmetryFunction(c, "H", 0.3, 4.0, 1.5, **kw),
+            AngularSymmetryFunction(c, ("H", "O"), 0.02, 1.0, -1.0, 4.0, **kw, narrow=True),
+            AngularSymmetryFunction(c, ("H", "O"), 0.02, 1.0, 1.0, 4.0, **kw, narrow=True),
+            AngularSymmetryFunction(c, ("H", "H"), 0.02, 2.0, 1.0, 4.0, **kw, narrow=False),
+            WeightedRadialSymmetryFunction(c, 0.2, 4.0, 0.0, **kw),
+            WeightedRadialSymmetryFunction(c, 0.5, 4.0, 1.0, **kw),
+            WeightedAngularSymmetryFunction(c, 0.01, 1.0, 1.0, 4.0, 0.0, **kw),
+            CompactRadialSymmetryFunction(c, "H", -4.0, 4.0, "p2"),
+            CompactRadialSymmetryFunction(c, "O", 1.0, 3.8, "p2a"),
+            CompactAngularSymmetryFunction(c, ("H", "O"), 0.5, 4.0, 30.0, 150.0, "p3", narrow=True),
+            CompactAngularSymmetryFunction(c, ("H", "H"), -4.0, 4.0, 0.0, 180.0, "p4a", narrow=False),
+            CompactRadialSymmetryFunction(c, None, 0.5, 3.9, "e"),
+            CompactAngularSymmetryFunction(c, None, -4.0, 4.0, 60.0, 180.0, "p1", narrow=True),
+            CompactAngularSymmetryFunction(c, None, 0.0, 4.0, -90.0, 90.0, "p2", narrow=False),
+        ]
+    return out
+
+
+def sf_line(f) -> str:
+    t = f.n2p2_type
+    if t == 2:
+        return f"{f.center} 2 {f.neighbor} {f.eta} {f.rs} {f.rc}"
+    if t in (3, 9):
+        return f"{f.center} {t} {f.neighbors[1]} {f.neighbors[0]} {f.eta} {f.lambda_:g} {f.zeta} {f.rc} {f.rs}"
+    if t == 12:
+        return f"{f.center} 12 {f.eta} {f.rs} {f.rc}"
+    if t == 13:
+        return f"{f.center} 13 {f.eta} {f.rs} {f.lambda_:g} {f.zeta} {f.rc}"
+    if t == 20:
+        return f"{f.center} 20 {f.neighbor} {f.rl} {f.rc} {f.subtype}"
+    if t in (21, 22):
+        return f"{f.center} {t} {f.neighbors[0]} {f.neighbors[1]} {f.rl} {f.rc} {f.angle_left} {f.angle_right} {f.subtype}"
+    if t == 23:
+        return f"{f.center} 23 {f.rl} {f.rc} {f.subtype}"
+    return f"{f.center} {t} {f.rl} {f.rc} {f.angle_left} {f.angle_right} {f.subtype}"
+
+
+SCALING_KEYWORDS = {
+    "scale": ["scale_symmetry_functions"],
+    "center": ["center_symmetry_functions"],
+    "scale_center": ["scale_symmetry_functions", "center_symmetry_functions"],
+    "scale_sigma": ["scale_symmetry_functions_sigma"],
+    "none": [],
+}
+
+
+def write_potential(directory, *, cutoff_type=1, alpha=0.0, scaling="scale", activations="t s", nodes=(5, 4),
+                    normalize_nodes=False, normalization=(-2.5, 3.0, 1.7), offsets=(-0.4, -2.0), seed=0):
+    """Write input.nn, scaling.data and weights into ``directory``; return what the reference needs."""
+    rng = np.random.default_rng(seed)
+    functions = sf_functions(cutoff_type, alpha)
+    lines = [f"number_of_elements 2", "elements O H  # listed out of order on purpose",
+             f"cutoff_type {cutoff_type} {alpha}", f"global_hidden_layers_short {len(nodes)}",
+             "global_nodes_short " + " ".join(map(str, nodes)), f"global_activation_short {activations} l",
+             "element_nodes_short O 1 6", "epochs 10  ! training keyword", "kalman_q0 0.01"]
+    lines += SCALING_KEYWORDS[scaling]
+    lines += ["scale_min_short -1.0", "scale_max_short 1.0"]
+    if normalize_nodes:
+        lines.append("normalize_nodes")
+    if normalization is not None:
+        lines += [f"mean_energy {normalization[0]}", f"conv_energy {normalization[1]}",
+                  f"conv_length {normalization[2]}"]
+    for e, value in zip(ELEMENTS, offsets):
+        lines.append(f"atom_energy {e} {value}")
+    sf_lines = [f"symfunction_short {sf_line(f)}" for e in ELEMENTS for f in functions[e]]
+    random.Random(seed).shuffle(sf_lines)
+    (directory / "input.nn").write_text("\n".join(lines + sf_lines) + "\n")
+
+    stats, weights = {}, {}
+    with open(directory / "scaling.data", "w") as out:
+        out.write("# scaling data\n")
+        for k, e in enumerate(ELEMENTS):
+            n = len(functions[e])
+            g_min = rng.uniform(0.0, 0.2, n)
+            g_max = g_min + rng.uniform(0.5, 4.0, n)
+            g_mean = 0.5 * (g_min + g_max)
+            g_sigma = rng.uniform(0.2, 1.0, n)
+            stats[e] = (g_min, g_max, g_mean, g_sigma)
+            for i in range(n):
+                out.write(f"{k + 1} {i + 1} {g_min[i]:.17g} {g_max[i]:.17g} {g_mean[i]:.17g} {g_sigma[i]:.17g}\n")
+    for e in ELEMENTS:
+        sizes = [len(functions[e]), 6 if e == "O" else nodes[0], *nodes[1:], 1]
+        layers = []
+        flat = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            w, bias = rng.normal(0, 0.5, (a, b)), rng.normal(0, 0.3, b)
+            layers.append((w, bias))
+            flat += list(w.ravel()) + list(bias)  # n2p2 order: from-neuron major, then biases
+        weights[e] = layers
+        with open(directory / f"weights.{Z[e]:03d}.data", "w") as out:
+            out.write("# weights\n" + "".join(f"{v:.17g} a 0 0 0 0 0\n" for v in flat))
+    return dict(functions=functions, stats=stats, weights=weights, scaling=scaling, activations=activations + " l",
+                normalize_nodes=normalize_nodes, normalization=normalization or (0.0, 1.0, 1.0), offsets=offsets)
+
+
+def ref_activation(letter, x):
+    return {
+        "l": lambda: x, "t": lambda: np.tanh(x), "s": lambda: 1 / (1 + np.exp(-x)), "p": lambda: np.log1p(np.exp(x)),
+        "r": lambda: np.maximum(x, 0), "g": lambda: np.exp(-x * x / 2), "c": lambda: np.cos(x),
+        "S": lambda: 1 - 1 / (1 + np.exp(-x)), "e": lambda: np.exp(-x), "h": lambda: x * x,
+    }[letter]()
+
+
+def ref_energy(spec, pos, symbols):
+    """n2p2's energy in its output units, straight from the published formulas."""
+    mean, conv_e, _ = spec["normalization"]
+    total = 0.0
+    for i, s in enumerate(symbols):
+        g = np.array([ref_value(f, i, pos, symbols) for f in spec["functions"][s]])
+        g_min, g_max, g_mean, g_sigma = spec["stats"][s]
+        smin, smax = -1.0, 1.0
+        x = {"scale": lambda: smin + (smax - smin) * (g - g_min) / (g_max - g_min),
+             "center": lambda: g - g_mean,
+             "scale_center": lambda: smin + (smax - smin) * (g - g_mean) / (g_max - g_min),
+             "scale_sigma": lambda: smin + (smax - smin) * (g - g_mean) / g_sigma,
+             "none": lambda: g}[spec["scaling"]]()
+        for (w, b), letter in zip(spec["weights"][s], spec["activations"].split()):
+            x = x @ w + b
+            if spec["normalize_nodes"]:
+                x = x / w.shape[0]
+            x = ref_activation(letter, x)
+        total += x[0] / conv_e + mean + spec["offsets"][ELEMENTS.index(s)]
+    return total
+
+
+def structure(seed=0):
+    from ase import Atoms
+
+    pos, symbols = cluster(seed, n=7)
+    return Atoms(symbols=symbols, positions=pos)
+
+
+@pytest.mark.parametrize("options", [
+    dict(scaling="scale", activations="t s", cutoff_type=1),
+    dict(scaling="center", activations="p r", cutoff_type=6, alpha=0.3, normalize_nodes=True),
+    dict(scaling="scale_center", activations="g c", cutoff_type=3, normalization=None),
+    dict(scaling="scale_sigma", activations="S e", cutoff_type=4, alpha=0.1),
+    dict(scaling="none", activations="h l", cutoff_type=8, nodes=(3,), normalize_nodes=True),
+])
+def test_converted_fixture_matches_reference(tmp_path, options):
+    spec = write_potential(tmp_path, **options)
+    model = nnpkit.load(convert(str(tmp_path), str(tmp_path / "model.pt"), progress=lambda m: None))
+    atoms = structure()
+    result = model.compute(atoms, extrapolation=False)
+    expected = ref_energy(spec, atoms.positions, atoms.get_chemical_symbols())
+    assert result["energy"] == pytest.approx(expected, rel=1e-10, abs=1e-10)
+    h = 1e-5
+    numeric = np.zeros((len(atoms), 3))
+    for a in range(len(atoms)):
+        for c in range(3):
+            e = []
+            for sign in (1, -1):
+                p = atoms.positions.copy()
+                p[a, c] += sign * h
+                e.append(ref_energy(spec, p, atoms.get_chemical_symbols()))
+            numeric[a, c] = -(e[0] - e[1]) / (2 * h)
+    assert np.abs(result["forces"]).max() > 1e-3
+    assert np.abs(result["forces"] - numeric).max() < 1e-6
+
+
+def test_sorted_order_and_units(tmp_path, capsys):
+    spec = write_potential(tmp_path)
+    path = convert(str(tmp_path), str(tmp_path / "bohr.pt"), length_unit="Bohr", energy_unit="Hartree")
+    err = capsys.readouterr()
+    assert "length Bohr, energy Hartree" in err.out + err.err
+    model = nnpkit.load(path)
+    assert model.species == ELEMENTS
+    assert model.metadata["length_unit"] == "Bohr" and model.metadata["energy_unit"] == "Hartree"
+    types = [f.n2p2_type for f in spec["functions"]["H"]]
+    assert model.metadata["architecture"]["symmetry_function_types"]["H"] == sorted(set(types))
+    # A model in Bohr/Hartree evaluated on Angstrom positions: energies come back in eV.
+    atoms = structure()
+    bohr = 0.529177210544
+    hartree = 27.211386245981
+    scaled = atoms.copy()
+    scaled.positions *= bohr
+    result = model.compute(scaled, extrapolation=False)
+    expected = ref_energy(spec, atoms.positions, atoms.get_chemical_symbols()) * hartree
+    assert result["energy"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_extrapolation_counts_follow_training_ranges(tmp_path):
+    spec = write_potential(tmp_path)
+    model = nnpkit.load(convert(str(tmp_path), str(tmp_path / "m.pt"), progress=lambda m: None))
+    atoms = structure()
+    with pytest.warns(nnpkit.ExtrapolationWarning):
+        counts = model.compute(atoms)["extrapolation_counts"]
+    expected = []
+    for i, s in enumerate(atoms.get_chemical_symbols()):
+        g = np.array([ref_value(f, i, atoms.positions, atoms.get_chemical_symbols()) for f in spec["functions"][s]])
+        g_min, g_max = spec["stats"][s][:2]
+        expected.append(int(((g < g_min) | (g > g_max)).sum()))
+    np.testing.assert_array_equal(counts, expected)
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda d: (d / "weights.008.data").unlink(), "weights file of element O not found"),
+    (lambda d: (d / "weights.001.data").write_text("0.1\n0.2\n"), "2 weights, but the network of H"),
+    (lambda d: (d / "scaling.data").unlink(), "scaling file not found"),
+    (lambda d: _append(d / "scaling.data", "1 99 0 1 0.5 0.1\n"), "data lines, but input.nn defines"),
+    (lambda d: _append(d / "input.nn", "nnp_type 4G-HDNNP\n"), "charges, electrostatics"),
+    (lambda d: _append(d / "input.nn", "symfunction_electrostatic H 2 H 0.1 0 4\n"), "electrostatics"),
+    (lambda d: _append(d / "input.nn", "symfunction_short H 7 H 0.1 0 4\n"), "type 7 is not supported"),
+    (lambda d: _append(d / "input.nn", "symfunction_short C 2 H 0.1 0 4\n"), "element 'C' is not listed"),
+    (lambda d: _append(d / "input.nn", "symfunction_short H 2 H 0.1 0\n"), "needs: <ec> 2"),
+    (lambda d: _append(d / "input.nn", "symfunction_short H 20 H 0 4 p7\n"), "subtype 'p7'"),
+    (lambda d: _replace(d / "input.nn", "conv_length 1.7\n", ""), "all or none"),
+    (lambda d: _replace(d / "input.nn", "global_activation_short t s", "global_activation_short t x"),
+     "unknown activation 'x'"),
+    (lambda d: _replace(d / "input.nn", "cutoff_type 1", "cutoff_type 11"), "unknown cutoff_type 11"),
+    (lambda d: (d / "input.nn").unlink(), "settings file not found"),
+])
+def test_malformed_inputs_give_clear_errors(tmp_path, damage, message):
+    write_potential(tmp_path)
+    damage(tmp_path)
+    with pytest.raises(N2p2FormatError, match=message):
+        convert(str(tmp_path), str(tmp_path / "m.pt"), progress=lambda m: None)
+
+
+def test_cli_convert_and_inspect(tmp_path, capsys):
+    from nnpkit.cli import main
+
+    write_potential(tmp_path)
+    assert main(["convert", "n2p2", str(tmp_path), "-o", str(tmp_path / "m.pt")]) == 0
+    assert "units (not stored by n2p2, as given): length Ang, energy eV" in capsys.readouterr().err
+    assert main(["inspect", str(tmp_path / "m.pt")]) == 0
+    out = capsys.readouterr().out
+    assert "origin:            n2p2" in out and "descriptors_per_element" in out and "network_shapes" in out
+    (tmp_path / "weights.001.data").unlink()
+    assert main(["convert", "n2p2", str(tmp_path), "-o", str(tmp_path / "m2.pt")]) == 1
+    assert "weights file of element H not found" in capsys.readouterr().err
+
+
+def test_input_data_round_trip(tmp_path):
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    atoms = structure(3)
+    atoms.set_cell(np.diag([6.0, 7.0, 8.0]))
+    atoms.pbc = True
+    atoms.info["comment"] = "a test structure"
+    forces = np.random.default_rng(0).normal(size=(len(atoms), 3))
+    atoms.calc = SinglePointCalculator(atoms, energy=-12.5, forces=forces)
+    write_n2p2_data(tmp_path / "input.data", [atoms, atoms], length_unit="Bohr", energy_unit="Hartree")
+    text = (tmp_path / "input.data").read_text()
+    assert text.count("begin") == 2 and "comment a test structure" in text
+    back = read_n2p2_data(tmp_path / "input.data", length_unit="Bohr", energy_unit="Hartree")
+    assert len(back) == 2
+    np.testing.assert_allclose(back[0].positions, atoms.positions, atol=1e-9)
+    np.testing.assert_allclose(back[0].cell.array, atoms.cell.array, atol=1e-9)
+    assert back[0].get_potential_energy() == pytest.approx(-12.5, rel=1e-10)
+    np.testing.assert_allclose(back[0].get_forces(), forces, rtol=1e-9, atol=1e-12)
+    assert back[0].get_chemical_symbols() == atoms.get_chemical_symbols()
+    bohr_positions = float(text.split("atom")[1].split()[0])
+    assert bohr_positions == pytest.approx(atoms.positions[0, 0] / 0.529177210544, rel=1e-6)
+
+
+def test_malformed_input_data(tmp_path):
+    from nnpkit.io.n2p2_data import N2p2DataError
+
+    (tmp_path / "bad.data").write_text("begin\natom 0 0 0 H 0 0 0 0\nend\n")
+    with pytest.raises(N2p2DataError, match="bad.data:2"):
+        read_n2p2_data(tmp_path / "bad.data")
+    (tmp_path / "open.data").write_text("begin\natom 0 0 0 H 0 0 0 0 0\n")
+    with pytest.raises(N2p2DataError, match="no 'end'"):
+        read_n2p2_data(tmp_path / "open.data")
+
+
+def _append(path, text):
+    with open(path, "a") as out:
+        out.write(text)
+
+
+def _replace(path, old, new):
+    content = path.read_text()
+    assert old in content
+    path.write_text(content.replace(old, new))
