@@ -31,14 +31,14 @@ CUTOFF = 5.0
 
 def reference_structures(rng: np.random.Generator) -> list:
     structures = []
-    for strain in np.linspace(-0.04, 0.04, 9):
-        for _ in range(3):
+    for strain in np.linspace(-0.04, 0.04, 6):
+        for _ in range(2):
             atoms = bulk("Cu", "fcc", a=3.61 * (1 + strain), cubic=True) * (2, 2, 2)
             atoms.rattle(0.05 + 0.1 * rng.random(), seed=int(rng.integers(1 << 30)))
             structures.append(atoms)
     vacancy = bulk("Cu", "fcc", a=3.61, cubic=True) * (2, 2, 2)
     del vacancy[0]
-    for _ in range(4):
+    for _ in range(2):
         v = vacancy.copy()
         v.rattle(0.08, seed=int(rng.integers(1 << 30)))
         structures.append(v)
@@ -47,8 +47,8 @@ def reference_structures(rng: np.random.Generator) -> list:
         atoms.calc = EMT()
         MaxwellBoltzmannDistribution(atoms, temperature_K=2 * temperature, rng=rng)
         dyn = VelocityVerlet(atoms, 2 * units.fs)
-        for _ in range(6):
-            dyn.run(20)
+        for _ in range(4):
+            dyn.run(25)
             snapshot = atoms.copy()
             snapshot.calc = None
             structures.append(snapshot)
@@ -92,7 +92,7 @@ def predict(model, data, create_graph):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", default=str(pathlib.Path(__file__).parent / "models" / "copper-bp.pt"))
-    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--steps", type=int, default=200)
     args = parser.parse_args()
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -108,7 +108,7 @@ def main() -> None:
         model.energy_offset[0] = (data["energy"] / data["n_atoms"]).mean()
 
     parameters = list(model.networks.parameters())
-    optimizer = torch.optim.Adam(parameters, lr=5e-3)
+    optimizer = torch.optim.Adam(parameters, lr=1e-2)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, args.steps)
     start = time.time()
     for step in range(args.steps + 1):

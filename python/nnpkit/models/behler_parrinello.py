@@ -45,6 +45,13 @@ class BehlerParrinelloModel(torch.nn.Module):
     """
 
     model_type: str = "behler_parrinello"
+    species: list[str]
+    cutoff: float
+    interaction_range: float
+    committee_size: int
+    n_per_element: list[int]
+    hidden: list[int]
+    activation: str
 
     def __init__(
         self,
@@ -55,13 +62,13 @@ class BehlerParrinelloModel(torch.nn.Module):
         dtype: torch.dtype = torch.float64,
     ) -> None:
         super().__init__()
-        self.species: list[str] = list(sf_set.species)
-        self.cutoff: float = float(sf_set.cutoff)
-        self.interaction_range: float = float(sf_set.cutoff)
-        self.committee_size: int = int(committee_size)
-        self.n_per_element: list[int] = list(sf_set.n_per_element)
-        self.hidden: list[int] = list(hidden)
-        self.activation: str = activation
+        self.species = list(sf_set.species)
+        self.cutoff = float(sf_set.cutoff)
+        self.interaction_range = float(sf_set.cutoff)
+        self.committee_size = int(committee_size)
+        self.n_per_element = list(sf_set.n_per_element)
+        self.hidden = list(hidden)
+        self.activation = activation
         n_el, n_col = len(self.species), sf_set.n_columns
         self.descriptor = SymmetryFunctions(sf_set)
         self.register_buffer("scale", torch.ones(n_el, n_col))

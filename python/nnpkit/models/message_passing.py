@@ -36,6 +36,12 @@ class MessagePassingModel(torch.nn.Module):
     per-atom readout plus per-element energy offsets."""
 
     model_type: str = "message_passing"
+    species: list[str]
+    cutoff: float
+    n_layers: int
+    interaction_range: float
+    committee_size: int
+    gamma: float
 
     def __init__(
         self,
@@ -47,14 +53,14 @@ class MessagePassingModel(torch.nn.Module):
         dtype: torch.dtype = torch.float64,
     ) -> None:
         super().__init__()
-        self.species: list[str] = list(species)
-        self.cutoff: float = float(cutoff)
-        self.n_layers: int = int(n_layers)
-        self.interaction_range: float = float(cutoff) * n_layers
-        self.committee_size: int = 1
+        self.species = list(species)
+        self.cutoff = float(cutoff)
+        self.n_layers = int(n_layers)
+        self.interaction_range = float(cutoff) * n_layers
+        self.committee_size = 1
         self.embedding = torch.nn.Parameter(torch.randn(len(self.species), features) / math.sqrt(features))
         self.register_buffer("centres", torch.linspace(0.0, cutoff, n_basis))
-        self.gamma: float = float((n_basis / cutoff) ** 2)
+        self.gamma = float((n_basis / cutoff) ** 2)
         self.interactions = torch.nn.ModuleList([_Interaction(features, n_basis) for _ in range(n_layers)])
         self.readout = torch.nn.Sequential(torch.nn.Linear(features, features), torch.nn.SiLU(), torch.nn.Linear(features, 1))
         self.register_buffer("energy_offset", torch.zeros(len(self.species)))
