@@ -38,6 +38,28 @@ namespace std {
   }
 }
 
+// Model evaluations run torch's autograd engine, which must not hold the GIL.
+%exception NNPKitPlugin::NNPForce::computeCommitteeDeviation {
+  std::string nnpkitError;
+  Py_BEGIN_ALLOW_THREADS
+  try {
+    $action
+  } catch (const std::exception& e) {
+    nnpkitError = e.what();
+    if (nnpkitError.empty()) nnpkitError = "unknown error";
+  }
+  Py_END_ALLOW_THREADS
+  if (!nnpkitError.empty()) {
+    PyObject* module = PyImport_ImportModule("openmm");
+    PyObject* type = module ? PyObject_GetAttrString(module, "OpenMMException") : NULL;
+    PyErr_Clear();
+    PyErr_SetString(type ? type : PyExc_RuntimeError, nnpkitError.c_str());
+    Py_XDECREF(type);
+    Py_XDECREF(module);
+    SWIG_fail;
+  }
+}
+
 %pythoncode %{
 import os as _os
 
@@ -87,6 +109,11 @@ def __init__(self, model_file, elements, particles=None):
     setUsesPeriodicBoundaryConditions(True) was called, in open space otherwise.
     """
     _bindings.NNPForce_swiginit(self, $action(*_force_arguments(model_file, elements, particles)))
+%}
+
+// The result of cast() refers to the same C++ object: keep its owner alive with it.
+%pythonappend NNPForce::cast %{
+    val._keep_alive = force
 %}
 
 class NNPForce : public OpenMM::Force {
