@@ -30,6 +30,15 @@ nnp_openmm = import_plugin()
 NNPForce = nnp_openmm.NNPForce
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny systems run fastest on one thread (and the test machine is shared)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="module")
 def hcno_models(tmp_path_factory):
     d = tmp_path_factory.mktemp("openmm-models")
@@ -80,10 +89,6 @@ def test_platforms_agree_and_units_converted(hcno_models):
             add_force(system, hcno_models[kind], numbers, periodic=True)
             results[platform, kind] = energy_forces(context_for(system, positions, platform))
     e0, f0 = results["Reference", "bp"]
-    for energy, forces in results.values():
-        # The nm/kJ-mol model is the eV/Angstrom network read in other units, so its numbers differ
-        # by exactly the unit change of the inputs and outputs.
-        pass
     assert results["CPU", "bp"][0] == pytest.approx(e0, rel=1e-12)
     np.testing.assert_allclose(results["CPU", "bp"][1], f0, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(results["CPU", "nm"][1], results["Reference", "nm"][1], rtol=1e-12, atol=1e-12)
@@ -158,12 +163,12 @@ def test_nve_conserves_energy(hcno_models):
     context.setVelocitiesToTemperature(100.0, 1)
     integrator = context.getIntegrator()
     totals, kinetic = [], []
-    for _ in range(40):
-        integrator.step(10)
+    for _ in range(25):
+        integrator.step(8)
         totals.append(_total_energy(context))
         kinetic.append(context.getState(getEnergy=True).getKineticEnergy().value_in_unit(unit.kilojoule_per_mole))
     drift = np.ptp(totals)
-    assert drift < 0.02 * np.ptp(kinetic) + 1e-3, (drift, np.ptp(kinetic))
+    assert drift < 2e-3 * np.ptp(kinetic), (drift, np.ptp(kinetic))
 
 
 def test_langevin_is_stable(hcno_models):
@@ -175,7 +180,7 @@ def test_langevin_is_stable(hcno_models):
     integrator.setRandomNumberSeed(11)
     context = context_for(system, positions, "CPU", integrator)
     context.setVelocitiesToTemperature(300.0, 2)
-    integrator.step(300)
+    integrator.step(150)
     energy, forces = energy_forces(context)
     assert np.isfinite(energy) and np.all(np.isfinite(forces))
     temperature = 2 * context.getState(getEnergy=True).getKineticEnergy() / (
