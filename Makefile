@@ -33,6 +33,7 @@ test: install
 
 demo: install
 	$(VPY) examples/demo.py
+	$(VPY) examples/openmm/demo.py
 
 bench: install
 	$(VPY) bench/bench_core.py
