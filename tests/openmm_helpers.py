@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from ase.units import kJ, mol
 
 openmm = pytest.importorskip("openmm")
@@ -73,3 +74,12 @@ def import_plugin():
     except FileNotFoundError as error:  # plugin library not installed
         pytest.skip(str(error))
     return nnp_openmm
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny systems run fastest on one thread (and the test machine is shared); import it into a test module."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

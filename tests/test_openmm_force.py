@@ -20,6 +20,7 @@ from openmm_helpers import (
     import_plugin,
     make_system,
     numbers_hcno,
+    one_thread,  # noqa: F401  (module-wide autouse fixture)
     openmm,
     random_molecule,
     reference,
@@ -28,15 +29,6 @@ from openmm_helpers import (
 
 nnp_openmm = import_plugin()
 NNPForce = nnp_openmm.NNPForce
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny systems run fastest on one thread (and the test machine is shared)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 import nnpkit
 from conftest import make_bp
-from openmm_helpers import HCNO, KJMOL_PER_EV, energy_forces, import_plugin, openmm, reference, unit
+from openmm_helpers import HCNO, energy_forces, import_plugin, openmm, reference, unit
+from openmm_helpers import one_thread  # noqa: F401  (module-wide autouse fixture)
 
 nnp_openmm = import_plugin()
 openmmml = pytest.importorskip("openmmml")
 app = pytest.importorskip("openmm.app")
 
 BOX_NM = 2.2
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ import os
 import sys
 import tempfile
 
-import numpy as np
 import openmm
 import openmm.app as app
 import openmm.unit as unit
