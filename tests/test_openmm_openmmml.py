@@ -151,3 +151,13 @@ def test_missing_model_path():
         openmmml.MLPotential("nnpkit")
     with pytest.raises(FileNotFoundError):
         openmmml.MLPotential("nnpkit", modelPath="does-not-exist.pt")
+
+
+def test_entry_point_does_not_need_the_plugin():
+    """Importing openmmml registers 'nnpkit' without loading the OpenMM plugin (loaded on first use)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, openmmml; assert 'nnpkit' in openmmml.MLPotential._implFactories; "
+            "assert 'nnpkit.openmm' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,4 +1,4 @@
-"""The ``nnpkit`` potential of openmm-ml, registered through the ``openmmml.potentials`` entry point.
+"""The ``nnpkit`` potential of openmm-ml (created by ``nnpkit.openmm_ml``, the entry point).
 
 Use it through openmm-ml, not by importing this module::
 
@@ -15,14 +15,7 @@ from typing import Any, Iterable
 
 import openmm
 import openmm.app
-from openmmml.mlpotential import MLPotentialImpl, MLPotentialImplFactory
-
-
-class NNPKitPotentialImplFactory(MLPotentialImplFactory):
-    """Creates :class:`NNPKitPotentialImpl` objects for ``MLPotential('nnpkit', ...)``."""
-
-    def createImpl(self, name: str, **args: Any) -> MLPotentialImpl:
-        return NNPKitPotentialImpl(name, **args)
+from openmmml.mlpotential import MLPotentialImpl
 
 
 class NNPKitPotentialImpl(MLPotentialImpl):
