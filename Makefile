@@ -7,6 +7,7 @@ VPY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.requirements-installed
 SOURCES := $(shell find csrc python -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.py' \) 2>/dev/null) CMakeLists.txt pyproject.toml
 INSTALL_STAMP := $(VENV)/.nnpkit-installed
+SOURCES += $(shell find openmm_plugin -type f 2>/dev/null)
 
 .PHONY: all install test demo bench clean
 
@@ -32,6 +33,7 @@ test: install
 
 demo: install
 	$(VPY) examples/demo.py
+	$(VPY) examples/openmm/demo.py
 
 bench: install
 	$(VPY) bench/bench_core.py

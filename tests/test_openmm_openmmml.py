@@ -1,0 +1,163 @@
+"""openmm-ml integration: MLPotential('nnpkit', modelPath=...) for whole systems and ML/MM."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nnpkit
+from conftest import make_bp
+from openmm_helpers import HCNO, energy_forces, import_plugin, openmm, reference, unit
+from openmm_helpers import one_thread  # noqa: F401  (module-wide autouse fixture)
+
+nnp_openmm = import_plugin()
+openmmml = pytest.importorskip("openmmml")
+app = pytest.importorskip("openmm.app")
+
+BOX_NM = 2.2
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    return nnpkit.export(make_bp(species=HCNO, cutoff=4.0, seed=12), tmp_path_factory.mktemp("ml") / "bp.pt")
+
+
+def solvated_acetamide():
+    """Acetamide and four waters: Topology (with bonds), positions (Angstrom), indices of the molecule."""
+    from ase.build import molecule
+
+    solute = molecule("CH3CONH2")
+    solute.center()
+    water = molecule("H2O")
+    offsets = np.array([[4.0, 0, 0], [-4.0, 0, 0], [0, 4.0, 0], [0, 0, -4.0]])
+    positions = [solute.positions] + [water.positions + o for o in offsets]
+    symbols = solute.get_chemical_symbols() + water.get_chemical_symbols() * len(offsets)
+    positions = np.vstack(positions) + BOX_NM * 5.0  # centre of the box
+    topology = app.Topology()
+    chain = topology.addChain()
+    groups = [("LIG", range(len(solute)))] + [
+        ("HOH", range(len(solute) + 3 * k, len(solute) + 3 * k + 3)) for k in range(len(offsets))]
+    for name, members in groups:
+        residue = topology.addResidue(name, chain)
+        atoms = [topology.addAtom(f"{symbols[i]}{i}", app.Element.getBySymbol(symbols[i]), residue) for i in members]
+        for a in range(len(atoms)):
+            for b in range(a):
+                if np.linalg.norm(positions[atoms[a].index] - positions[atoms[b].index]) < 1.6:
+                    topology.addBond(atoms[a], atoms[b])
+    return topology, positions, list(range(len(solute)))
+
+
+def mm_system(topology, positions, periodic):
+    """A simple classical System: harmonic bonds and Coulomb + Lennard-Jones (PME when periodic)."""
+    system = openmm.System()
+    for atom in topology.atoms():
+        system.addParticle(atom.element.mass)
+    bonds = openmm.HarmonicBondForce()
+    for a, b in topology.bonds():
+        r0 = np.linalg.norm(positions[a.index] - positions[b.index]) / 10.0
+        bonds.addBond(a.index, b.index, r0, 2.0e5)
+    system.addForce(bonds)
+    nonbonded = openmm.NonbondedForce()
+    charges = {"O": -0.6, "N": -0.5, "C": 0.2, "H": 0.3}
+    total = 0.0
+    for atom in topology.atoms():
+        q = charges[atom.element.symbol]
+        total += q
+        nonbonded.addParticle(q, 0.3, 0.4)
+    # neutralise on the first particle, so the Coulomb energy stays modest
+    q0, s0, e0 = nonbonded.getParticleParameters(0)
+    nonbonded.setParticleParameters(0, q0 - total * unit.elementary_charge, s0, e0)
+    nonbonded.createExceptionsFromBonds([(a.index, b.index) for a, b in topology.bonds()], 0.8333, 0.5)
+    if periodic:
+        nonbonded.setNonbondedMethod(openmm.NonbondedForce.PME)
+        nonbonded.setCutoffDistance(0.9)
+        system.setDefaultPeriodicBoxVectors(*topology.getPeriodicBoxVectors())
+    system.addForce(nonbonded)
+    return system
+
+
+def context(system, positions, integrator=None):
+    c = openmm.Context(system, integrator or openmm.VerletIntegrator(0.0005), openmm.Platform.getPlatformByName("CPU"))
+    c.setPositions(positions / 10.0)
+    return c
+
+
+def _topology(periodic):
+    topology, positions, ml_atoms = solvated_acetamide()
+    if periodic:
+        topology.setPeriodicBoxVectors([openmm.Vec3(BOX_NM, 0, 0), openmm.Vec3(0, BOX_NM, 0), openmm.Vec3(0, 0, BOX_NM)])
+    return topology, positions, ml_atoms
+
+
+@pytest.mark.parametrize("periodic", [False, True], ids=["open", "periodic"])
+def test_create_system(model_path, periodic):
+    topology, positions, _ = _topology(periodic)
+    potential = openmmml.MLPotential("nnpkit", modelPath=model_path)
+    system = potential.createSystem(topology)
+    numbers = [a.element.atomic_number for a in topology.atoms()]
+    energy, forces = energy_forces(context(system, positions))
+    cell = np.eye(3) * BOX_NM * 10.0
+    ref_energy, ref_forces, _ = reference(nnpkit.load(model_path), positions, numbers, cell, periodic)
+    assert energy == pytest.approx(ref_energy, rel=1e-10)
+    np.testing.assert_allclose(forces, ref_forces, rtol=0, atol=1e-10 * np.abs(ref_forces).max())
+
+
+@pytest.mark.parametrize("periodic", [False, True], ids=["open", "periodic"])
+def test_create_mixed_system(model_path, periodic):
+    topology, positions, ml_atoms = _topology(periodic)
+    mm = mm_system(topology, positions, periodic)
+    potential = openmmml.MLPotential("nnpkit", modelPath=model_path)
+    mixed = potential.createMixedSystem(topology, mm, ml_atoms, forceGroup=1)
+    [force] = nnp_openmm.find_nnp_forces(mixed)
+    assert list(force.getParticles()) == ml_atoms
+    assert force.usesPeriodicBoundaryConditions() == periodic
+    integrator = openmm.LangevinMiddleIntegrator(300.0, 1.0, 0.0005)
+    c = context(mixed, positions, integrator)
+    ml_energy, ml_forces = energy_forces(c, groups={1})
+    numbers = [a.element.atomic_number for a in topology.atoms()]
+    cell = np.eye(3) * BOX_NM * 10.0
+    ref_energy, ref_forces, _ = reference(nnpkit.load(model_path), positions[ml_atoms],
+                                          [numbers[i] for i in ml_atoms], cell, periodic)
+    assert ml_energy == pytest.approx(ref_energy, rel=1e-10)
+    np.testing.assert_allclose(ml_forces[ml_atoms], ref_forces, rtol=0, atol=1e-10 * np.abs(ref_forces).max())
+    assert np.all(ml_forces[len(ml_atoms):] == 0.0)
+    integrator.step(20)
+    assert np.isfinite(energy_forces(c)[0])
+
+
+@pytest.mark.parametrize("periodic", [False, True], ids=["open", "PME"])
+def test_interpolation_endpoints(model_path, periodic):
+    topology, positions, ml_atoms = _topology(periodic)
+    mm = mm_system(topology, positions, periodic)
+    potential = openmmml.MLPotential("nnpkit", modelPath=model_path)
+    mixed = potential.createMixedSystem(topology, mm, ml_atoms)
+    interpolated = potential.createMixedSystem(topology, mm, ml_atoms, interpolate=True)
+    c = context(interpolated, positions)
+    c.setParameter("lambda_interpolate", 0.0)
+    e_mm_end = energy_forces(c)[0]
+    c.setParameter("lambda_interpolate", 1.0)
+    e_ml_end = energy_forces(c)[0]
+    e_mm = energy_forces(context(mm, positions))[0]
+    e_mixed = energy_forces(context(mixed, positions))[0]
+    assert abs(e_mm - e_mixed) > 1.0  # the two ends really differ
+    # The CPU platform's nonbonded kernels are single precision and the interpolated System
+    # regroups the ML-region pairs, so the MM end agrees to float rounding; the ML end exactly.
+    assert e_mm_end == pytest.approx(e_mm, rel=1e-6)
+    assert e_ml_end == pytest.approx(e_mixed, rel=1e-10)
+
+
+def test_missing_model_path():
+    with pytest.raises(ValueError, match="modelPath"):
+        openmmml.MLPotential("nnpkit")
+    with pytest.raises(FileNotFoundError):
+        openmmml.MLPotential("nnpkit", modelPath="does-not-exist.pt")
+
+
+def test_entry_point_does_not_need_the_plugin():
+    """Importing openmmml registers 'nnpkit' without loading the OpenMM plugin (loaded on first use)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, openmmml; assert 'nnpkit' in openmmml.MLPotential._implFactories; "
+            "assert 'nnpkit.openmm' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
