@@ -6,9 +6,8 @@ M independent sets of networks over the same descriptors, so the symmetry
 functions are computed once for all members.
 """
 
-from __future__ import annotations
 
-from typing import Sequence
+from typing import List, Sequence
 
 import torch
 
@@ -45,12 +44,12 @@ class BehlerParrinelloModel(torch.nn.Module):
     """
 
     model_type: str = "behler_parrinello"
-    species: list[str]
+    species: List[str]
     cutoff: float
     interaction_range: float
     committee_size: int
-    n_per_element: list[int]
-    hidden: list[int]
+    n_per_element: List[int]
+    hidden: List[int]
     activation: str
 
     def __init__(

@@ -4,10 +4,9 @@ engines must honour (ghost shell in LAMMPS). It exists to exercise the model
 contract for message-passing models, not to compete with NequIP or MACE.
 """
 
-from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import List, Sequence
 
 import torch
 
@@ -36,7 +35,7 @@ class MessagePassingModel(torch.nn.Module):
     per-atom readout plus per-element energy offsets."""
 
     model_type: str = "message_passing"
-    species: list[str]
+    species: List[str]
     cutoff: float
     n_layers: int
     interaction_range: float
