@@ -112,66 +112,111 @@ NNPKIT_HD T power(T x, T n) {
   return std::pow(x, n);
 }
 
-// Angular term of one neighbour pair (j, k) seen from centre i, with a = r_ij and
-// b = r_ik (edge vectors x_j - x_i, x_k - x_i), from the per-edge factors R1, R2:
+// Geometry of one neighbour pair (j, k) seen from centre i, shared by all angular
+// functions of that pair: a = r_ij and b = r_ik are the edge vectors.
+template <typename T>
+struct TripletGeometry {
+  T cos_t, inv12, r3sq;
+  T d[3];  // r_jk = b - a
+};
+
+template <typename T>
+NNPKIT_HD TripletGeometry<T> triplet_geometry(const T* a, T r1, const T* b, T r2) {
+  TripletGeometry<T> g;
+  for (int c = 0; c < 3; ++c) g.d[c] = b[c] - a[c];
+  g.r3sq = g.d[0] * g.d[0] + g.d[1] * g.d[1] + g.d[2] * g.d[2];
+  g.inv12 = T(1) / (r1 * r2);
+  g.cos_t = (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) * g.inv12;
+  return g;
+}
+
+// Value of one angular term from the per-edge factors R1, R2 of r_ij, r_ik:
 //   Gaussian (3, 9, 13): weight 2^(1-zeta) (1 + lambda cos)^zeta R1 R2 [R(r_jk) narrow]
 //     zero where 1 + lambda cos <= 0 and, narrow, where r_jk >= rc;
 //   compact (21, 22, 24, 25): weight f_a(theta) R1 R2 [R(r_jk) narrow], f_a the
 //     symmetric compact function of the same core type on [angle_left, angle_right];
 //     zero for collinear triplets and, narrow, unless max(rl, 0) < r_jk < rc.
-// Writes the gradients with respect to a and b when grad_a != nullptr.
+// With coeff != nullptr also writes the scalar derivatives
+//   coeff = {dG/dcos, (dG/dr_ij)/r_ij, (dG/dr_ik)/r_ik, (dG/dr_jk)/r_jk},
+// from which angular_gradients builds the vectors (once per pair for all functions).
 template <typename T>
-NNPKIT_HD T angular_term_from_factors(int type, const T* a, T r1, T R1, T dR1, const T* b, T r2, T R2, T dR2,
-                                      const SymmetryFunctionParams<T>& p, T* grad_a, T* grad_b) {
+NNPKIT_HD T angular_coefficients(int type, const TripletGeometry<T>& g, T r1, T R1, T dR1, T r2, T R2, T dR2,
+                                 const SymmetryFunctionParams<T>& p, T* coeff) {
   auto zero = [&]() {
-    if (grad_a != nullptr) {
-      for (int c = 0; c < 3; ++c) grad_a[c] = grad_b[c] = T(0);
-    }
+    if (coeff != nullptr) coeff[0] = coeff[1] = coeff[2] = coeff[3] = T(0);
     return T(0);
   };
   const bool narrow = is_narrow_type(type);
   const bool compact = is_compact_type(type);
-  const T d[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
   T R3 = T(1), dR3 = T(0), r3 = T(1);
   if (narrow) {
-    const T r3sq = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-    if (r3sq >= p.rc * p.rc) return zero();
-    if (compact && r3sq <= (p.rs > T(0) ? p.rs * p.rs : T(0))) return zero();
-    r3 = std::sqrt(r3sq);
+    if (g.r3sq >= p.rc * p.rc) return zero();
+    if (compact && g.r3sq <= (p.rs > T(0) ? p.rs * p.rs : T(0))) return zero();
+    r3 = std::sqrt(g.r3sq);
     R3 = edge_factor<T>(type, r3, p, dR3);
   }
-  const T inv12 = T(1) / (r1 * r2);
-  const T cos_t = (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) * inv12;
   T angular, dangular_dcos;
   if (compact) {
-    if (cos_t <= T(-1) || cos_t >= T(1)) return zero();
-    const T theta = std::acos(cos_t);
+    if (g.cos_t <= T(-1) || g.cos_t >= T(1)) return zero();
+    const T theta = std::acos(g.cos_t);
     if (theta < p.angle_left || theta > p.angle_right) return zero();
     T fa, dfa;
     compact_value_and_derivative<T>(p.cutoff_type, false, theta, p.angle_left, p.angle_right, fa, dfa);
     angular = p.weight * fa;
-    dangular_dcos = -p.weight * dfa / std::sqrt(T(1) - cos_t * cos_t);  // dtheta/dcos = -1/sin
+    dangular_dcos = -p.weight * dfa / std::sqrt(T(1) - g.cos_t * g.cos_t);  // dtheta/dcos = -1/sin
   } else {
-    const T plambda = T(1) + p.lambda * cos_t;
+    const T plambda = T(1) + p.lambda * g.cos_t;
     if (plambda <= T(0)) return zero();
     const T norm = p.weight * power<T>(T(2), T(1) - p.zeta);
     const T pz1 = power<T>(plambda, p.zeta - T(1));
     angular = norm * pz1 * plambda;
     dangular_dcos = norm * p.zeta * p.lambda * pz1;
   }
-  const T radial = R1 * R2 * R3;
-  if (grad_a != nullptr) {
-    const T cA = dangular_dcos * radial;
-    const T ka = angular * dR1 * R2 * R3 / r1;
-    const T kb = angular * dR2 * R1 * R3 / r2;
-    const T k3 = narrow ? angular * dR3 * R1 * R2 / r3 : T(0);
-    const T ca = cos_t / (r1 * r1), cb = cos_t / (r2 * r2);
-    for (int c = 0; c < 3; ++c) {
-      grad_a[c] = cA * (b[c] * inv12 - ca * a[c]) + ka * a[c] - k3 * d[c];
-      grad_b[c] = cA * (a[c] * inv12 - cb * b[c]) + kb * b[c] + k3 * d[c];
-    }
+  const T R12 = R1 * R2;
+  if (coeff != nullptr) {
+    coeff[0] = dangular_dcos * R12 * R3;
+    coeff[1] = angular * dR1 * R2 * R3 / r1;
+    coeff[2] = angular * dR2 * R1 * R3 / r2;
+    coeff[3] = narrow ? angular * dR3 * R12 / r3 : T(0);
   }
-  return angular * radial;
+  return angular * R12 * R3;
+}
+
+// Gradients with respect to a = r_ij and b = r_ik from (summed) coefficients.
+template <typename T>
+NNPKIT_HD void angular_gradients(const T* a, T r1, const T* b, T r2, const TripletGeometry<T>& g, const T* coeff,
+                                 T* grad_a, T* grad_b) {
+  const T ca = g.cos_t / (r1 * r1), cb = g.cos_t / (r2 * r2);
+  for (int c = 0; c < 3; ++c) {
+    grad_a[c] = coeff[0] * (b[c] * g.inv12 - ca * a[c]) + coeff[1] * a[c] - coeff[3] * g.d[c];
+    grad_b[c] = coeff[0] * (a[c] * g.inv12 - cb * b[c]) + coeff[2] * b[c] + coeff[3] * g.d[c];
+  }
+}
+
+// Directional derivative basis of one pair along tangents ta, tb of a and b:
+// q = {dcos, (a . ta), (b . tb), d . (tb - ta)}, so that the term changes by coeff . q.
+template <typename T>
+NNPKIT_HD void angular_tangent_basis(const T* a, T r1, const T* b, T r2, const TripletGeometry<T>& g, const T* ta,
+                                     const T* tb, T* q) {
+  const T a_ta = a[0] * ta[0] + a[1] * ta[1] + a[2] * ta[2];
+  const T b_tb = b[0] * tb[0] + b[1] * tb[1] + b[2] * tb[2];
+  const T b_ta = b[0] * ta[0] + b[1] * ta[1] + b[2] * ta[2];
+  const T a_tb = a[0] * tb[0] + a[1] * tb[1] + a[2] * tb[2];
+  q[0] = (b_ta + a_tb) * g.inv12 - g.cos_t * (a_ta / (r1 * r1) + b_tb / (r2 * r2));
+  q[1] = a_ta;
+  q[2] = b_tb;
+  q[3] = g.d[0] * (tb[0] - ta[0]) + g.d[1] * (tb[1] - ta[1]) + g.d[2] * (tb[2] - ta[2]);
+}
+
+// One angular term and, when grad_a != nullptr, its gradients.
+template <typename T>
+NNPKIT_HD T angular_term_from_factors(int type, const T* a, T r1, T R1, T dR1, const T* b, T r2, T R2, T dR2,
+                                      const SymmetryFunctionParams<T>& p, T* grad_a, T* grad_b) {
+  const TripletGeometry<T> g = triplet_geometry<T>(a, r1, b, r2);
+  T coeff[4];
+  const T value = angular_coefficients<T>(type, g, r1, R1, dR1, r2, R2, dR2, p, grad_a != nullptr ? coeff : nullptr);
+  if (grad_a != nullptr) angular_gradients<T>(a, r1, b, r2, g, coeff, grad_a, grad_b);
+  return value;
 }
 
 // The same term computing the edge factors itself (CUDA kernels, references).

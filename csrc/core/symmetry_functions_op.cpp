@@ -174,7 +174,6 @@ void run_kernel(const Inputs& in, int64_t n_centers, int64_t n_columns, const T*
 
   at::parallel_for(0, n_centers, 16, [&](int64_t begin, int64_t end) {
     std::vector<T> distance, factor, dfactor;
-    T grad_a[3], grad_b[3];
     for (int64_t i = begin; i < end; ++i) {
       const ElementPlan<T>& ep = plan.elements[species[i]];
       const int64_t e0 = offsets[i], e1 = offsets[i + 1];
@@ -186,25 +185,31 @@ void run_kernel(const Inputs& in, int64_t n_centers, int64_t n_columns, const T*
       T* row = (M == Mode::VectorJacobian) ? nullptr : out_rows + i * n_columns;
       const T* seed_row = (M == Mode::VectorJacobian) ? seed + i * n_columns : nullptr;
 
-      // Radial functions: one neighbour at a time.
+      // Radial functions: one neighbour at a time. Derivatives are accumulated as
+      // scalars over functions and turned into a vector once per edge.
       for (int64_t e = e0; e < e1; ++e) {
         const auto& list = ep.radial_by_neighbor[species[neighbor[e]]];
+        if (list.empty()) continue;
         const T r = distance[e - e0];
         const T* a = vec + 3 * e;
+        const T a_t = (M == Mode::JacobianVector) ? (a[0] * seed[3 * e] + a[1] * seed[3 * e + 1] +
+                                                     a[2] * seed[3 * e + 2]) / r
+                                                  : T(0);
+        T accumulated = T(0);  // sum_s seed_s dG_s/dr
         for (const auto& sf : list) {
           if (r >= sf.p.rc) continue;
+          T dR;
+          const T value = sf.p.weight * edge_factor<T>(sf.type, r, sf.p, dR);
           if (M == Mode::Forward) {
-            row[sf.column] += any_radial_term<T>(sf.type, a, r, sf.p, nullptr);
+            row[sf.column] += value;
           } else if (M == Mode::VectorJacobian) {
-            const T g = seed_row[sf.column];
-            if (g == T(0)) continue;
-            any_radial_term<T>(sf.type, a, r, sf.p, grad_a);
-            for (int c = 0; c < 3; ++c) out_edges[3 * e + c] += g * grad_a[c];
+            accumulated += seed_row[sf.column] * sf.p.weight * dR;
           } else {
-            any_radial_term<T>(sf.type, a, r, sf.p, grad_a);
-            const T* t = seed + 3 * e;
-            row[sf.column] += grad_a[0] * t[0] + grad_a[1] * t[1] + grad_a[2] * t[2];
+            row[sf.column] += sf.p.weight * dR * a_t;
           }
+        }
+        if (M == Mode::VectorJacobian && accumulated != T(0)) {
+          for (int c = 0; c < 3; ++c) out_edges[3 * e + c] += accumulated * a[c] / r;
         }
       }
       if (!ep.has_angular) continue;
@@ -239,27 +244,35 @@ void run_kernel(const Inputs& in, int64_t n_centers, int64_t n_columns, const T*
           if (list.empty()) continue;
           const T* b = vec + 3 * eb;
           const int64_t ia = (ea - e0) * n_slots, ib = (eb - e0) * n_slots;
+          const TripletGeometry<T> geometry = triplet_geometry<T>(a, ra, b, rb);
+          T q[4] = {T(0), T(0), T(0), T(0)};
+          if (M == Mode::JacobianVector) {
+            angular_tangent_basis<T>(a, ra, b, rb, geometry, seed + 3 * ea, seed + 3 * eb, q);
+          }
+          T accumulated[4] = {T(0), T(0), T(0), T(0)};  // sum_s seed_s coeff_s
+          T coeff[4];
           for (const auto& sf : list) {
             if (ra >= sf.p.rc || rb >= sf.p.rc) continue;
             const T Ra = factor[ia + sf.slot], dRa = dfactor[ia + sf.slot];
             const T Rb = factor[ib + sf.slot], dRb = dfactor[ib + sf.slot];
             if (M == Mode::Forward) {
-              row[sf.column] +=
-                  angular_term_from_factors<T>(sf.type, a, ra, Ra, dRa, b, rb, Rb, dRb, sf.p, nullptr, nullptr);
+              row[sf.column] += angular_coefficients<T>(sf.type, geometry, ra, Ra, dRa, rb, Rb, dRb, sf.p, nullptr);
             } else if (M == Mode::VectorJacobian) {
               const T g = seed_row[sf.column];
               if (g == T(0)) continue;
-              angular_term_from_factors<T>(sf.type, a, ra, Ra, dRa, b, rb, Rb, dRb, sf.p, grad_a, grad_b);
-              for (int c = 0; c < 3; ++c) {
-                out_edges[3 * ea + c] += g * grad_a[c];
-                out_edges[3 * eb + c] += g * grad_b[c];
-              }
+              angular_coefficients<T>(sf.type, geometry, ra, Ra, dRa, rb, Rb, dRb, sf.p, coeff);
+              for (int k = 0; k < 4; ++k) accumulated[k] += g * coeff[k];
             } else {
-              angular_term_from_factors<T>(sf.type, a, ra, Ra, dRa, b, rb, Rb, dRb, sf.p, grad_a, grad_b);
-              const T* ta = seed + 3 * ea;
-              const T* tb = seed + 3 * eb;
-              row[sf.column] += grad_a[0] * ta[0] + grad_a[1] * ta[1] + grad_a[2] * ta[2] + grad_b[0] * tb[0] +
-                                grad_b[1] * tb[1] + grad_b[2] * tb[2];
+              angular_coefficients<T>(sf.type, geometry, ra, Ra, dRa, rb, Rb, dRb, sf.p, coeff);
+              row[sf.column] += coeff[0] * q[0] + coeff[1] * q[1] + coeff[2] * q[2] + coeff[3] * q[3];
+            }
+          }
+          if (M == Mode::VectorJacobian) {
+            T grad_a[3], grad_b[3];
+            angular_gradients<T>(a, ra, b, rb, geometry, accumulated, grad_a, grad_b);
+            for (int c = 0; c < 3; ++c) {
+              out_edges[3 * ea + c] += grad_a[c];
+              out_edges[3 * eb + c] += grad_b[c];
             }
           }
         }
