@@ -6,6 +6,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.requirements-installed
 SOURCES := $(shell find csrc python -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.py' \) 2>/dev/null) CMakeLists.txt pyproject.toml
+SOURCES += $(shell find lammps_plugin -type f \( -name '*.cpp' -o -name '*.h' -o -name CMakeLists.txt \) 2>/dev/null)
 INSTALL_STAMP := $(VENV)/.nnpkit-installed
 
 .PHONY: all install test demo bench clean
