@@ -231,18 +231,21 @@ void PairNNP::init_style() {
     int flag = 0, cols = 0;
     if (atom->find_custom(kDeviationProperty, flag, cols) < 0) atom->add_custom(kDeviationProperty, 1, 0);
   }
+  // Threads per rank: the threads keyword, else OMP_NUM_THREADS (as LAMMPS' OPENMP
+  // package), else this node's cores shared among its ranks.
   int threads = threads_;
-  if (threads == 0 && !std::getenv("OMP_NUM_THREADS")) {
-    // One thread per core of this node, shared among the ranks on it.
+  const char* omp_threads = std::getenv("OMP_NUM_THREADS");
+  if (threads == 0 && omp_threads) threads = std::max(1, std::atoi(omp_threads));
+  if (threads == 0) {
     MPI_Comm node;
     MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, comm->me, MPI_INFO_NULL, &node);
     int ranks_on_node = 1;
     MPI_Comm_size(node, &ranks_on_node);
     MPI_Comm_free(&node);
-    const int cores = std::max(1u, std::thread::hardware_concurrency());
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     threads = std::max(1, cores / ranks_on_node);
   }
-  if (threads > 0) nnpkit_lammps::NnpModel::set_num_threads(threads);
+  nnpkit_lammps::NnpModel::set_num_threads(threads);
 }
 
 // Ghost atoms must reach as far as the model's information travels (plus the

