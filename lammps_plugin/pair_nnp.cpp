@@ -140,8 +140,11 @@ void PairNNP::load_model() {
   comm_reverse = 3 * members_;
   message_hops_ = nnpkit_lammps::message_hops(model_->interaction_range(), model_->cutoff());
   dev_file_.reset();
-  if (dev_every_ > 0 && members_ > 1 && comm->me == 0) {
-    dev_file_ = std::make_unique<nnpkit_lammps::ModelDeviationFile>(dev_file_path_);
+  if (dev_every_ > 0 && members_ > 1) {
+    if (comm->me == 0) dev_file_ = std::make_unique<nnpkit_lammps::ModelDeviationFile>(dev_file_path_);
+    // Per-atom force deviation, for dump custom ... d_nnp_force_dev.
+    int flag = 0, cols = 0;
+    if (atom->find_custom(kDeviationProperty, flag, cols) < 0) atom->add_custom(kDeviationProperty, 1, 0);
   }
   if (dev_every_ > 0 && members_ == 1 && comm->me == 0) {
     error->warning(FLERR, "pair_style nnp: dev_every is ignored: model {} is not a committee", model_path_);
@@ -227,10 +230,6 @@ void PairNNP::init_style() {
   set_ghost_cutoff();
   comm_reverse = 3 * members_;
 
-  if (dev_every_ > 0 && members_ > 1) {
-    int flag = 0, cols = 0;
-    if (atom->find_custom(kDeviationProperty, flag, cols) < 0) atom->add_custom(kDeviationProperty, 1, 0);
-  }
   // Threads per rank: the threads keyword, else OMP_NUM_THREADS (as LAMMPS' OPENMP
   // package), else this node's cores shared among its ranks.
   int threads = threads_;
