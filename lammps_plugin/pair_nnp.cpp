@@ -9,6 +9,7 @@
 
 #include "atom.h"
 #include "comm.h"
+#include "domain.h"
 #include "error.h"
 #include "force.h"
 #include "memory.h"
@@ -228,6 +229,7 @@ void PairNNP::init_style() {
   apply_engine_units();
   neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_GHOST);
   set_ghost_cutoff();
+  check_box_size();
   comm_reverse = 3 * members_;
 
   // Threads per rank: the threads keyword, else OMP_NUM_THREADS (as LAMMPS' OPENMP
@@ -256,6 +258,32 @@ void PairNNP::set_ghost_cutoff() {
     if (ghost_cutoff_set_ < 0.0) ghost_cutoff_before_ = comm->cutghostuser;
     comm->cutghostuser = needed;
     ghost_cutoff_set_ = needed;
+  }
+}
+
+// Brick communication replicates ghosts over several periods of a small box;
+// tiled communication cannot, and absurdly thin boxes are refused as in the core.
+void PairNNP::check_box_size() {
+  const double* h = domain->h;  // xprd yprd zprd yz xz xy: rows a=(h0,0,0) b=(h5,h1,0) c=(h4,h3,h2)
+  const double volume = h[0] * h[1] * h[2];
+  const double plane_areas[3] = {std::sqrt(h[1] * h[1] * h[2] * h[2] + h[5] * h[5] * h[2] * h[2] +
+                                           (h[5] * h[3] - h[1] * h[4]) * (h[5] * h[3] - h[1] * h[4])),
+                                 h[0] * std::sqrt(h[2] * h[2] + h[3] * h[3]), h[0] * h[1]};
+  const double reach = model_->interaction_range() + neighbor->skin;
+  constexpr int kMaxImages = 200;
+  for (int d = 0; d < 3; ++d) {
+    if (!domain->periodicity[d]) continue;
+    const double width = volume / plane_areas[d];
+    if (comm->style == Comm::TILED && reach > width) {
+      error->all(FLERR, "pair_style nnp: the model's interaction range plus skin ({:.6g}) exceeds the periodic box "
+                 "width {:.6g} along {}; comm_style tiled cannot hold several periodic images of an atom: use "
+                 "comm_style brick or a larger box", reach, width, "xyz"[d]);
+    }
+    if (reach > kMaxImages * width) {
+      error->all(FLERR, "pair_style nnp: the periodic box is {:.6g} wide along {}, so the model's interaction range "
+                 "plus skin ({:.6g}) spans more than {} periodic images; replicate the box", width, "xyz"[d], reach,
+                 kMaxImages);
+    }
   }
 }
 

@@ -44,6 +44,7 @@ class PairNNP : public Pair {
   void load_model();
   void apply_engine_units();
   void set_ghost_cutoff();
+  void check_box_size();
   bool deviation_due() const;
   void tally(const nnpkit_lammps::ModelEdges& edges, const nnpkit_lammps::ModelOutput& out);
   void compute_deviation(const nnpkit_lammps::ModelEdges& edges, const nnpkit_lammps::ModelOutput& out);
