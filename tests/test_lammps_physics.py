@@ -203,3 +203,24 @@ pair_coeff 2 2 lj/cut 0.01 3.4
     copper = atoms[atoms.numbers == 29]
     assert nnp_energy == pytest.approx(bp_model.compute(copper)["energy"], rel=1e-10)
     assert lmp.get_thermo("pe") - nnp_energy > 1.0  # lj/cut between the argon atoms counts too
+
+
+@pytest.mark.parametrize(
+    "units, length, energy_unit",
+    [("electron", "Bohr", "Hartree"), ("si", "m", "J"), ("cgs", "cm", "erg"), ("nano", "nm", "zJ"),
+     ("micro", "um", "fJ")],
+)
+def test_other_unit_styles(lmp, tmp_path, bp_model, units, length, energy_unit):
+    from ase import units as ase_units
+
+    to_angstrom = {"Bohr": ase_units.Bohr, "m": 1e10, "cm": 1e8, "nm": 10.0, "um": 1e4}[length]
+    to_ev = {"Hartree": ase_units.Hartree, "J": 1 / ase_units._e, "erg": 1e-7 / ase_units._e,
+             "zJ": 1e-21 / ase_units._e, "fJ": 1e-15 / ase_units._e}[energy_unit]
+    atoms = wrapped(random_triclinic(n_atoms=10, seed=13))
+    write_data(atoms, tmp_path / "s.data", ELEMENTS, length_scale=1 / to_angstrom)
+    # The default skin of these styles is not meant for atoms: 1 Angstrom.
+    setup_system(lmp, tmp_path / "s.data",
+                 f"neighbor {1 / to_angstrom!r} bin\npair_style nnp {bp_model.path}\npair_coeff * * Cu Ni", units=units)
+    assert energy(lmp) * to_ev == pytest.approx(bp_model.compute(atoms)["energy"], rel=1e-10)
+    f = forces(lmp) * to_ev / to_angstrom
+    np.testing.assert_allclose(f, bp_model.compute(atoms)["forces"], rtol=0, atol=1e-10)
