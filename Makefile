@@ -5,9 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.requirements-installed
-SOURCES := $(shell find csrc python -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.py' \) 2>/dev/null) CMakeLists.txt pyproject.toml
+SOURCES := $(shell find csrc python lammps_plugin openmm_plugin -type f -not -path '*/__pycache__/*' 2>/dev/null) \
+	CMakeLists.txt pyproject.toml
 INSTALL_STAMP := $(VENV)/.nnpkit-installed
-SOURCES += $(shell find openmm_plugin -type f 2>/dev/null)
 
 .PHONY: all install test demo bench clean
 
@@ -34,6 +34,7 @@ test: install
 demo: install
 	$(VPY) examples/demo.py
 	$(VPY) examples/openmm/demo.py
+	cd examples/lammps/copper && OMP_NUM_THREADS=1 $(CURDIR)/$(VENV)/bin/mpirun -np 2 $(CURDIR)/$(VENV)/bin/lmp -in in.copper -log none -nocite
 
 bench: install
 	$(VPY) bench/bench_core.py

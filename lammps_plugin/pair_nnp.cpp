@@ -1,0 +1,469 @@
+#include "pair_nnp.h"
+
+#include <mpi.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "atom.h"
+#include "comm.h"
+#include "domain.h"
+#include "error.h"
+#include "force.h"
+#include "memory.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+#include "update.h"
+
+#include "ghost_edges.h"
+#include "model_deviation.h"
+#include "nnp_model.h"
+
+using namespace LAMMPS_NS;
+using nnpkit_lammps::ModelEdges;
+using nnpkit_lammps::ModelOutput;
+
+namespace {
+
+constexpr const char* kDeviationProperty = "nnp_force_dev";  // dump as d_nnp_force_dev
+
+// ASE names of the length and energy units of a LAMMPS unit style.
+struct EngineUnits {
+  const char* style;
+  const char* length;
+  const char* energy;
+};
+constexpr EngineUnits kEngineUnits[] = {
+    {"metal", "Ang", "eV"},  {"real", "Ang", "kcal/mol"}, {"electron", "Bohr", "Hartree"}, {"si", "m", "J"},
+    {"cgs", "cm", "erg"},    {"micro", "um", "fJ"},       {"nano", "nm", "zJ"},
+};
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : " ") + s;
+  return out;
+}
+
+void write_string(FILE* fp, const std::string& s) {
+  const int n = static_cast<int>(s.size());
+  fwrite(&n, sizeof(int), 1, fp);
+  fwrite(s.data(), 1, n, fp);
+}
+
+std::string read_string(FILE* fp, LAMMPS* lmp, Error* error) {
+  int n = 0;
+  std::string s;
+  if (lmp->comm->me == 0) {
+    utils::sfread(FLERR, &n, sizeof(int), 1, fp, nullptr, error);
+    s.resize(n);
+    if (n > 0) utils::sfread(FLERR, &s[0], 1, n, fp, nullptr, error);
+  }
+  MPI_Bcast(&n, 1, MPI_INT, 0, lmp->world);
+  s.resize(n);
+  if (n > 0) MPI_Bcast(&s[0], n, MPI_CHAR, 0, lmp->world);
+  return s;
+}
+
+}  // namespace
+
+PairNNP::PairNNP(LAMMPS* lmp) : Pair(lmp) {
+  single_enable = 0;
+  restartinfo = 1;         // settings only; pair_coeff is given again after read_restart
+  one_coeff = 1;
+  manybody_flag = 1;
+  ghostneigh = 1;          // message-passing models need neighbours of ghost atoms
+  no_virial_fdotr_compute = 1;  // the core's virial is exact, also for triclinic boxes
+  centroidstressflag = CENTROID_AVAIL;
+  writedata = 0;
+  nextra = 6;              // model_devi columns, for compute pair and fix halt
+  pvector = new double[nextra]();
+}
+
+PairNNP::~PairNNP() {
+  if (copymode) return;
+  if (allocated) {
+    memory->destroy(setflag);
+    memory->destroy(cutsq);
+    memory->destroy(cutghost);
+  }
+  delete[] pvector;
+  pvector = nullptr;
+  // Give the user's communication cutoff back unless somebody changed it since.
+  if (ghost_cutoff_set_ >= 0.0 && comm && comm->cutghostuser == ghost_cutoff_set_) {
+    comm->cutghostuser = ghost_cutoff_before_;
+  }
+}
+
+void PairNNP::allocate() {
+  allocated = 1;
+  const int n = atom->ntypes + 1;
+  memory->create(setflag, n, n, "pair:setflag");
+  memory->create(cutsq, n, n, "pair:cutsq");
+  memory->create(cutghost, n, n, "pair:cutghost");
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) setflag[i][j] = 0;
+  type_species_.assign(n, -1);
+}
+
+/* pair_style nnp MODEL [dev_every N] [dev_file FILE] [threads N] */
+void PairNNP::settings(int narg, char** arg) {
+  if (narg < 1) utils::missing_cmd_args(FLERR, "pair_style nnp", error);
+  model_path_ = arg[0];
+  int iarg = 1;
+  while (iarg < narg) {
+    const std::string key = arg[iarg];
+    if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, "pair_style nnp " + key, error);
+    if (key == "dev_every") {
+      dev_every_ = utils::inumeric(FLERR, arg[iarg + 1], false, lmp);
+      if (dev_every_ < 0) error->all(FLERR, "pair_style nnp: dev_every must be >= 0, got {}", dev_every_);
+    } else if (key == "dev_file") {
+      dev_file_path_ = arg[iarg + 1];
+    } else if (key == "threads") {
+      threads_ = utils::inumeric(FLERR, arg[iarg + 1], false, lmp);
+      if (threads_ < 1) error->all(FLERR, "pair_style nnp: threads must be >= 1, got {}", threads_);
+    } else {
+      error->all(FLERR, "pair_style nnp: unknown keyword '{}' (known: dev_every, dev_file, threads)", key);
+    }
+    iarg += 2;
+  }
+  load_model();
+}
+
+void PairNNP::load_model() {
+  try {
+    model_ = std::make_unique<nnpkit_lammps::NnpModel>(model_path_);
+  } catch (const std::exception& e) {
+    error->all(FLERR, "pair_style nnp: {}", e.what());
+  }
+  members_ = model_->committee_size();
+  comm_reverse = 3 * members_;
+  message_hops_ = nnpkit_lammps::message_hops(model_->interaction_range(), model_->cutoff());
+  dev_file_.reset();
+  if (dev_every_ > 0 && members_ > 1) {
+    if (comm->me == 0) dev_file_ = std::make_unique<nnpkit_lammps::ModelDeviationFile>(dev_file_path_);
+    // Per-atom force deviation, for dump custom ... d_nnp_force_dev.
+    int flag = 0, cols = 0;
+    if (atom->find_custom(kDeviationProperty, flag, cols) < 0) atom->add_custom(kDeviationProperty, 1, 0);
+  }
+  if (dev_every_ > 0 && members_ == 1 && comm->me == 0) {
+    error->warning(FLERR, "pair_style nnp: dev_every is ignored: model {} is not a committee", model_path_);
+  }
+  apply_engine_units();
+  if (comm->me == 0) {
+    utils::logmesg(lmp,
+                   "pair_style nnp: model {} (species {}; cutoff {:.6g}, interaction range {:.6g} in {} units; "
+                   "committee of {})\n",
+                   model_path_, joined(model_->species()), model_->cutoff(), model_->interaction_range(),
+                   update->unit_style, members_);
+  }
+}
+
+void PairNNP::apply_engine_units() {
+  const std::string style = update->unit_style;
+  if (style == "lj") {
+    error->all(FLERR,
+               "pair_style nnp does not support 'units lj': an NNP has physical units (this model: {}, {}). "
+               "Use units metal, real, electron, si, cgs, micro or nano",
+               model_->length_unit(), model_->energy_unit());
+  }
+  for (const auto& u : kEngineUnits) {
+    if (style == u.style) {
+      try {
+        model_->set_engine_units(u.length, u.energy);
+      } catch (const std::exception& e) {
+        error->all(FLERR, "pair_style nnp: {}", e.what());
+      }
+      return;
+    }
+  }
+  error->all(FLERR, "pair_style nnp does not know LAMMPS unit style '{}'", style);
+}
+
+/* pair_coeff * * El1 El2 ... (one element or NULL per atom type) */
+void PairNNP::coeff(int narg, char** arg) {
+  if (!model_) error->all(FLERR, "pair_coeff for pair_style nnp before pair_style nnp MODEL");
+  if (!allocated) allocate();
+  const int ntypes = atom->ntypes;
+  if (narg != 2 + ntypes || strcmp(arg[0], "*") != 0 || strcmp(arg[1], "*") != 0) {
+    error->all(FLERR,
+               "pair_coeff for pair_style nnp must be 'pair_coeff * * El1 ... El{}': one element symbol (or NULL) "
+               "for each of the {} atom types",
+               ntypes, ntypes);
+  }
+  for (int t = 1; t <= ntypes; ++t) {
+    const std::string element = arg[1 + t];
+    if (element == "NULL") {
+      type_species_[t] = -1;
+      continue;
+    }
+    int index = -1;
+    try {
+      index = model_->species_index(element);
+    } catch (const std::exception&) {
+      error->all(FLERR, "pair_coeff: '{}' (atom type {}) is not a chemical element symbol", element, t);
+    }
+    if (index < 0) {
+      error->all(FLERR, "pair_coeff: element {} (atom type {}) is not in model {} (model species: {}); use NULL "
+                 "for types this model does not handle", element, t, model_path_, joined(model_->species()));
+    }
+    type_species_[t] = index;
+  }
+  int count = 0;
+  for (int i = 1; i <= ntypes; ++i) {
+    for (int j = i; j <= ntypes; ++j) {
+      setflag[i][j] = (type_species_[i] >= 0 && type_species_[j] >= 0) ? 1 : 0;
+      count += setflag[i][j];
+    }
+  }
+  if (count == 0) error->all(FLERR, "pair_coeff for pair_style nnp maps no atom type to an element");
+}
+
+void PairNNP::init_style() {
+  if (!model_) error->all(FLERR, "pair_style nnp has no model");
+  if (force->newton_pair == 0) {
+    error->all(FLERR, "pair_style nnp requires newton pair on (forces on ghost atoms are sent back to their "
+               "owners); remove 'newton off' or use 'newton on'");
+  }
+  apply_engine_units();
+  neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_GHOST);
+  set_ghost_cutoff();
+  check_box_size();
+  comm_reverse = 3 * members_;
+
+  // Threads per rank: the threads keyword, else OMP_NUM_THREADS (as LAMMPS' OPENMP
+  // package), else this node's cores shared among its ranks.
+  int threads = threads_;
+  const char* omp_threads = std::getenv("OMP_NUM_THREADS");
+  if (threads == 0 && omp_threads) threads = std::max(1, std::atoi(omp_threads));
+  if (threads == 0) {
+    MPI_Comm node;
+    MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, comm->me, MPI_INFO_NULL, &node);
+    int ranks_on_node = 1;
+    MPI_Comm_size(node, &ranks_on_node);
+    MPI_Comm_free(&node);
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    threads = std::max(1, cores / ranks_on_node);
+  }
+  nnpkit_lammps::NnpModel::set_num_threads(threads);
+}
+
+// Ghost atoms must reach as far as the model's information travels (plus the
+// skin), not just one cutoff: otherwise message-passing models would be wrong
+// at subdomain boundaries.
+void PairNNP::set_ghost_cutoff() {
+  const double needed = model_->interaction_range() + neighbor->skin;
+  if (comm->cutghostuser < needed) {
+    if (ghost_cutoff_set_ < 0.0) ghost_cutoff_before_ = comm->cutghostuser;
+    comm->cutghostuser = needed;
+    ghost_cutoff_set_ = needed;
+  }
+}
+
+// Brick communication replicates ghosts over several periods of a small box;
+// tiled communication cannot, and absurdly thin boxes are refused as in the core.
+void PairNNP::check_box_size() {
+  const double* h = domain->h;  // xprd yprd zprd yz xz xy: rows a=(h0,0,0) b=(h5,h1,0) c=(h4,h3,h2)
+  const double volume = h[0] * h[1] * h[2];
+  const double plane_areas[3] = {std::sqrt(h[1] * h[1] * h[2] * h[2] + h[5] * h[5] * h[2] * h[2] +
+                                           (h[5] * h[3] - h[1] * h[4]) * (h[5] * h[3] - h[1] * h[4])),
+                                 h[0] * std::sqrt(h[2] * h[2] + h[3] * h[3]), h[0] * h[1]};
+  const double reach = model_->interaction_range() + neighbor->skin;
+  constexpr int kMaxImages = 200;
+  for (int d = 0; d < 3; ++d) {
+    if (!domain->periodicity[d]) continue;
+    const double width = volume / plane_areas[d];
+    if (comm->style == Comm::TILED && reach > width) {
+      error->all(FLERR, "pair_style nnp: the model's interaction range plus skin ({:.6g}) exceeds the periodic box "
+                 "width {:.6g} along {}; comm_style tiled cannot hold several periodic images of an atom: use "
+                 "comm_style brick or a larger box", reach, width, "xyz"[d]);
+    }
+    if (reach > kMaxImages * width) {
+      error->all(FLERR, "pair_style nnp: the periodic box is {:.6g} wide along {}, so the model's interaction range "
+                 "plus skin ({:.6g}) spans more than {} periodic images; replicate the box", width, "xyz"[d], reach,
+                 kMaxImages);
+    }
+  }
+}
+
+double PairNNP::init_one(int i, int j) {
+  if (setflag[i][j] == 0) error->all(FLERR, "All pair coeffs are not set (pair_coeff * * El1 El2 ... for nnp)");
+  cutghost[i][j] = cutghost[j][i] = model_->cutoff();
+  return model_->cutoff();
+}
+
+bool PairNNP::deviation_due() const {
+  return dev_every_ > 0 && members_ > 1 && update->ntimestep % dev_every_ == 0;
+}
+
+void PairNNP::compute(int eflag, int vflag) {
+  ev_init(eflag, vflag);
+  const int nlocal = atom->nlocal;
+  const int nall = nlocal + atom->nghost;
+  std::vector<int> species(nall);
+  for (int i = 0; i < nall; ++i) species[i] = type_species_[atom->type[i]];
+
+  nnpkit_lammps::NeighborView view;
+  view.nlocal = nlocal;
+  view.nall = nall;
+  view.x = atom->x;
+  view.model_species = species.data();
+  view.n_centres = list->inum + list->gnum;
+  view.ilist = list->ilist;
+  view.numneigh = list->numneigh;
+  view.firstneigh = list->firstneigh;
+  view.neighbor_mask = NEIGHMASK;
+
+  ModelEdges edges;
+  try {
+    edges = nnpkit_lammps::build_model_edges(view, model_->cutoff(), message_hops_, model_->min_distance());
+  } catch (const nnpkit_lammps::OverlapError& e) {
+    error->one(FLERR, "pair_style nnp: atoms {} and {} are {:.6g} apart, closer than the {:.6g} model {} accepts",
+               atom->tag[e.atom_i], atom->tag[e.atom_j], e.distance, model_->min_distance(), model_path_);
+  }
+
+  nnpkit_lammps::EvaluationRequest request;
+  request.atom_energies = eflag_atom != 0;
+  request.atom_virials = vflag_atom != 0 || cvflag_atom != 0;
+  request.committee = deviation_due();
+  ModelOutput out;
+  try {
+    out = model_->evaluate(edges, request);
+  } catch (const std::exception& e) {
+    error->one(FLERR, "pair_style nnp: {}", e.what());
+  }
+  tally(edges, out);
+  if (request.committee) compute_deviation(edges, out);
+}
+
+// Results into LAMMPS' arrays; ghosts' forces and per-atom virials go back to
+// their owners through LAMMPS' reverse communication (newton pair on).
+void PairNNP::tally(const ModelEdges& edges, const ModelOutput& out) {
+  double** f = atom->f;
+  const auto n = static_cast<int64_t>(edges.engine_index.size());
+  for (int64_t k = 0; k < n; ++k) {
+    double* fi = f[edges.engine_index[k]];
+    for (int c = 0; c < 3; ++c) fi[c] += out.forces[3 * k + c];
+  }
+  if (eflag_global) eng_vdwl += out.energy;
+  if (eflag_atom) {
+    for (int64_t k = 0; k < edges.n_local; ++k) eatom[edges.engine_index[k]] += out.atom_energies[k];
+  }
+  // LAMMPS order xx yy zz xy xz yz (and yx zx zy for the centroid form) of W_ab.
+  constexpr int kVoigt[9] = {0, 4, 8, 1, 2, 5, 3, 6, 7};
+  if (vflag_global) {
+    for (int v = 0; v < 6; ++v) virial[v] += out.virial[kVoigt[v]];
+  }
+  if (vflag_atom) {
+    for (int64_t k = 0; k < n; ++k) {
+      double* va = vatom[edges.engine_index[k]];
+      for (int v = 0; v < 6; ++v) va[v] += out.atom_virials[9 * k + kVoigt[v]];
+    }
+  }
+  if (cvflag_atom) {
+    for (int64_t k = 0; k < n; ++k) {
+      double* va = cvatom[edges.engine_index[k]];
+      for (int v = 0; v < 9; ++v) va[v] += out.atom_virials[9 * k + kVoigt[v]];
+    }
+  }
+}
+
+void PairNNP::compute_deviation(const ModelEdges& edges, const ModelOutput& out) {
+  const int nlocal = atom->nlocal;
+  const int nall = nlocal + atom->nghost;
+  const int m3 = 3 * members_;
+  const auto n = static_cast<int64_t>(edges.engine_index.size());
+  // [M][N][3] per model atom -> [atom][M][3] per LAMMPS atom, then ghosts to owners.
+  member_forces_.assign(static_cast<size_t>(nall) * m3, 0.0);
+  for (int m = 0; m < members_ && !out.member_forces.empty(); ++m) {
+    for (int64_t k = 0; k < n; ++k) {
+      double* dst = &member_forces_[static_cast<size_t>(edges.engine_index[k]) * m3 + 3 * m];
+      for (int c = 0; c < 3; ++c) dst[c] += out.member_forces[(m * n + k) * 3 + c];
+    }
+  }
+  comm->reverse_comm(this);
+
+  std::vector<double> owned_deviation(edges.n_local);
+  std::vector<double> owned_forces(static_cast<size_t>(edges.n_local) * m3);
+  for (int64_t k = 0; k < edges.n_local; ++k) {
+    const double* src = &member_forces_[static_cast<size_t>(edges.engine_index[k]) * m3];
+    std::copy(src, src + m3, &owned_forces[k * m3]);
+  }
+  nnpkit_lammps::atom_force_deviation(owned_forces.data(), static_cast<int>(edges.n_local), members_,
+                                      owned_deviation.data());
+  int flag = 0, cols = 0;
+  const int index = atom->find_custom(kDeviationProperty, flag, cols);
+  if (index >= 0) {
+    double* per_atom = atom->dvector[index];
+    for (int i = 0; i < nlocal; ++i) per_atom[i] = 0.0;
+    for (int64_t k = 0; k < edges.n_local; ++k) per_atom[edges.engine_index[k]] = owned_deviation[k];
+  }
+  std::vector<double> member_virials = out.member_virials;
+  member_virials.resize(9 * members_, 0.0);
+  const nnpkit_lammps::ModelDeviation d = nnpkit_lammps::reduce_model_deviation(
+      world, owned_deviation.data(), static_cast<int>(edges.n_local), member_virials, members_);
+  max_force_deviation_ = d.max_force;
+  // compute pair sums pvector over ranks: rank 0 holds the global values.
+  const double values[6] = {d.max_virial, d.min_virial, d.avg_virial, d.max_force, d.min_force, d.avg_force};
+  for (int v = 0; v < 6; ++v) pvector[v] = comm->me == 0 ? values[v] : 0.0;
+  if (dev_file_ && !dev_file_->write(update->ntimestep, d)) {
+    error->one(FLERR, "pair_style nnp: cannot open dev_file {}", dev_file_->path());
+  }
+}
+
+int PairNNP::pack_reverse_comm(int n, int first, double* buf) {
+  const int m3 = 3 * members_;
+  int m = 0;
+  for (int i = first; i < first + n; ++i) {
+    const double* src = &member_forces_[static_cast<size_t>(i) * m3];
+    for (int c = 0; c < m3; ++c) buf[m++] = src[c];
+  }
+  return m;
+}
+
+void PairNNP::unpack_reverse_comm(int n, int* list, double* buf) {
+  const int m3 = 3 * members_;
+  int m = 0;
+  for (int i = 0; i < n; ++i) {
+    double* dst = &member_forces_[static_cast<size_t>(list[i]) * m3];
+    for (int c = 0; c < m3; ++c) dst[c] += buf[m++];
+  }
+}
+
+void* PairNNP::extract(const char* name, int& dim) {
+  dim = 0;
+  if (strcmp(name, "max_force_dev") == 0) return &max_force_deviation_;
+  return nullptr;
+}
+
+double PairNNP::memory_usage() {
+  return Pair::memory_usage() + static_cast<double>(member_forces_.capacity()) * sizeof(double);
+}
+
+// Restart files keep the settings (model path and keywords), not the type map:
+// give pair_coeff again after read_restart, as for other manybody styles.
+void PairNNP::write_restart(FILE* fp) { write_restart_settings(fp); }
+
+void PairNNP::read_restart(FILE* fp) {
+  read_restart_settings(fp);
+  allocate();
+}
+
+void PairNNP::write_restart_settings(FILE* fp) {
+  write_string(fp, model_path_);
+  write_string(fp, dev_file_path_);
+  const int ints[2] = {dev_every_, threads_};
+  fwrite(ints, sizeof(int), 2, fp);
+}
+
+void PairNNP::read_restart_settings(FILE* fp) {
+  model_path_ = read_string(fp, lmp, error);
+  dev_file_path_ = read_string(fp, lmp, error);
+  int ints[2] = {0, 0};
+  if (comm->me == 0) utils::sfread(FLERR, ints, sizeof(int), 2, fp, nullptr, error);
+  MPI_Bcast(ints, 2, MPI_INT, 0, world);
+  dev_every_ = ints[0];
+  threads_ = ints[1];
+  load_model();
+}
