@@ -78,7 +78,9 @@ class TrainingConfig:
     dtype: str = "float64"
     committee: int = 1  # members trained with different seeds and splits, exported as one model
     checkpoint_every: int = 1  # epochs
-    threads: int | None = None
+    # Training steps are small tensor operations: one thread is usually fastest, and several
+    # threads on a shared, busy machine can be 100x slower (spinning OpenMP barriers).
+    threads: int = 1
     progress: bool = True
 
 
@@ -186,7 +188,7 @@ def check_config(config: TrainConfig) -> None:
         raise ValueError(
             f"config 'training.lr_schedule' must be plateau, exponential, cosine or none, got {training.lr_schedule!r}"
         )
-    for key in ("epochs", "batch_size", "committee", "checkpoint_every"):
+    for key in ("epochs", "batch_size", "committee", "checkpoint_every", "threads"):
         if getattr(training, key) < 1:
             raise ValueError(f"config 'training.{key}' must be at least 1")
     if training.learning_rate <= 0:

@@ -19,23 +19,15 @@ class Prediction:
 
 
 def predict(evaluator: Callable, batch: Batch, need_forces: bool, need_stress: bool, create_graph: bool) -> Prediction:
-    """Total energies, forces (-dE/dx scattered from dE/dr_e, r_e = x_j - x_i) and
-    stress (-virial / volume, virial W = -sum_e r_e (x) dE/dr_e) of each structure."""
-    need_gradients = need_forces or need_stress
-    atom_energies, grad = evaluator(batch, need_gradients, create_graph)
+    """Total energies, forces (-dE/dx) and stress (-virial / volume, ASE's sign) of each
+    structure; ``create_graph`` keeps them differentiable in the parameters."""
+    atom_energies, de_dx, virial = evaluator(batch, need_forces, need_stress, create_graph)
     energy = torch.zeros(batch.n_structures, dtype=atom_energies.dtype).index_add(
         0, batch.atom_structure, atom_energies
     )
-    forces = stress = None
-    if need_forces:
-        centre, neighbour = batch.edge_index[0], batch.edge_index[1]
-        de_dx = torch.zeros(batch.species.shape[0], 3, dtype=grad.dtype)
-        de_dx = de_dx.index_add(0, neighbour, grad).index_add(0, centre, -grad)
-        forces = -de_dx
+    forces = -de_dx if need_forces else None
+    stress = None
     if need_stress:
-        per_edge = batch.edge_vectors.unsqueeze(2) * grad.unsqueeze(1)  # r (x) dE/dr
-        dedr_r = torch.zeros(batch.n_structures, 3, 3, dtype=grad.dtype).index_add(0, batch.edge_structure, per_edge)
-        virial = -dedr_r
         volume = torch.where(batch.volume > 0, batch.volume, torch.ones_like(batch.volume))
         stress = -virial / volume.view(-1, 1, 1)
     return Prediction(energy, forces, stress)

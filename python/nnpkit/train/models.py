@@ -9,6 +9,7 @@ combines trained members into one committee module. New model families (ANI,
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, Sequence
 
 import torch
@@ -18,18 +19,36 @@ from .config import ModelConfig
 from .data import Batch, Structure
 
 
+def edge_gradients_to_atoms(batch: Batch, grad: torch.Tensor, need_virial: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """dE/dx per atom (r_e = x_j - x_i: +dE/dr_e to j, -dE/dr_e to i) and the virial
+    W = -sum_e r_e (x) dE/dr_e of each structure, from per-edge gradients."""
+    centre, neighbour = batch.edge_index[0], batch.edge_index[1]
+    de_dx = torch.zeros(batch.species.shape[0], 3, dtype=grad.dtype)
+    de_dx = de_dx.index_add(0, neighbour, grad).index_add(0, centre, -grad)
+    virial = None
+    if need_virial:
+        per_edge = batch.edge_vectors.unsqueeze(2) * grad.unsqueeze(1)
+        virial = -torch.zeros(batch.n_structures, 3, 3, dtype=grad.dtype).index_add(0, batch.edge_structure, per_edge)
+    return de_dx, virial
+
+
 class Evaluator:
-    """Energies and edge gradients of a batch through the module's own forward.
+    """Energies and their position derivatives through the module's own forward.
 
     ``dE/dr_e`` comes from ``torch.autograd.grad(E, edge_vectors, create_graph=...)``;
     the descriptor operators give the double backward needed for force training
     as long as parameter gradients are taken with ``torch.autograd.grad``.
+    Called as ``evaluator(batch, need_forces, need_virial, create_graph)`` and returns
+    (atom energies [N], dE/dx [N, 3] or None, virial [S, 3, 3] or None).
     """
 
     def __init__(self, module: torch.nn.Module) -> None:
         self.module = module
 
-    def __call__(self, batch: Batch, need_gradients: bool, create_graph: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def __call__(
+        self, batch: Batch, need_forces: bool, need_virial: bool, create_graph: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        need_gradients = need_forces or need_virial
         vectors = batch.edge_vectors
         if need_gradients:
             vectors = vectors.detach().requires_grad_(True)
@@ -38,23 +57,39 @@ class Evaluator:
             if energies.dim() == 2:  # committee: train and report on the mean
                 energies = energies.mean(0)
             if not need_gradients:
-                return energies, None
+                return energies, None, None
             (grad,) = torch.autograd.grad(energies.sum(), vectors, create_graph=create_graph)
-        return energies, grad
+        de_dx, virial = edge_gradients_to_atoms(batch, grad, need_virial)
+        return energies, de_dx, virial
+
+
+class _SparseProduct(torch.autograd.Function):
+    """y = A @ v for a constant sparse A, with A^T stored beforehand: torch's own
+    sparse backward would transpose (sort) A on every step."""
+
+    @staticmethod
+    def forward(ctx, v: torch.Tensor, matrix: torch.Tensor, transposed: torch.Tensor) -> torch.Tensor:
+        ctx.transposed = transposed
+        return torch.sparse.mm(matrix, v)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return torch.sparse.mm(ctx.transposed, grad), None, None
 
 
 class DescriptorCache:
-    """Behler-Parrinello fast path: the symmetry functions G and their Jacobian
-    with respect to each edge vector depend on geometry only, so they are
-    computed once per structure (the operator's VJP with one-hot columns: each
-    edge belongs to one centre atom, so one VJP per column gives every
-    ``dG[centre(e), k] / dr_e``). A training step is then only the networks and
-    ``dE/dr_e = sum_k dE/dG[centre(e), k] * J[e, k]``. Members of a committee
-    share the descriptors, so one cache serves them all."""
+    """Behler-Parrinello fast path: the symmetry functions G and their derivatives
+    depend on geometry only, so they are computed once per structure. The
+    operator's VJP with a one-hot column k gives every ``dG[centre(e), k] / dr_e``
+    at once (each edge belongs to one centre). These are folded into a sparse
+    matrix D with ``dE/dx = D @ vec(dE/dG)`` and a dense V with ``virial = V @ vec(dE/dG)``,
+    so a training step is the networks plus one sparse product per structure.
+    Committee members share the descriptors, so one cache serves them all."""
 
     def __init__(self, descriptor: torch.nn.Module, structures: Sequence[Structure]) -> None:
         self.descriptors: list[torch.Tensor] = []
-        self.jacobians: list[torch.Tensor] = []
+        self.position_matrices: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.virial_matrices: list[torch.Tensor] = []
         for s in structures:
             vectors = s.edge_vectors.detach().requires_grad_(True)
             with torch.enable_grad():
@@ -66,29 +101,65 @@ class DescriptorCache:
                     (dg,) = torch.autograd.grad(g, vectors, one_hot, retain_graph=k + 1 < g.shape[1])
                     columns.append(dg)
             self.descriptors.append(g.detach())
-            self.jacobians.append(torch.stack(columns, dim=1))  # [E, K, 3]
+            jacobian = torch.stack(columns, dim=1)  # [E, K, 3]
+            self.position_matrices.append(self._position_matrix(s, jacobian))
+            self.virial_matrices.append(self._virial_matrix(s, jacobian))
+
+    @staticmethod
+    def _position_matrix(s: Structure, jacobian: torch.Tensor) -> torch.Tensor:
+        n, k = s.n_atoms, jacobian.shape[1]
+        centre, neighbour = s.edge_index[0], s.edge_index[1]
+        cols = (centre.view(-1, 1, 1) * k + torch.arange(k).view(1, -1, 1)).expand(-1, k, 3)
+        comp = torch.arange(3).view(1, 1, 3)
+        rows = torch.cat([(3 * neighbour.view(-1, 1, 1) + comp).expand(-1, k, 3),
+                          (3 * centre.view(-1, 1, 1) + comp).expand(-1, k, 3)]).reshape(-1)
+        values = torch.cat([jacobian, -jacobian]).reshape(-1)
+        indices = torch.stack([rows, torch.cat([cols, cols]).reshape(-1)])
+        with warnings.catch_warnings():  # "sparse CSR support is in beta": the product we use works
+            warnings.simplefilter("ignore", UserWarning)
+            matrix = torch.sparse_coo_tensor(indices, values, (3 * n, n * k)).coalesce()
+            return matrix.to_sparse_csr(), matrix.t().coalesce().to_sparse_csr()
+
+    @staticmethod
+    def _virial_matrix(s: Structure, jacobian: torch.Tensor) -> torch.Tensor:
+        # W_ab = -sum_e r_a dE/dr_b,  dE/dr_e,b = sum_k dE/dG[centre(e), k] J[e, k, b]
+        n, k = s.n_atoms, jacobian.shape[1]
+        per_edge = -s.edge_vectors.view(-1, 1, 3, 1) * jacobian.unsqueeze(2)  # [E, K, a, b]
+        per_centre = torch.zeros(n, k, 3, 3, dtype=jacobian.dtype).index_add(0, s.edge_index[0], per_edge)
+        return per_centre.permute(2, 3, 0, 1).reshape(9, n * k).contiguous()
 
 
 class CachedDescriptorEvaluator:
-    """Energies and edge gradients of a Behler-Parrinello module from a :class:`DescriptorCache`
-    (``batch.indices`` index the structures the cache was built from)."""
+    """Energies and position derivatives of a Behler-Parrinello module from a
+    :class:`DescriptorCache` (``batch.indices`` index the structures it was built from)."""
 
     def __init__(self, module: BehlerParrinelloModel, cache: DescriptorCache) -> None:
         self.module = module
         self.cache = cache
 
-    def __call__(self, batch: Batch, need_gradients: bool, create_graph: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def __call__(
+        self, batch: Batch, need_forces: bool, need_virial: bool, create_graph: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        need_gradients = need_forces or need_virial
         g = torch.cat([self.cache.descriptors[i] for i in batch.indices])
         with torch.set_grad_enabled(need_gradients or create_graph):
             if need_gradients:
                 g = g.requires_grad_(True)
             energies = self.module.atomic_energies(g, batch.species, batch.species.shape[0]).mean(0)
             if not need_gradients:
-                return energies, None
+                return energies, None, None
             (de_dg,) = torch.autograd.grad(energies.sum(), g, create_graph=create_graph)
-            jacobian = torch.cat([self.cache.jacobians[i] for i in batch.indices])
-            grad = torch.einsum("ek,ekc->ec", de_dg.index_select(0, batch.edge_index[0]), jacobian)
-        return energies, grad
+            de_dx, virial, start = [], [], 0
+            for i in batch.indices:
+                n = self.cache.descriptors[i].shape[0]
+                v = de_dg[start : start + n].reshape(-1, 1)
+                start += n
+                if need_forces:
+                    de_dx.append(_SparseProduct.apply(v, *self.cache.position_matrices[i]).view(n, 3))
+                if need_virial:
+                    virial.append((self.cache.virial_matrices[i] @ v).view(3, 3))
+        return (energies, torch.cat(de_dx) if need_forces else None,
+                torch.stack(virial) if need_virial else None)
 
 
 class ModelType:

@@ -351,9 +351,16 @@ def train(
         if committee < 1:
             raise ValueError("--committee must be at least 1")
         config.training.committee = committee
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(config.training.threads)
+    try:
+        return _train(config, resume, stop_after_epochs)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(config: TrainConfig, resume: bool, stop_after_epochs: int | None) -> TrainResult:
     t = config.training
-    if t.threads:
-        torch.set_num_threads(t.threads)
     dtype = _dtype(t.dtype)
     data = load_data(config, dtype)
     kind: ModelType = model_type(config.model.type)
