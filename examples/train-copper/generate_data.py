@@ -91,7 +91,7 @@ def generate(seed: int, scale: int = 1):
 
 
 def main() -> None:
-    train = generate(seed=1)
+    train = generate(seed=1, scale=2)
     test = generate(seed=2)[::3]
     ase.io.write(HERE / "train.extxyz", train)
     ase.io.write(HERE / "test.extxyz", test)
