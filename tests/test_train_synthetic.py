@@ -118,14 +118,18 @@ def test_exported_committee_reproduces_modules(committee_run, data_file):
         assert out["energy"] == pytest.approx(float(p.energy[0]), rel=1e-12)
 
 
-def test_cached_descriptor_path_equals_module_forward(committee_run):
-    """The BP fast path (cached symmetry functions and Jacobians) computes what the module computes."""
-    from nnpkit.train.models import model_type
+@pytest.mark.parametrize("dense_fraction", [0.0, 2.0], ids=["dense", "sparse"])
+def test_cached_descriptor_path_equals_module_forward(committee_run, dense_fraction, monkeypatch):
+    """The BP fast path (cached symmetry functions and derivative matrices, dense or
+    sparse) computes what the module computes."""
+    from nnpkit.train import models
 
+    monkeypatch.setattr(models, "DENSE_FRACTION", dense_fraction)
     config, result = committee_run
-    kind = model_type("behler_parrinello")
+    kind = models.model_type("behler_parrinello")
     structures = result.data.structures[:5]
     cache = kind.cache(result.members[0], structures)
+    assert len(cache.position_matrices[0]) == (1 if dense_fraction == 0.0 else 2)
     batch = collate(structures, list(range(5)))
     for stress in (False, True):
         fast = predict(kind.evaluator(result.members[0], cache), batch, True, stress, False)
