@@ -95,7 +95,9 @@ def evaluate(
 ) -> Metrics:
     """Loss and errors of a model over whole structures (no parameter gradients)."""
     need_forces = all(structures[i].forces is not None for i in indices)
-    need_stress = config.loss.stress_weight > 0
+    need_stress = config.loss.stress_weight > 0 and all(
+        structures[i].stress is not None and structures[i].volume > 0 for i in indices
+    )
     e_pred, e_ref, n_atoms, f_pred, f_ref, s_pred, s_ref = [], [], [], [], [], [], []
     for start in range(0, len(indices), batch_size):
         chunk = list(indices[start : start + batch_size])
