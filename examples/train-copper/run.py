@@ -108,6 +108,7 @@ def validate(model_path: pathlib.Path, out: pathlib.Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--validate", action="store_true", help="skip training, validate the existing model")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoints in output/")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
     config = load_config(HERE / "train.yaml")
@@ -120,7 +121,7 @@ def main() -> None:
         print(f"data generated in {time.perf_counter() - started:.0f} s")
     if not args.validate:
         t0 = time.perf_counter()
-        result = train(config)
+        result = train(config, resume=args.resume)
         seconds = [h["seconds"] for history in result.histories for h in history]
         print(open(config.output_directory + "/report.txt").read(), end="")
         print(f"training: {time.perf_counter() - t0:.0f} s in all, {np.mean(seconds):.3f} s per epoch "
