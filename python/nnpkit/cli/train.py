@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -11,7 +12,7 @@ def _train(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     if args.output is not None:
-        config.output.directory = args.output
+        config.output.directory = os.path.abspath(args.output)  # relative to where the command runs
     if args.epochs is not None:
         config.training.epochs = args.epochs
     if args.dtype is not None:

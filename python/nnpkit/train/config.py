@@ -112,7 +112,7 @@ class TrainConfig:
         return self.model_path_in(self.output_directory)
 
     def model_path_in(self, directory: str) -> str:
-        return self.output.model if os.path.isabs(self.output.model) else os.path.join(directory, self.output.model)
+        return os.path.normpath(os.path.join(directory, self.output.model))
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -416,6 +416,7 @@ def _train(config: TrainConfig, resume: bool, stop_after_epochs: int | None) -> 
     }
     from ..export import export
 
+    os.makedirs(os.path.dirname(os.path.abspath(config.model_path)), exist_ok=True)
     model_path = export(final, config.model_path, origin={"kind": "nnpkit-train", "config": config.to_dict()},
                         extra_metadata=metadata)
     result = TrainResult(model_path, final, members, histories, validations, evaluation, evaluation_set, data,
