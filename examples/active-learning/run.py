@@ -137,6 +137,8 @@ def main() -> None:
     ]
     (out / "summary.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    np.savez(out / "deviation.npz", before=dev_before, before_rescored=dev_fixed_new, after=dev_after,
+             chosen=np.array(chosen))
     plot(dev_before, dev_fixed_new, dev_after, chosen, args.threshold, out / "deviation.png")
 
 
@@ -156,6 +158,7 @@ def plot(before, before_rescored, after, chosen, threshold, path) -> None:
     axes[1].semilogy(np.arange(1, len(after) + 1), after, label="MD with the retrained committee")
     axes[1].set_title("MD from the same start, before and after")
     for ax in axes:
+        ax.set_ylim(bottom=0.3 * threshold)  # the perfect starting lattice has zero deviation
         ax.axhline(threshold, color="0.4", ls="--", lw=1, label="threshold")
         ax.set_xlabel("MD step")
         ax.legend(fontsize=8)
