@@ -8,7 +8,7 @@ import importlib
 import sys
 from typing import Sequence
 
-_COMMANDS = ["inspect", "eval", "paths", "convert"]
+_COMMANDS = ["inspect", "eval", "paths", "convert", "train"]
 
 
 def build_parser() -> argparse.ArgumentParser:
