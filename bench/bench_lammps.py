@@ -51,7 +51,7 @@ def default_model(workdir: pathlib.Path) -> str:
         return str(bundled)
     from nnpkit.models import BehlerParrinelloModel, SymmetryFunctionSet
 
-    sf = SymmetryFunctionSet.standard(["Cu"], 5.0, n_radial=8, r_min=2.0)  # as examples/fit_copper_emt.py
+    sf = SymmetryFunctionSet.standard(["Cu"], 5.0, n_radial=8, r_min=2.0)  # shape of a small copper model
     return nnpkit.export(BehlerParrinelloModel(sf, hidden=(16, 16)), workdir / "copper-random.pt")
 
 
