@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-FORMATS: list[str] = []
+FORMATS: list[str] = ["ani"]
 
 
 def register(subparsers) -> None:
