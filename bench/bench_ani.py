@@ -27,36 +27,9 @@ import numpy as np
 import torch
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from ani_reference import water_box  # noqa: E402  (the tests' water boxes)
 DEFAULT_INFO = REPO.parent / "shared" / "data" / "ani-model-zoo" / "resources" / "ani-2x_8x.info"
-
-
-def water_box(n_target: int, seed: int = 0):
-    """A periodic box of randomly oriented rigid waters on a cubic grid at about 1 g/cm^3."""
-    from ase import Atoms
-
-    per_side = max(1, round((n_target / 3) ** (1 / 3)))
-    spacing = 3.104  # Angstrom: 1 molecule per 29.9 A^3
-    rng = np.random.default_rng(seed)
-    bond, angle = 0.9572, np.radians(104.52)
-    local = np.array([[0, 0, 0], [bond, 0, 0], [bond * np.cos(angle), bond * np.sin(angle), 0]])
-    positions = []
-    for i in range(per_side):
-        for j in range(per_side):
-            for k in range(per_side):
-                q = rng.normal(size=4)
-                q /= np.linalg.norm(q)
-                a, b, c, d = q
-                rot = np.array(
-                    [
-                        [a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],
-                        [2 * (b * c + a * d), a * a - b * b + c * c - d * d, 2 * (c * d - a * b)],
-                        [2 * (b * d - a * c), 2 * (c * d + a * b), a * a - b * b - c * c + d * d],
-                    ]
-                )
-                centre = (np.array([i, j, k]) + 0.5 + rng.uniform(-0.1, 0.1, 3)) * spacing
-                positions.extend(centre + local @ rot.T)
-    n_mol = per_side**3
-    return Atoms("OHH" * n_mol, positions=positions, cell=np.eye(3) * spacing * per_side, pbc=True)
 
 
 def timed(fn, repeats: int) -> float:

@@ -118,7 +118,7 @@ std::vector<int64_t> centre_offsets(const torch::Tensor& edge_index, int64_t n_a
 template <typename T>
 struct AngularNeighbor {
   int64_t edge;
-  T distance;
+  T distance, fc, dfc;  // angular cutoff function and its derivative
   int species;
 };
 
@@ -153,7 +153,11 @@ void run_kernel(const Inputs& in, const AniAevParameters& params, int64_t n_cent
                     " coincide)");
         if (r >= rp.cutoff) continue;
         const int s = static_cast<int>(species[neighbor[e]]);
-        if (r < ap.cutoff) close.push_back(AngularNeighbor<T>{e, r, s});
+        if (r < ap.cutoff) {
+          AngularNeighbor<T> n{e, r, T(0), T(0), s};
+          ani_cosine_cutoff<T>(r, ap.cutoff, n.fc, n.dfc);
+          close.push_back(n);
+        }
         const int64_t column = static_cast<int64_t>(s) * rp.n_shifts;
         if (M == Mode::Forward) {
           ani_radial_terms<T>(r, rp, value, nullptr);
@@ -180,14 +184,14 @@ void run_kernel(const Inputs& in, const AniAevParameters& params, int64_t n_cent
           const T* b = vec + 3 * nb.edge;
           const int64_t column = radial_length + ani_species_pair_index(na.species, nb.species, n_species) * block;
           if (M == Mode::Forward) {
-            ani_triplet_setup<T>(a, na.distance, b, nb.distance, ap, false, triplet);
+            ani_triplet_setup<T>(a, na.distance, na.fc, na.dfc, b, nb.distance, nb.fc, nb.dfc, ap, false, triplet);
             ani_angular_add_terms<T>(triplet, ap, row + column);
           } else if (M == Mode::VectorJacobian) {
-            ani_triplet_setup<T>(a, na.distance, b, nb.distance, ap, true, triplet);
+            ani_triplet_setup<T>(a, na.distance, na.fc, na.dfc, b, nb.distance, nb.fc, nb.dfc, ap, true, triplet);
             ani_angular_vjp<T>(triplet, a, na.distance, b, nb.distance, ap, seed_row + column,
                                out_edges + 3 * na.edge, out_edges + 3 * nb.edge);
           } else {
-            ani_triplet_setup<T>(a, na.distance, b, nb.distance, ap, true, triplet);
+            ani_triplet_setup<T>(a, na.distance, na.fc, na.dfc, b, nb.distance, nb.fc, nb.dfc, ap, true, triplet);
             ani_angular_jvp<T>(triplet, a, na.distance, b, nb.distance, ap, seed + 3 * na.edge, seed + 3 * nb.edge,
                                row + column);
           }

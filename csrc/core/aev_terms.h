@@ -71,11 +71,15 @@ struct AniTriplet {
   T dcos_da[3], dcos_db[3];
 };
 
+// fc_a, dfc_a (fc_b, dfc_b): the angular cutoff function of r_a (r_b) and its
+// derivative, computed once per neighbour by the caller.
 template <typename T>
-NNPKIT_HD void ani_triplet_setup(const T* a, T ra, const T* b, T rb, const AniAngularParams<T>& p, bool derivatives,
-                                 AniTriplet<T>& t) {
-  ani_cosine_cutoff<T>(ra, p.cutoff, t.fc_a, t.dfc_a);
-  ani_cosine_cutoff<T>(rb, p.cutoff, t.fc_b, t.dfc_b);
+NNPKIT_HD void ani_triplet_setup(const T* a, T ra, T fc_a, T dfc_a, const T* b, T rb, T fc_b, T dfc_b,
+                                 const AniAngularParams<T>& p, bool derivatives, AniTriplet<T>& t) {
+  t.fc_a = fc_a;
+  t.dfc_a = dfc_a;
+  t.fc_b = fc_b;
+  t.dfc_b = dfc_b;
   const T inv_ab = T(1) / (ra * rb);
   const T c = (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) * inv_ab;
   t.cosine = c;
