@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-FORMATS: list[str] = ["ani"]
+FORMATS: list[str] = ["ani", "torch"]
 
 
 def register(subparsers) -> None:
