@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/aev_terms.h"
+#include "core/edge_list.h"
 
 namespace nnpkit {
 
@@ -95,25 +96,6 @@ Inputs check_inputs(const torch::Tensor& edge_vectors, const torch::Tensor& edge
   return in;
 }
 
-// Start offsets of each centre's edges; edges must be grouped by centre in
-// ascending order, as the model contract requires.
-std::vector<int64_t> centre_offsets(const torch::Tensor& edge_index, int64_t n_atoms) {
-  const auto idx = edge_index.accessor<int64_t, 2>();
-  const int64_t n_edges = edge_index.size(1);
-  std::vector<int64_t> offsets(n_atoms + 1, 0);
-  int64_t previous = 0;
-  for (int64_t e = 0; e < n_edges; ++e) {
-    const int64_t i = idx[0][e], j = idx[1][e];
-    TORCH_CHECK(i >= 0 && i < n_atoms && j >= 0 && j < n_atoms, "ani_aev: edge ", e, " (", i, ", ", j,
-                ") refers to an atom outside 0..", n_atoms - 1);
-    TORCH_CHECK(i >= previous, "ani_aev: edges must be grouped by centre atom in ascending order (edge ", e, ")");
-    previous = i;
-    offsets[i + 1] += 1;
-  }
-  for (int64_t i = 0; i < n_atoms; ++i) offsets[i + 1] += offsets[i];
-  return offsets;
-}
-
 // A neighbour inside the angular cutoff.
 template <typename T>
 struct AngularNeighbor {
@@ -134,7 +116,7 @@ void run_kernel(const Inputs& in, const AniAevParameters& params, int64_t n_cent
   const int64_t radial_length = params.radial_length();
   const int64_t block = static_cast<int64_t>(ap.n_shifts) * ap.n_sections;
   const int64_t* species = in.species.data_ptr<int64_t>();
-  const std::vector<int64_t> offsets = centre_offsets(in.edge_index, n_atoms);
+  const std::vector<int64_t> offsets = centre_offsets(in.edge_index, n_atoms, "ani_aev");
   const int64_t* neighbor = in.edge_index.data_ptr<int64_t>() + in.edge_index.size(1);
   const T* vec = in.edge_vectors.data_ptr<T>();
 
