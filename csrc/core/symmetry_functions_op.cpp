@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/edge_list.h"
 #include "core/symmetry_function_terms.h"
 
 #ifdef NNPKIT_WITH_CUDA
@@ -106,25 +107,6 @@ Plan<T> make_plan(const torch::Tensor& sf_int, const torch::Tensor& sf_real, int
   return plan;
 }
 
-// Start offsets of each centre's edges; edges must be grouped by centre in
-// ascending order, as the model contract requires.
-std::vector<int64_t> centre_offsets(const torch::Tensor& edge_index, int64_t n_atoms) {
-  const auto idx = edge_index.accessor<int64_t, 2>();
-  const int64_t n_edges = edge_index.size(1);
-  std::vector<int64_t> offsets(n_atoms + 1, 0);
-  int64_t previous = 0;
-  for (int64_t e = 0; e < n_edges; ++e) {
-    const int64_t i = idx[0][e], j = idx[1][e];
-    TORCH_CHECK(i >= 0 && i < n_atoms && j >= 0 && j < n_atoms, "edge ", e, " (", i, ", ", j,
-                ") refers to an atom outside 0..", n_atoms - 1);
-    TORCH_CHECK(i >= previous, "edges must be grouped by centre atom in ascending order (edge ", e, ")");
-    previous = i;
-    offsets[i + 1] += 1;
-  }
-  for (int64_t i = 0; i < n_atoms; ++i) offsets[i + 1] += offsets[i];
-  return offsets;
-}
-
 struct Inputs {
   torch::Tensor edge_vectors, edge_index, species, sf_int, sf_real;
 };
@@ -168,7 +150,7 @@ void run_kernel(const Inputs& in, int64_t n_centers, int64_t n_columns, const T*
     TORCH_CHECK(columns.min().item<int64_t>() >= 0 && columns.max().item<int64_t>() < n_columns,
                 "a symmetry function column lies outside 0..n_columns-1");
   }
-  const std::vector<int64_t> offsets = centre_offsets(in.edge_index, n_atoms);
+  const std::vector<int64_t> offsets = centre_offsets(in.edge_index, n_atoms, "symmetry_functions");
   const int64_t* neighbor = in.edge_index.data_ptr<int64_t>() + in.edge_index.size(1);
   const T* vec = in.edge_vectors.data_ptr<T>();
 

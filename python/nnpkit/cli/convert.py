@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-FORMATS: list[str] = ["n2p2"]
+FORMATS: list[str] = ["n2p2", "ani", "torch"]
 
 
 def register(subparsers) -> None:

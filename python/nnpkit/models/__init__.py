@@ -1,5 +1,6 @@
 """PyTorch building blocks of models that follow the nnpkit model contract."""
 
+from .ani import AevParameters, AniModel
 from .behler_parrinello import BehlerParrinelloModel
 from .message_passing import MessagePassingModel
 from .symmetry_functions import (
@@ -15,6 +16,8 @@ from .symmetry_functions import (
 )
 
 __all__ = [
+    "AevParameters",
+    "AniModel",
     "CUTOFF_TYPES",
     "AngularSymmetryFunction",
     "BehlerParrinelloModel",

@@ -1,0 +1,187 @@
+// Per-pair and per-triplet terms of the ANI atomic environment vector (AEV),
+// exactly as TorchANI 2.9 (and NeuroChem before it) defines them, with their
+// derivatives with respect to the edge vectors. Written once for the CPU driver
+// and CUDA kernels.
+//
+//   cutoff        fc(r)   = 0.5 cos(pi r / rc) + 0.5
+//   radial  (k)   G_k     = 0.25 exp(-EtaR (r - ShfR_k)^2) fc(r)              (r < Rcr)
+//   angular (k,l) G_kl    = 2 ((1 + cos(theta - ShfZ_l)) / 2)^Zeta
+//                             exp(-EtaA ((r_a + r_b)/2 - ShfA_k)^2) fc(r_a) fc(r_b)   (r_a, r_b < Rca)
+//   with theta = acos(0.95 cos(angle between a and b)), the 0.95 inherited from
+//   NeuroChem. Angular column of (k, l) within a species-pair block: k * n_sections + l.
+#pragma once
+
+#include <cmath>
+
+#include "core/host_device.h"
+
+namespace nnpkit {
+
+// Fixed bounds let the per-triplet scratch arrays live on the stack (also on a GPU).
+constexpr int kAniMaxRadialShifts = 64;
+constexpr int kAniMaxAngularShifts = 32;
+constexpr int kAniMaxSections = 32;
+
+template <typename T>
+struct AniRadialParams {
+  T cutoff, eta;
+  int n_shifts;
+  const T* shifts;
+};
+
+template <typename T>
+struct AniAngularParams {
+  T cutoff, eta, zeta;
+  int n_shifts, n_sections;
+  const T* shifts;
+  const T* cos_sections;  // cos(ShfZ_l), sin(ShfZ_l), precomputed
+  const T* sin_sections;
+};
+
+template <typename T>
+NNPKIT_HD void ani_cosine_cutoff(T r, T rc, T& f, T& df) {
+  const T k = T(3.14159265358979323846) / rc;
+  f = T(0.5) * std::cos(r * k) + T(0.5);
+  df = -T(0.5) * k * std::sin(r * k);
+}
+
+// Radial terms of one neighbour at distance r < cutoff: value[k] and, if
+// dvalue_dr != nullptr, d value[k] / dr.
+template <typename T>
+NNPKIT_HD void ani_radial_terms(T r, const AniRadialParams<T>& p, T* value, T* dvalue_dr) {
+  T fc, dfc;
+  ani_cosine_cutoff<T>(r, p.cutoff, fc, dfc);
+  for (int k = 0; k < p.n_shifts; ++k) {
+    const T d = r - p.shifts[k];
+    const T g = T(0.25) * std::exp(-p.eta * d * d);
+    value[k] = g * fc;
+    if (dvalue_dr != nullptr) dvalue_dr[k] = g * (dfc - T(2) * p.eta * d * fc);
+  }
+}
+
+// Everything one angular triplet (centre, a, b) needs, for values and derivatives:
+// the radial factors R_k(r_mean) and dR_k/dr_mean, the angle factors A_l(c) and
+// dA_l/dc of the plain cosine c = a.b / (r_a r_b), the cutoff product and its parts.
+template <typename T>
+struct AniTriplet {
+  T radial[kAniMaxAngularShifts], dradial[kAniMaxAngularShifts];
+  T angle[kAniMaxSections], dangle[kAniMaxSections];
+  T fc_a, dfc_a, fc_b, dfc_b;
+  T cosine;
+  T dcos_da[3], dcos_db[3];
+};
+
+// fc_a, dfc_a (fc_b, dfc_b): the angular cutoff function of r_a (r_b) and its
+// derivative, computed once per neighbour by the caller.
+template <typename T>
+NNPKIT_HD void ani_triplet_setup(const T* a, T ra, T fc_a, T dfc_a, const T* b, T rb, T fc_b, T dfc_b,
+                                 const AniAngularParams<T>& p, bool derivatives, AniTriplet<T>& t) {
+  t.fc_a = fc_a;
+  t.dfc_a = dfc_a;
+  t.fc_b = fc_b;
+  t.dfc_b = dfc_b;
+  const T inv_ab = T(1) / (ra * rb);
+  const T c = (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) * inv_ab;
+  t.cosine = c;
+  const T mean = T(0.5) * (ra + rb);
+  for (int k = 0; k < p.n_shifts; ++k) {
+    const T d = mean - p.shifts[k];
+    t.radial[k] = std::exp(-p.eta * d * d);
+    t.dradial[k] = -T(2) * p.eta * d * t.radial[k];
+  }
+  // cos(theta - z) = cos(theta) cos z + sin(theta) sin z with cos(theta) = 0.95 c.
+  const T x = T(0.95) * c;
+  const T sin_theta = std::sqrt(T(1) - x * x);
+  for (int l = 0; l < p.n_sections; ++l) {
+    const T half = T(0.5) * (T(1) + x * p.cos_sections[l] + sin_theta * p.sin_sections[l]);
+    const T pz1 = std::pow(half, p.zeta - T(1));
+    t.angle[l] = T(2) * pz1 * half;
+    if (derivatives) {
+      // d(half)/dc = 0.5 * 0.95 (cos z - x sin z / sin(theta))
+      const T dhalf = T(0.475) * (p.cos_sections[l] - x * p.sin_sections[l] / sin_theta);
+      t.dangle[l] = T(2) * p.zeta * pz1 * dhalf;
+    }
+  }
+  if (derivatives) {
+    const T inv_a2 = T(1) / (ra * ra), inv_b2 = T(1) / (rb * rb);
+    for (int c3 = 0; c3 < 3; ++c3) {
+      t.dcos_da[c3] = b[c3] * inv_ab - c * a[c3] * inv_a2;
+      t.dcos_db[c3] = a[c3] * inv_ab - c * b[c3] * inv_b2;
+    }
+  }
+}
+
+// Adds the triplet's n_shifts * n_sections terms to out.
+template <typename T>
+NNPKIT_HD void ani_angular_add_terms(const AniTriplet<T>& t, const AniAngularParams<T>& p, T* out) {
+  const T f = t.fc_a * t.fc_b;
+  for (int k = 0; k < p.n_shifts; ++k) {
+    const T rk = t.radial[k] * f;
+    T* row = out + k * p.n_sections;
+    for (int l = 0; l < p.n_sections; ++l) row[l] += rk * t.angle[l];
+  }
+}
+
+// Vector-Jacobian product: adds sum_kl seed[kl] d term_kl / d a (and / d b) to grad_a, grad_b.
+template <typename T>
+NNPKIT_HD void ani_angular_vjp(const AniTriplet<T>& t, const T* a, T ra, const T* b, T rb,
+                               const AniAngularParams<T>& p, const T* seed, T* grad_a, T* grad_b) {
+  T s_ra = T(0), s_dra = T(0), s_rda = T(0);  // sum g R A, sum g R' A, sum g R A'
+  for (int k = 0; k < p.n_shifts; ++k) {
+    const T* g = seed + k * p.n_sections;
+    T ga = T(0), gda = T(0);
+    for (int l = 0; l < p.n_sections; ++l) {
+      ga += g[l] * t.angle[l];
+      gda += g[l] * t.dangle[l];
+    }
+    s_ra += t.radial[k] * ga;
+    s_dra += t.dradial[k] * ga;
+    s_rda += t.radial[k] * gda;
+  }
+  const T f = t.fc_a * t.fc_b;
+  const T d_ra = T(0.5) * s_dra * f + s_ra * t.dfc_a * t.fc_b;  // d/dr_a at fixed cosine
+  const T d_rb = T(0.5) * s_dra * f + s_ra * t.fc_a * t.dfc_b;
+  const T d_cos = s_rda * f;
+  const T ka = d_ra / ra, kb = d_rb / rb;
+  for (int c = 0; c < 3; ++c) {
+    grad_a[c] += ka * a[c] + d_cos * t.dcos_da[c];
+    grad_b[c] += kb * b[c] + d_cos * t.dcos_db[c];
+  }
+}
+
+// Jacobian-vector product: adds d term_kl along the tangents (ta, tb) to out[kl].
+template <typename T>
+NNPKIT_HD void ani_angular_jvp(const AniTriplet<T>& t, const T* a, T ra, const T* b, T rb,
+                               const AniAngularParams<T>& p, const T* ta, const T* tb, T* out) {
+  T dra = T(0), drb = T(0), dcos = T(0);
+  for (int c = 0; c < 3; ++c) {
+    dra += a[c] * ta[c];
+    drb += b[c] * tb[c];
+    dcos += t.dcos_da[c] * ta[c] + t.dcos_db[c] * tb[c];
+  }
+  dra /= ra;
+  drb /= rb;
+  const T f = t.fc_a * t.fc_b;
+  const T df = t.dfc_a * t.fc_b * dra + t.fc_a * t.dfc_b * drb;
+  const T dmean = T(0.5) * (dra + drb);
+  for (int k = 0; k < p.n_shifts; ++k) {
+    const T rk = t.radial[k];
+    const T radial_part = t.dradial[k] * dmean * f + rk * df;  // d(R_k f) along the tangent
+    const T angle_part = rk * f * dcos;
+    T* row = out + k * p.n_sections;
+    for (int l = 0; l < p.n_sections; ++l) row[l] += radial_part * t.angle[l] + angle_part * t.dangle[l];
+  }
+}
+
+// Index of the unordered species pair (i, j) in TorchANI's order: the upper
+// triangle of an n x n matrix read row by row, (0,0), (0,1), ..., (1,1), ...
+NNPKIT_HD int ani_species_pair_index(int i, int j, int n_species) {
+  if (i > j) {
+    const int s = i;
+    i = j;
+    j = s;
+  }
+  return i * n_species - i * (i - 1) / 2 + (j - i);
+}
+
+}  // namespace nnpkit

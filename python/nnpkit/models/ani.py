@@ -1,0 +1,266 @@
+"""ANI potentials (ANI-1x, ANI-1ccx, ANI-2x and any model of that form).
+
+An atom's energy is its element's network applied to its atomic environment
+vector (AEV, computed by the C++ operator ``torch.ops.nnpkit.ani_aev``) plus the
+element's self-atomic energy. Networks use CELU(alpha) activations (0.1 in
+NeuroChem and TorchANI). The members of an ensemble form a committee: the model
+returns per-atom energies ``[M, N]`` and the engine reports their mean and spread.
+
+Two things make it fast: the members of each element are evaluated together
+(one matrix product for the first layer of all members, batched products after),
+and the first layer only reads the AEV columns that can be non-zero, those of the
+species present in the structure (for water: 128 of ANI-2x's 1008).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import torch
+
+
+@dataclass(frozen=True)
+class AevParameters:
+    """The constants of an ANI AEV (NeuroChem's ``.params`` file names in brackets).
+
+    Attributes:
+        radial_cutoff: Rcr, Angstrom.
+        radial_eta: EtaR.
+        radial_shifts: ShfR.
+        angular_cutoff: Rca, Angstrom.
+        angular_eta: EtaA.
+        angular_zeta: Zeta.
+        angular_shifts: ShfA.
+        angular_sections: ShfZ (radians).
+    """
+
+    radial_cutoff: float
+    radial_eta: float
+    radial_shifts: tuple[float, ...]
+    angular_cutoff: float
+    angular_eta: float
+    angular_zeta: float
+    angular_shifts: tuple[float, ...]
+    angular_sections: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.angular_cutoff <= self.radial_cutoff:
+            raise ValueError(
+                f"need 0 < angular cutoff ({self.angular_cutoff}) <= radial cutoff ({self.radial_cutoff})"
+            )
+        for name in ("radial_shifts", "angular_shifts", "angular_sections"):
+            if len(getattr(self, name)) == 0:
+                raise ValueError(f"AEV parameter {name} is empty")
+
+    def radial_length(self, n_species: int) -> int:
+        return n_species * len(self.radial_shifts)
+
+    def angular_block(self) -> int:
+        """AEV columns of one species pair."""
+        return len(self.angular_shifts) * len(self.angular_sections)
+
+    def length(self, n_species: int) -> int:
+        return self.radial_length(n_species) + n_species * (n_species + 1) // 2 * self.angular_block()
+
+
+class AniAev(torch.nn.Module):
+    """The AEV of the first ``n_centers`` atoms, ``[n_centers, length]`` in TorchANI's layout."""
+
+    def __init__(self, params: AevParameters) -> None:
+        super().__init__()
+        self.radial_cutoff = float(params.radial_cutoff)
+        self.radial_eta = float(params.radial_eta)
+        self.radial_shifts = [float(x) for x in params.radial_shifts]
+        self.angular_cutoff = float(params.angular_cutoff)
+        self.angular_eta = float(params.angular_eta)
+        self.angular_zeta = float(params.angular_zeta)
+        self.angular_shifts = [float(x) for x in params.angular_shifts]
+        self.angular_sections = [float(x) for x in params.angular_sections]
+
+    def forward(
+        self, edge_vectors: torch.Tensor, edge_index: torch.Tensor, species: torch.Tensor, n_species: int, n_centers: int
+    ) -> torch.Tensor:
+        return torch.ops.nnpkit.ani_aev(
+            edge_vectors,
+            edge_index,
+            species,
+            n_species,
+            n_centers,
+            self.radial_cutoff,
+            self.radial_eta,
+            self.radial_shifts,
+            self.angular_cutoff,
+            self.angular_eta,
+            self.angular_zeta,
+            self.angular_shifts,
+            self.angular_sections,
+        )
+
+
+class _BatchedLinear(torch.nn.Module):
+    """One linear layer of M members: [M, n, in] -> [M, n, out]."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(weight.clone())  # [M, out, in]
+        self.bias = torch.nn.Parameter(bias.clone())  # [M, out]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+
+
+class ElementNetworks(torch.nn.Module):
+    """The networks of one element for all M committee members, evaluated together.
+
+    ``layers`` is a list of (weight [M, out, in], bias [M, out]) pairs; the last
+    layer has one output and no activation.
+    """
+
+    def __init__(self, layers: Sequence[tuple[torch.Tensor, torch.Tensor]], celu_alpha: float = 0.1) -> None:
+        super().__init__()
+        if len(layers) < 2:
+            raise ValueError("an ANI element network needs at least one hidden layer and an output layer")
+        w0, b0 = layers[0]
+        self.first_weight = torch.nn.Parameter(w0.clone())  # [M, h1, D]
+        self.first_bias = torch.nn.Parameter(b0.clone())  # [M, h1]
+        self.hidden = torch.nn.ModuleList([_BatchedLinear(w, b) for w, b in layers[1:-1]])
+        self.output = _BatchedLinear(*layers[-1])
+        if self.output.weight.shape[1] != 1:
+            raise ValueError(f"the last layer must have one output, not {self.output.weight.shape[1]}")
+        self.celu_alpha = float(celu_alpha)
+
+    def shapes(self) -> list[int]:
+        dims = [int(self.first_weight.shape[2]), int(self.first_weight.shape[1])]
+        dims += [int(layer.weight.shape[1]) for layer in self.hidden]
+        return dims + [1]
+
+    def forward(self, aev: torch.Tensor, columns: Optional[torch.Tensor]) -> torch.Tensor:
+        """Energies [M, n] of n atoms of this element from their AEV rows. ``columns``
+        maps the columns of a compacted AEV to the full one (None: AEV is full)."""
+        weight = self.first_weight
+        if columns is not None:
+            weight = weight.index_select(2, columns)
+        m, h1, d = weight.shape
+        # All members' first layers in one matrix product: [n, D] x [D, M*h1].
+        x = torch.addmm(self.first_bias.reshape(m * h1), aev, weight.reshape(m * h1, d).t())
+        x = torch.nn.functional.celu(x.reshape(-1, m, h1).transpose(0, 1), self.celu_alpha)
+        for layer in self.hidden:
+            x = torch.nn.functional.celu(layer(x), self.celu_alpha)
+        return self.output(x).squeeze(2)
+
+
+class AniModel(torch.nn.Module):
+    """An ANI potential following the nnpkit model contract.
+
+    Args:
+        species: element symbols in the model's (AEV) order, e.g. H C N O S F Cl.
+        aev: the AEV constants.
+        networks: per element (model order), a list of (weight [M, out, in], bias [M, out])
+            layers for the M committee members.
+        self_energies: per element, added to each atom's energy (Hartree for ANI).
+        celu_alpha: CELU parameter of the hidden layers (0.1 in ANI).
+    """
+
+    model_type: str = "ani"
+
+    def __init__(
+        self,
+        species: Sequence[str],
+        aev: AevParameters,
+        networks: Sequence[Sequence[tuple[torch.Tensor, torch.Tensor]]],
+        self_energies: Sequence[float],
+        celu_alpha: float = 0.1,
+        dtype: torch.dtype = torch.float64,
+    ) -> None:
+        super().__init__()
+        self.species: list[str] = list(species)
+        n = len(self.species)
+        if len(networks) != n or len(self_energies) != n:
+            raise ValueError(f"need one network stack and one self energy for each of the {n} species")
+        self.n_species: int = n
+        self.aev_parameters = aev
+        self.cutoff: float = float(aev.radial_cutoff)
+        self.interaction_range: float = float(aev.radial_cutoff)
+        self.aev_length: int = aev.length(n)
+        self.n_radial: int = len(aev.radial_shifts)
+        self.angular_block: int = aev.angular_block()
+        members = {int(layers[0][0].shape[0]) for layers in networks}
+        if len(members) != 1:
+            raise ValueError(f"every element needs the same number of committee members, got {sorted(members)}")
+        self.committee_size: int = members.pop()
+        self.aev = AniAev(aev)
+        self.networks = torch.nn.ModuleList([ElementNetworks(layers, celu_alpha) for layers in networks])
+        for s, net in zip(self.species, self.networks):
+            if net.first_weight.shape[2] != self.aev_length:
+                raise ValueError(
+                    f"the {s} network reads {net.first_weight.shape[2]} inputs but the AEV has {self.aev_length}"
+                )
+        self.register_buffer("self_energies", torch.tensor([float(e) for e in self_energies], dtype=torch.float64))
+        pair_table = torch.zeros(n, n, dtype=torch.int64)
+        rows, cols = torch.triu_indices(n, n)
+        pair_table[rows, cols] = torch.arange(rows.shape[0])
+        pair_table[cols, rows] = torch.arange(rows.shape[0])
+        self.register_buffer("pair_table", pair_table)
+        self.to(dtype)
+
+    def describe(self) -> dict:
+        return {
+            "descriptor": "ANI atomic environment vector",
+            "aev_length": self.aev_length,
+            "descriptors_per_element": {s: self.aev_length for s in self.species},
+            "network_shapes": {s: net.shapes() for s, net in zip(self.species, self.networks)},
+            "activation": f"celu({self.networks[0].celu_alpha})",
+            "aev_parameters": {
+                k: list(v) if isinstance(v, tuple) else v for k, v in self.aev_parameters.__dict__.items()
+            },
+        }
+
+    def _aev_columns(self, active: torch.Tensor) -> torch.Tensor:
+        """Columns of the full AEV that the AEV over the ``active`` species (sorted) holds."""
+        device = active.device
+        radial = (active.unsqueeze(1) * self.n_radial + torch.arange(self.n_radial, device=device)).reshape(-1)
+        pairs = torch.triu_indices(active.shape[0], active.shape[0], device=device)
+        full_pairs = self.pair_table[active[pairs[0]], active[pairs[1]]]
+        angular = (
+            self.n_species * self.n_radial
+            + full_pairs.unsqueeze(1) * self.angular_block
+            + torch.arange(self.angular_block, device=device)
+        ).reshape(-1)
+        return torch.cat([radial, angular])
+
+    def atomic_energies(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
+    ) -> torch.Tensor:
+        """Per-atom energies [M, N] (zero for atoms n_local..N-1)."""
+        n_atoms = species.shape[0]
+        # The AEV over only the species present: absent species' columns are zero
+        # and their first-layer weights need not be read.
+        present = torch.zeros(self.n_species, dtype=torch.bool, device=species.device)
+        present[species] = True
+        active = torch.nonzero(present).squeeze(1)
+        n_active = int(active.shape[0])
+        columns: Optional[torch.Tensor] = None
+        aev_species = species
+        if n_active < self.n_species:
+            remap = torch.full([self.n_species], -1, dtype=torch.int64, device=species.device)
+            remap[active] = torch.arange(n_active, device=species.device)
+            aev_species = remap[species]
+            columns = self._aev_columns(active)
+        aev = self.aev(edge_vectors, edge_index, aev_species, max(n_active, 1), n_local)
+        energies = torch.zeros(self.committee_size, n_atoms, dtype=edge_vectors.dtype, device=edge_vectors.device)
+        centre_species = species[:n_local]
+        for e, network in enumerate(self.networks):
+            idx = torch.nonzero(centre_species == e).squeeze(1)
+            if idx.shape[0] > 0:
+                member_energies = network(aev.index_select(0, idx), columns) + self.self_energies[e]
+                energies = energies.index_copy(1, idx, member_energies)
+        return energies
+
+    def forward(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
+    ) -> torch.Tensor:
+        energies = self.atomic_energies(species, edge_index, edge_vectors, n_local)
+        if self.committee_size == 1:
+            return energies[0]
+        return energies
