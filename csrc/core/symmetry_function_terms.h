@@ -51,7 +51,15 @@ struct SymmetryFunctionParams {
   T weight = T(1);
   T angle_left = T(0), angle_right = T(0);
   bool asymmetric = false;
+  T angular_norm = T(0);  // weight * 2^(1 - zeta), set by prepare_params
 };
+
+// Fills the derived constants of a parameter set; call once per function, not per term.
+template <typename T>
+NNPKIT_HD SymmetryFunctionParams<T> prepare_params(SymmetryFunctionParams<T> p) {
+  p.angular_norm = p.weight * std::pow(T(2), T(1) - p.zeta);
+  return p;
+}
 
 // Radial factor of one distance for the Gaussian types:
 // R = exp(-eta (r - rs)^2) fc(r), with dR/dr. It is the G2 term itself (before the
@@ -167,7 +175,7 @@ NNPKIT_HD T angular_coefficients(int type, const TripletGeometry<T>& g, T r1, T 
   } else {
     const T plambda = T(1) + p.lambda * g.cos_t;
     if (plambda <= T(0)) return zero();
-    const T norm = p.weight * power<T>(T(2), T(1) - p.zeta);
+    const T norm = p.angular_norm;
     const T pz1 = power<T>(plambda, p.zeta - T(1));
     angular = norm * pz1 * plambda;
     dangular_dcos = norm * p.zeta * p.lambda * pz1;

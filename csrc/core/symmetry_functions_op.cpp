@@ -86,7 +86,7 @@ Plan<T> make_plan(const torch::Tensor& sf_int, const torch::Tensor& sf_real, int
       params.angle_right = T(sr[s][8]);
     }
     if (has_extra_int) params.asymmetric = si[s][6] != 0;
-    SfEntry<T> entry{column, static_cast<int>(type), params};
+    SfEntry<T> entry{column, static_cast<int>(type), prepare_params<T>(params)};
     auto& ep = plan.elements[centre];
     if (is_radial_type(static_cast<int>(type))) {
       ep.radial_by_neighbor[e1].push_back(entry);

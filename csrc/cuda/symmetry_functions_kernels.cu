@@ -22,7 +22,7 @@ __device__ SymmetryFunctionParams<T> params_of(const int64_t* si, const double* 
     p.angle_right = T(r[8]);
   }
   if (int_stride > 6) p.asymmetric = si[6] != 0;
-  return p;
+  return prepare_params<T>(p);
 }
 
 template <typename T>
