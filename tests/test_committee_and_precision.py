@@ -90,3 +90,19 @@ def test_results_do_not_depend_on_thread_count(bp_model):
         nnpkit.set_num_threads(before)
     assert one["energy"] == pytest.approx(two["energy"], rel=1e-13)
     np.testing.assert_allclose(one["forces"], two["forces"], atol=1e-13)
+
+
+def test_ase_calculator_committee_statistics_are_opt_in(bp_committee):
+    from nnpkit.ase import NNPCalculator
+
+    atoms = random_triclinic(seed=24)
+    atoms.calc = NNPCalculator(bp_committee)
+    energy, forces = atoms.get_potential_energy(), atoms.get_forces()
+    assert "forces_std" not in atoms.calc.results  # MD pays one backward pass, not one per member
+    monitored = atoms.copy()
+    monitored.calc = NNPCalculator(bp_committee, committee_statistics=True)
+    assert monitored.get_potential_energy() == pytest.approx(energy, rel=1e-12)
+    np.testing.assert_allclose(monitored.get_forces(), forces, atol=1e-12)
+    reference = bp_committee.compute(atoms)
+    np.testing.assert_allclose(monitored.calc.results["forces_std"], reference["forces_std"], atol=1e-12)
+    assert monitored.calc.results["energy_std"] == pytest.approx(reference["energy_std"], rel=1e-12)

@@ -56,7 +56,7 @@ def explore(model: nnpkit.Model, temperature: float, steps: int, seed: int) -> t
     atoms = bulk("Cu", "fcc", a=3.59, cubic=True) * (2, 2, 2)
     rng = np.random.default_rng(seed)
     MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
-    atoms.calc = NNPCalculator(model)
+    atoms.calc = NNPCalculator(model, committee_statistics=True)
     dyn = Langevin(atoms, 2 * units.fs, temperature_K=temperature, friction=0.05, rng=rng, fixcm=False)
     frames, deviation = [], []
 

@@ -13,25 +13,41 @@ from .model import Model
 class NNPCalculator(Calculator):
     """Energy, forces, stress and per-atom energies from an nnpkit model.
 
-    Usable with ASE's optimizers and MD integrators. For committees,
-    ``calc.results`` also holds ``energy_std`` and ``forces_std`` (per-atom force
-    deviation) of the last evaluation.
+    Usable with ASE's optimizers and MD integrators. A committee model gives
+    its mean energy and forces from one backward pass. With
+    ``committee_statistics=True`` ``calc.results`` also holds ``energy_std`` and
+    ``forces_std`` (per-atom force deviation, DeePMD-kit's definition) of each
+    evaluation, at the cost of one backward pass per member.
 
     Args:
         model: an :class:`nnpkit.Model` or the path of a model file.
+        committee_statistics: compute the committee spread on every call
+            (for uncertainty monitoring and active learning).
+        extrapolation: check descriptors against the model's training range
+            (models that store one) and warn with :class:`nnpkit.ExtrapolationWarning`.
     """
 
     implemented_properties = ["energy", "free_energy", "forces", "stress", "energies"]
 
-    def __init__(self, model: Model | str | os.PathLike[str], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: Model | str | os.PathLike[str],
+        committee_statistics: bool = False,
+        extrapolation: bool = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.model = model if isinstance(model, Model) else Model(model)
+        self.committee_statistics = committee_statistics
+        self.extrapolation = extrapolation
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
         super().calculate(atoms, properties, system_changes)
         if "stress" in properties and not self.atoms.pbc.all():
             raise PropertyNotImplementedError("stress needs a structure periodic in all three directions")
-        result = self.model.compute(self.atoms)
+        result = self.model.compute(
+            self.atoms, committee=self.committee_statistics, extrapolation=self.extrapolation
+        )
         self.results = {
             "energy": result["energy"],
             "free_energy": result["energy"],
