@@ -96,8 +96,8 @@ def test_bad_config_values(values, message):
 
 def test_unknown_model_type_and_stress_without_labels(tmp_path):
     path = _write(tmp_path, _labelled())
-    with pytest.raises(ValueError, match="unknown model type 'ani'"):
-        train(_config(tmp_path, path, model={"type": "ani"}))
+    with pytest.raises(ValueError, match="unknown model type 'schnet'"):
+        train(_config(tmp_path, path, model={"type": "schnet"}))
     with pytest.raises(ValueError, match="no reference stress"):
         train(_config(tmp_path, path, loss={"stress_weight": 1.0}))
 

@@ -16,43 +16,16 @@ from nnpkit.train.data import atoms_to_structure, collate
 from nnpkit.train.loss import predict
 from nnpkit.train.models import Evaluator
 
+from morse_data import morse_structures, write_morse_files
+
 CUTOFF = 4.2
 #: the force error bound this test promises, eV/Angstrom (reference forces have RMS ~0.6)
 FORCE_RMSE_BOUND = 0.08
 
 
-def morse(atoms):
-    from ase.calculators.morse import MorsePotential
-
-    # r0 = 2.55 A (copper-like spacing); smooth cutoff from 3.06 to 3.95 A, inside the model cutoff
-    atoms.calc = MorsePotential(epsilon=0.3, r0=2.55, rho0=4.0, rcut1=1.2, rcut2=1.55)
-    atoms.get_potential_energy()
-    atoms.get_forces()
-    atoms.get_stress()
-    return atoms
-
-
-def morse_structures(n, seed, strain=0.04, rattle=0.08, a=3.6):
-    from ase.build import bulk
-
-    rng = np.random.default_rng(seed)
-    out = []
-    for k in range(n):
-        atoms = bulk("Cu", "fcc", a=a * (1 + rng.uniform(-strain, strain)), cubic=True) * (2, 1, 1)
-        atoms.rattle(rattle, seed=int(rng.integers(1 << 30)))
-        out.append(morse(atoms))
-    return out
-
-
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory):
-    import ase.io
-
-    path = tmp_path_factory.mktemp("morse") / "train.extxyz"
-    ase.io.write(path, morse_structures(48, seed=0))
-    test_path = path.with_name("test.extxyz")
-    ase.io.write(test_path, morse_structures(10, seed=1))
-    return path, test_path
+    return write_morse_files(tmp_path_factory.mktemp("morse"))
 
 
 def make_config(data_file, directory, **training):

@@ -12,10 +12,9 @@ and the first layer only reads the AEV columns that can be non-zero, those of th
 species present in the structure (for water: 128 of ANI-2x's 1008).
 """
 
-from __future__ import annotations
-
+import math
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 
@@ -53,6 +52,50 @@ class AevParameters:
             if len(getattr(self, name)) == 0:
                 raise ValueError(f"AEV parameter {name} is empty")
 
+    @classmethod
+    def standard(
+        cls,
+        radial_cutoff: float,
+        angular_cutoff: Optional[float] = None,
+        n_radial: int = 16,
+        n_angular: int = 4,
+        n_sections: int = 8,
+        radial_eta: float = 16.0,
+        angular_eta: float = 8.0,
+        angular_zeta: float = 32.0,
+        r_min: float = 0.9,
+    ) -> "AevParameters":
+        """ANI-1x's layout for any cutoff: ``n_radial`` radial shifts evenly from
+        ``r_min`` up to (not including) the radial cutoff, ``n_angular`` angular
+        shifts likewise below the angular cutoff, and ``n_sections`` angle sections
+        centred at (2k+1) pi / (2 n_sections). With the defaults and cutoffs 5.2 and
+        3.5 Angstrom this is exactly ANI-1x's AEV. The angular cutoff defaults to
+        ANI's ratio, 3.5/5.2 of the radial one."""
+        if angular_cutoff is None:
+            angular_cutoff = round(radial_cutoff * 3.5 / 5.2, 10)
+        for name, value in (("n_radial", n_radial), ("n_angular", n_angular), ("n_sections", n_sections)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"AEV {name} must be a positive integer, got {value!r}")
+        for name, value in (("radial_eta", radial_eta), ("angular_eta", angular_eta), ("angular_zeta", angular_zeta)):
+            if not value > 0:
+                raise ValueError(f"AEV {name} must be positive, got {value!r}")
+        if not 0.0 <= r_min < min(radial_cutoff, angular_cutoff):
+            raise ValueError(f"AEV r_min ({r_min}) must lie below both cutoffs ({radial_cutoff}, {angular_cutoff})")
+
+        def shifts(cutoff: float, n: int) -> tuple[float, ...]:
+            return tuple(r_min + k * (cutoff - r_min) / n for k in range(n))
+
+        return cls(
+            radial_cutoff=float(radial_cutoff),
+            radial_eta=float(radial_eta),
+            radial_shifts=shifts(radial_cutoff, n_radial),
+            angular_cutoff=float(angular_cutoff),
+            angular_eta=float(angular_eta),
+            angular_zeta=float(angular_zeta),
+            angular_shifts=shifts(angular_cutoff, n_angular),
+            angular_sections=tuple((2 * k + 1) * math.pi / (2 * n_sections) for k in range(n_sections)),
+        )
+
     def radial_length(self, n_species: int) -> int:
         return n_species * len(self.radial_shifts)
 
@@ -66,6 +109,15 @@ class AevParameters:
 
 class AniAev(torch.nn.Module):
     """The AEV of the first ``n_centers`` atoms, ``[n_centers, length]`` in TorchANI's layout."""
+
+    radial_cutoff: float
+    radial_eta: float
+    radial_shifts: List[float]
+    angular_cutoff: float
+    angular_eta: float
+    angular_zeta: float
+    angular_shifts: List[float]
+    angular_sections: List[float]
 
     def __init__(self, params: AevParameters) -> None:
         super().__init__()
@@ -163,6 +215,14 @@ class AniModel(torch.nn.Module):
     """
 
     model_type: str = "ani"
+    species: List[str]
+    n_species: int
+    cutoff: float
+    interaction_range: float
+    aev_length: int
+    n_radial: int
+    angular_block: int
+    committee_size: int
 
     def __init__(
         self,
@@ -174,21 +234,21 @@ class AniModel(torch.nn.Module):
         dtype: torch.dtype = torch.float64,
     ) -> None:
         super().__init__()
-        self.species: list[str] = list(species)
+        self.species = list(species)
         n = len(self.species)
         if len(networks) != n or len(self_energies) != n:
             raise ValueError(f"need one network stack and one self energy for each of the {n} species")
-        self.n_species: int = n
+        self.n_species = n
         self.aev_parameters = aev
-        self.cutoff: float = float(aev.radial_cutoff)
-        self.interaction_range: float = float(aev.radial_cutoff)
-        self.aev_length: int = aev.length(n)
-        self.n_radial: int = len(aev.radial_shifts)
-        self.angular_block: int = aev.angular_block()
+        self.cutoff = float(aev.radial_cutoff)
+        self.interaction_range = float(aev.radial_cutoff)
+        self.aev_length = aev.length(n)
+        self.n_radial = len(aev.radial_shifts)
+        self.angular_block = aev.angular_block()
         members = {int(layers[0][0].shape[0]) for layers in networks}
         if len(members) != 1:
             raise ValueError(f"every element needs the same number of committee members, got {sorted(members)}")
-        self.committee_size: int = members.pop()
+        self.committee_size = members.pop()
         self.aev = AniAev(aev)
         self.networks = torch.nn.ModuleList([ElementNetworks(layers, celu_alpha) for layers in networks])
         for s, net in zip(self.species, self.networks):
@@ -248,8 +308,15 @@ class AniModel(torch.nn.Module):
             aev_species = remap[species]
             columns = self._aev_columns(active)
         aev = self.aev(edge_vectors, edge_index, aev_species, max(n_active, 1), n_local)
-        energies = torch.zeros(self.committee_size, n_atoms, dtype=edge_vectors.dtype, device=edge_vectors.device)
-        centre_species = species[:n_local]
+        return self.energies_from_aev(aev, species, n_atoms, columns)
+
+    def energies_from_aev(
+        self, aev: torch.Tensor, species: torch.Tensor, n_atoms: int, columns: Optional[torch.Tensor]
+    ) -> torch.Tensor:
+        """Per-atom energies [M, n_atoms] from the AEV rows of the first atoms of
+        ``species`` (``columns``: as in :meth:`ElementNetworks.forward`)."""
+        energies = torch.zeros(self.committee_size, n_atoms, dtype=aev.dtype, device=aev.device)
+        centre_species = species[: aev.shape[0]]
         for e, network in enumerate(self.networks):
             idx = torch.nonzero(centre_species == e).squeeze(1)
             if idx.shape[0] > 0:

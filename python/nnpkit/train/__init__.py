@@ -12,7 +12,10 @@ or from the shell: ``nnpkit train train.yaml --committee 4``. See docs/training.
 from .config import TrainConfig, config_from_dict, load_config
 from .data import Structure, atoms_to_structure, fit_energy_offsets, read_structures
 from .models import ModelType, register_model_type
+from .ani_model import AniType
 from .trainer import Metrics, TrainResult, evaluate, load_data, train
+
+register_model_type(AniType.name, AniType)
 
 __all__ = [
     "Metrics",

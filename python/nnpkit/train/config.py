@@ -14,15 +14,21 @@ from typing import Any
 
 @dataclass
 class ModelConfig:
-    """What to train. ``type`` is a registered model type (see :mod:`nnpkit.train.models`)."""
+    """What to train. ``type`` is a registered model type (see :mod:`nnpkit.train.models`):
+    ``behler_parrinello``, ``ani`` or ``message_passing``."""
 
     type: str = "behler_parrinello"
     species: list[str] | None = None  # default: the elements present in the data, by atomic number
-    cutoff: float = 5.0
-    # Behler-Parrinello: arguments of SymmetryFunctionSet.standard, and the networks
+    cutoff: float = 5.0  # for ani: the radial cutoff
+    # Behler-Parrinello: arguments of SymmetryFunctionSet.standard
     symmetry_functions: dict[str, Any] = field(default_factory=dict)
+    # ANI: arguments of AevParameters.standard besides the radial cutoff (angular_cutoff,
+    # n_radial, n_angular, n_sections, radial_eta, angular_eta, angular_zeta, r_min)
+    aev: dict[str, Any] = field(default_factory=dict)
+    # per-element networks (Behler-Parrinello and ANI)
     hidden: list[int] = field(default_factory=lambda: [16, 16])
-    activation: str = "tanh"
+    activation: str | None = None  # Behler-Parrinello: tanh (default), softplus, silu, celu, gelu
+    celu_alpha: float = 0.1  # ANI networks use CELU(alpha)
     # message passing
     n_layers: int = 2
     features: int = 16
@@ -144,6 +150,8 @@ def _section(name: str, cls: type, values: Any) -> Any:
         if key in _LIST_OF_PATHS and isinstance(value, str):
             value = [value]
         default = getattr(cls(), key)
+        if isinstance(default, dict) and not isinstance(value, dict):
+            raise ValueError(f"config '{name}.{key}' must be a mapping, got {value!r}")
         if isinstance(default, bool) and not isinstance(value, bool):
             raise ValueError(f"config '{name}.{key}' must be true or false, got {value!r}")
         if isinstance(default, (int, float)) and not isinstance(default, bool):

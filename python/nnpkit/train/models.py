@@ -7,10 +7,8 @@ combines trained members into one committee module. New model families (ANI,
 ...) plug in with :func:`register_model_type`.
 """
 
-from __future__ import annotations
-
 import warnings
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, List, Sequence
 
 import torch
 
@@ -141,12 +139,15 @@ class DescriptorCache:
 
 
 class CachedDescriptorEvaluator:
-    """Energies and position derivatives of a Behler-Parrinello module from a
-    :class:`DescriptorCache` (``batch.indices`` index the structures it was built from)."""
+    """Energies and position derivatives of a descriptor-based module (Behler-Parrinello,
+    ANI) from a :class:`DescriptorCache` (``batch.indices`` index the structures it was
+    built from). ``head(descriptors, species, n_atoms)`` maps descriptor rows to per-atom
+    energies [M, n_atoms]; default: the module's ``atomic_energies``."""
 
-    def __init__(self, module: BehlerParrinelloModel, cache: DescriptorCache) -> None:
+    def __init__(self, module: torch.nn.Module, cache: DescriptorCache, head: Callable | None = None) -> None:
         self.module = module
         self.cache = cache
+        self.head = head if head is not None else module.atomic_energies
 
     def __call__(
         self, batch: Batch, need_forces: bool, need_virial: bool, create_graph: bool
@@ -156,7 +157,7 @@ class CachedDescriptorEvaluator:
         with torch.set_grad_enabled(need_gradients or create_graph):
             if need_gradients:
                 g = g.requires_grad_(True)
-            energies = self.module.atomic_energies(g, batch.species, batch.species.shape[0]).mean(0)
+            energies = self.head(g, batch.species, batch.species.shape[0]).mean(0)
             if not need_gradients:
                 return energies, None, None
             (de_dg,) = torch.autograd.grad(energies.sum(), g, create_graph=create_graph)
@@ -191,6 +192,11 @@ class ModelType:
             for name, buffer in source.named_buffers():
                 target.get_buffer(name).copy_(buffer)
 
+    def set_energy_offsets(self, module: torch.nn.Module, offsets: torch.Tensor) -> None:
+        """Per-element energies added to every atom's network output (fitted by least squares)."""
+        with torch.no_grad():
+            module.get_buffer("energy_offset").copy_(offsets)
+
     def cache(self, module: torch.nn.Module, structures: Sequence[Structure]) -> Any:
         """Geometry-only data worth computing once per structure (None: nothing)."""
         return None
@@ -206,15 +212,22 @@ class ModelType:
 class StackedCommittee(torch.nn.Module):
     """Committee of independent modules of one type: per-atom energies [M, N]."""
 
+    # TorchScript reads attribute types from the class body
+    species: List[str]
+    cutoff: float
+    interaction_range: float
+    committee_size: int
+    model_type: str
+
     def __init__(self, members: Sequence[torch.nn.Module]) -> None:
         super().__init__()
         first = members[0]
         self.members = torch.nn.ModuleList(members)
-        self.species: list[str] = list(first.species)
-        self.cutoff: float = float(first.cutoff)
-        self.interaction_range: float = float(first.interaction_range)
-        self.committee_size: int = len(members)
-        self.model_type: str = str(first.model_type)
+        self.species = list(first.species)
+        self.cutoff = float(first.cutoff)
+        self.interaction_range = float(first.interaction_range)
+        self.committee_size = len(members)
+        self.model_type = str(first.model_type)
 
     def forward(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
@@ -235,8 +248,9 @@ class BehlerParrinelloType(ModelType):
         except TypeError as error:
             raise ValueError(f"config 'model.symmetry_functions': {error}") from None
         self.sf_set = sf_set
-        module = BehlerParrinelloModel(sf_set, hidden=config.hidden, activation=config.activation, dtype=dtype)
-        _small_output_layers(module)
+        module = BehlerParrinelloModel(sf_set, hidden=config.hidden, activation=config.activation or "tanh",
+                                       dtype=dtype)
+        small_output_layers(module)
         return module
 
     def fit_inputs(self, module: torch.nn.Module, structures: Sequence[Structure]) -> dict[str, Any]:
@@ -282,11 +296,11 @@ class MessagePassingType(ModelType):
             species, config.cutoff, n_layers=config.n_layers, features=config.features, n_basis=config.n_basis,
             dtype=dtype,
         )
-        _small_output_layers(module)
+        small_output_layers(module)
         return module
 
 
-def _small_output_layers(module: torch.nn.Module, factor: float = 0.1) -> None:
+def small_output_layers(module: torch.nn.Module, factor: float = 0.1) -> None:
     """Start near the fitted per-element offsets: shrink each network's last layer,
     so the first steps do not fight large random energies."""
     with torch.no_grad():

@@ -372,8 +372,7 @@ def _train(config: TrainConfig, resume: bool, stop_after_epochs: int | None) -> 
     pool_structures = [data.structures[i] for i in data.pool]
     fitted = kind.fit_inputs(reference, pool_structures)
     offsets = fit_energy_offsets(pool_structures, len(data.species))
-    with torch.no_grad():
-        reference.energy_offset.copy_(torch.from_numpy(offsets))
+    kind.set_energy_offsets(reference, torch.from_numpy(offsets))
     cache = kind.cache(reference, data.structures)
 
     members, histories, validations = [], [], []
