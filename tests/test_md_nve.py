@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from ase import units
 from ase.build import bulk
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 
 import nnpkit
@@ -28,7 +28,7 @@ MODEL = pathlib.Path(__file__).resolve().parents[1] / "examples" / "models" / "c
 def run_nve(timestep_fs: float, duration_fs: float = 200.0) -> np.ndarray:
     atoms = bulk("Cu", "fcc", a=3.61, cubic=True) * (2, 2, 2)
     atoms.calc = NNPCalculator(nnpkit.load(MODEL))
-    MaxwellBoltzmannDistribution(atoms, temperature_K=1200, rng=np.random.default_rng(7))
+    thermalize_momenta(atoms, 1200, rng=np.random.default_rng(7))
     Stationary(atoms)
     dyn = VelocityVerlet(atoms, timestep_fs * units.fs)
     energies = []

@@ -176,3 +176,23 @@ def test_command_line(tmp_path, capsys):
     assert "committee of 2" in out and "model.pt" in out
     assert main(["train", str(tmp_path / "missing.yaml")]) == 1
     assert "training config not found" in capsys.readouterr().err
+
+
+def test_ase_database_and_extxyz_give_the_same_data(tmp_path):
+    import ase.db
+    import torch
+
+    from nnpkit.train import load_data
+
+    structures = _labelled(n=4, symbols="Cu3Ni", seed=3)
+    with ase.db.connect(tmp_path / "data.db") as db:
+        for atoms in structures:
+            db.write(atoms)
+    model = {"species": ["Cu", "Ni"]}
+    from_db = load_data(_config(tmp_path, str(tmp_path / "data.db"), model=model), torch.float64)
+    from_xyz = load_data(_config(tmp_path, _write(tmp_path, structures), model=model), torch.float64)
+    assert len(from_db.structures) == 4
+    for a, b, atoms in zip(from_db.structures, from_xyz.structures, structures):
+        assert a.energy == b.energy == atoms.get_potential_energy()
+        torch.testing.assert_close(a.forces, torch.from_numpy(atoms.get_forces()), rtol=0, atol=0)
+        torch.testing.assert_close(a.edge_vectors, b.edge_vectors, rtol=0, atol=1e-7)  # extxyz: 8 decimals

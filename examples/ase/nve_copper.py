@@ -13,7 +13,7 @@ import time
 import numpy as np
 from ase import units
 from ase.build import bulk
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 
 import nnpkit
@@ -33,7 +33,7 @@ def main() -> None:
     model = nnpkit.load(args.model)
     atoms = bulk("Cu", "fcc", a=3.61, cubic=True) * (3, 3, 3)
     atoms.calc = NNPCalculator(model)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=2 * args.temperature, rng=np.random.default_rng(1))
+    thermalize_momenta(atoms, 2 * args.temperature, rng=np.random.default_rng(1))
     Stationary(atoms)
     dyn = VelocityVerlet(atoms, args.timestep * units.fs)
 

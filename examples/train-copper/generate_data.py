@@ -16,7 +16,7 @@ from ase import units
 from ase.build import bulk, fcc100, fcc111
 from ase.calculators.emt import EMT
 from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase.md.velocitydistribution import thermalize_momenta
 
 HERE = pathlib.Path(__file__).resolve().parent
 A0 = 3.59  # EMT's copper lattice constant is close to this
@@ -70,7 +70,7 @@ def md_snapshots(rng, temperatures, per_temperature, stride=40):
     for temperature in temperatures:
         atoms = bulk("Cu", "fcc", a=A0 * (1 + 1.5e-5 * (temperature - 300)), cubic=True) * (2, 2, 2)
         atoms.calc = EMT()
-        MaxwellBoltzmannDistribution(atoms, temperature_K=2 * temperature, rng=rng)
+        thermalize_momenta(atoms, 2 * temperature, rng=rng)
         dyn = Langevin(atoms, 4 * units.fs, temperature_K=temperature, friction=0.05, rng=rng, fixcm=False)
         dyn.run(100)  # equilibrate
         for _ in range(per_temperature):
