@@ -12,38 +12,9 @@ import torch
 
 import nnpkit
 from conftest import make_bp, shared_data
+from extrapolation_support import export_separate
 from nnpkit import _core
 from nnpkit.train import config_from_dict, train
-
-
-class SeparateExtrapolationModel(torch.nn.Module):
-    """A model as files written before ``forward_with_extrapolation`` existed:
-    ``forward`` plus a separate ``extrapolation_counts`` (a second descriptor pass)."""
-
-    def __init__(self, inner: torch.nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def forward(
-        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
-    ) -> torch.Tensor:
-        return self.inner(species, edge_index, edge_vectors, n_local)
-
-    @torch.jit.export
-    def extrapolation_counts(
-        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
-    ) -> torch.Tensor:
-        return self.inner.extrapolation_counts(species, edge_index, edge_vectors, n_local)
-
-
-def export_separate(model: nnpkit.Model, path) -> nnpkit.Model:
-    """Re-export ``model``'s module with only the separate extrapolation method."""
-    m = model.metadata
-    inner = torch.jit.load(model.path)
-    return nnpkit.load(nnpkit.export(
-        SeparateExtrapolationModel(inner), path, species=m["species"], cutoff=m["cutoff"],
-        committee_size=m["committee_size"], length_unit=m["length_unit"], energy_unit=m["energy_unit"],
-    ))
 
 
 def edges(model: nnpkit.Model, atoms):
