@@ -168,6 +168,15 @@ def test_bp_without_range_never_flags(bp_model):
         assert not result["extrapolation_counts"].any()
 
 
+def test_bp_state_dict_without_range_loads_with_range_unknown():
+    """Training checkpoints written before the range buffers existed still load."""
+    old_state = {k: v for k, v in make_bp(species=("Cu",), seed=1).state_dict().items() if k not in ("g_min", "g_max")}
+    module = make_bp(species=("Cu",), seed=2)
+    module.load_state_dict(old_state)
+    assert not module.has_training_range()
+    torch.testing.assert_close(module.networks[0][0][0].weight, old_state["networks.0.0.0.weight"])
+
+
 def test_bp_model_files_without_range_buffers_still_work():
     """Files exported before the range buffers existed (the bundled copper model) load,
     evaluate, and simply cannot flag extrapolation."""

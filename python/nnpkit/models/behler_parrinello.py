@@ -100,6 +100,14 @@ class BehlerParrinelloModel(torch.nn.Module):
         )
         self.to(dtype)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # State dicts (training checkpoints) saved before models kept a training range:
+        # load them with the range unknown instead of refusing them.
+        for name in ("g_min", "g_max"):
+            if prefix + name not in state_dict:
+                state_dict[prefix + name] = getattr(self, name).detach().clone()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     @torch.jit.unused
     def describe(self) -> dict:
         described = {
