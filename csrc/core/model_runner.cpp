@@ -36,6 +36,7 @@ ModelRunner::ModelRunner(const std::string& path) : path_(path) {
   dtype_ = metadata_.dtype == "float32" ? torch::kFloat32 : torch::kFloat64;
   module_.eval();
   has_extrapolation_method_ = module_.find_method("extrapolation_counts").has_value();
+  has_fused_extrapolation_ = module_.find_method("forward_with_extrapolation").has_value();
   set_engine_units("Ang", "eV");
 }
 
@@ -94,12 +95,24 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   const double to_model_length = 1.0 / model_to_engine_length_;
   auto vectors = (edge_vectors.to(torch::kFloat64) * to_model_length).to(dtype_).detach().requires_grad_(true);
   torch::Tensor atom_energy_members;
+  torch::Tensor extrapolation_counts;
+  // One descriptor computation gives energies and extrapolation counts when the model can.
+  const bool fused_extrapolation = options.extrapolation && has_fused_extrapolation_;
   {
     std::vector<torch::jit::IValue> inputs{species.to(torch::kInt64), edge_index.to(torch::kInt64), vectors,
                                            n_local};
     torch::Tensor out;
     try {
-      out = module_.forward(inputs).toTensor();
+      if (fused_extrapolation) {
+        const auto outputs = module_.get_method("forward_with_extrapolation")(inputs);
+        if (!outputs.isTuple() || outputs.toTupleRef().elements().size() != 2) {
+          throw ModelFileError("the model's forward_with_extrapolation must return (energies, counts)");
+        }
+        out = outputs.toTupleRef().elements()[0].toTensor();
+        extrapolation_counts = outputs.toTupleRef().elements()[1].toTensor();
+      } else {
+        out = module_.forward(inputs).toTensor();
+      }
     } catch (const c10::Error& e) {
       throw std::runtime_error(std::string("model evaluation failed: ") + e.what_without_backtrace());
     }
@@ -181,11 +194,18 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
     auto dev = result.member_forces - result.forces.unsqueeze(0);
     result.forces_std = dev.pow(2).sum(2).mean(0).sqrt();
   }
-  if (options.extrapolation && has_extrapolation_method_) {
+  if (options.extrapolation && !fused_extrapolation && has_extrapolation_method_) {
+    // Model files written before forward_with_extrapolation existed: a second descriptor pass.
     torch::NoGradGuard no_grad;
     std::vector<torch::jit::IValue> inputs{species.to(torch::kInt64), edge_index.to(torch::kInt64),
                                            vectors.detach(), n_local};
-    result.extrapolation_counts = module_.get_method("extrapolation_counts")(inputs).toTensor().to(torch::kInt64);
+    extrapolation_counts = module_.get_method("extrapolation_counts")(inputs).toTensor();
+  }
+  if (extrapolation_counts.defined()) {
+    if (extrapolation_counts.dim() != 1 || extrapolation_counts.size(0) != n_local) {
+      throw ModelFileError("the model returned extrapolation counts of the wrong shape (expected [n_local])");
+    }
+    result.extrapolation_counts = extrapolation_counts.detach().to(torch::kInt64);
   }
   if (!std::isfinite(result.energy) || !torch::isfinite(result.forces).all().item<bool>()) {
     throw std::runtime_error("the model produced a non-finite energy or force; the structure is probably far " +

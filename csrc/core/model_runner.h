@@ -22,7 +22,8 @@ struct EvaluateOptions {
   // backward pass per member instead of one in all.
   bool committee_statistics = true;
   // Per-atom count of descriptors outside the training range, for models that
-  // provide it (an `extrapolation_counts` method, e.g. converted n2p2 models).
+  // provide it: a `forward_with_extrapolation` method (energies and counts from
+  // one descriptor computation) or, in older files, `extrapolation_counts`.
   bool extrapolation = false;
 };
 
@@ -73,9 +74,10 @@ class ModelRunner {
                            const std::array<double, 9>& cell, const std::array<bool, 3>& pbc,
                            const EvaluateOptions& options = EvaluateOptions()) const;
 
-  // Whether the model can flag extrapolation (has an `extrapolation_counts` method
-  // with the forward's arguments, returning [n_local] counts).
-  bool provides_extrapolation() const { return has_extrapolation_method_; }
+  // Whether the model can flag extrapolation: it has `forward_with_extrapolation`
+  // (forward's arguments, returns (forward's energies, [n_local] counts)) or
+  // `extrapolation_counts` (forward's arguments, returns [n_local] counts).
+  bool provides_extrapolation() const { return has_fused_extrapolation_ || has_extrapolation_method_; }
 
   // Species indices for atomic numbers; throws InputError naming an element the model lacks.
   torch::Tensor species_indices(const std::vector<int64_t>& atomic_numbers) const;
@@ -87,7 +89,8 @@ class ModelRunner {
   torch::Dtype dtype_ = torch::kFloat64;
   double model_to_engine_length_ = 1.0;  // one model length unit in engine units
   double model_to_engine_energy_ = 1.0;
-  bool has_extrapolation_method_ = false;
+  bool has_extrapolation_method_ = false;  // separate `extrapolation_counts` (a second descriptor pass)
+  bool has_fused_extrapolation_ = false;   // `forward_with_extrapolation`
 };
 
 }  // namespace nnpkit

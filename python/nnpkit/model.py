@@ -102,7 +102,8 @@ class Model:
         - for committees: ``energy_std``, ``forces_std`` ([N]: the per-atom force
           deviation sqrt(mean_m |F_m - <F>|^2), as DeePMD-kit defines it),
           ``member_energies`` and ``member_forces``,
-        - for models that know their training range (converted n2p2 models) and
+        - for models that know their training range (converted n2p2 models,
+          Behler-Parrinello models trained by ``nnpkit train``) and
           ``extrapolation=True``: ``extrapolation_counts`` ([N] int, how many
           descriptors of each atom lie outside the training range); an
           :class:`ExtrapolationWarning` is issued when any is non-zero.

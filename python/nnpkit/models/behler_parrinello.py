@@ -3,11 +3,13 @@
 One multilayer perceptron per element maps the scaled symmetry functions of an
 atom to its energy; the total energy is the sum over atoms. A committee holds
 M independent sets of networks over the same descriptors, so the symmetry
-functions are computed once for all members.
+functions are computed once for all members. The training range of every
+symmetry function (set by :meth:`BehlerParrinelloModel.fit_scaling`) is kept, so
+the model can flag atoms whose descriptors lie outside it.
 """
 
 
-from typing import List, Sequence
+from typing import List, Sequence, Tuple
 
 import torch
 
@@ -35,12 +37,27 @@ def mlp(n_in: int, hidden: Sequence[int], activation: str) -> torch.nn.Sequentia
     return torch.nn.Sequential(*layers)
 
 
+def outside_training_range(
+    descriptors: torch.Tensor, species: torch.Tensor, g_min: torch.Tensor, g_max: torch.Tensor
+) -> torch.Tensor:
+    """Per descriptor row: how many values lie outside the training range of the
+    row's element (``g_min[species]``, ``g_max[species]``), [rows] int64. The
+    descriptors are detached: counting needs no gradient."""
+    g = descriptors.detach()
+    s = species[: g.shape[0]]
+    return ((g < g_min[s]) | (g > g_max[s])).sum(1)
+
+
 class BehlerParrinelloModel(torch.nn.Module):
     """Per-element networks over scaled symmetry functions, with per-element offsets.
 
     The scaled input of element e is ``G * scale[e] + shift[e]`` (set from data
     with :meth:`fit_scaling`, or from n2p2's scaling.data by the converter); the
     atomic energy is ``network_e(scaled G) + energy_offset[e]``.
+
+    ``g_min[e]`` / ``g_max[e]`` hold the training range of element e's symmetry
+    functions; -inf / +inf (the default) means "no range known", so a model built
+    by hand never flags extrapolation.
     """
 
     model_type: str = "behler_parrinello"
@@ -73,6 +90,8 @@ class BehlerParrinelloModel(torch.nn.Module):
         self.register_buffer("scale", torch.ones(n_el, n_col))
         self.register_buffer("shift", torch.zeros(n_el, n_col))
         self.register_buffer("energy_offset", torch.zeros(n_el))
+        self.register_buffer("g_min", torch.full((n_el, n_col), -float("inf")))
+        self.register_buffer("g_max", torch.full((n_el, n_col), float("inf")))
         self.networks = torch.nn.ModuleList(
             [
                 torch.nn.ModuleList([mlp(n, hidden, activation) for n in self.n_per_element])
@@ -81,18 +100,40 @@ class BehlerParrinelloModel(torch.nn.Module):
         )
         self.to(dtype)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # State dicts (training checkpoints) saved before models kept a training range:
+        # load them with the range unknown instead of refusing them.
+        for name in ("g_min", "g_max"):
+            if prefix + name not in state_dict:
+                state_dict[prefix + name] = getattr(self, name).detach().clone()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    @torch.jit.unused
     def describe(self) -> dict:
-        return {
+        described = {
             "descriptor": "behler-parrinello symmetry functions",
             "descriptors_per_element": dict(zip(self.species, self.n_per_element)),
             "hidden_layers": self.hidden,
             "activation": self.activation,
         }
+        if self.has_training_range():
+            described["extrapolation_check"] = "symmetry functions outside their training range [Gmin, Gmax]"
+        return described
 
     @torch.jit.unused
-    def fit_scaling(self, descriptors: torch.Tensor, species: torch.Tensor) -> None:
+    def has_training_range(self) -> bool:
+        """Whether any symmetry function has a known training range."""
+        return bool(torch.isfinite(self.g_min).any() or torch.isfinite(self.g_max).any())
+
+    @torch.jit.unused
+    def fit_scaling(self, descriptors: torch.Tensor, species: torch.Tensor, training_range: bool = True) -> None:
         """Scale each symmetry function of each element to [-1, 1] over the given
-        descriptor rows (n2p2's ``scale_symmetry_functions`` with range -1..1)."""
+        descriptor rows (n2p2's ``scale_symmetry_functions`` with range -1..1).
+
+        With ``training_range`` (the default) the rows' minimum and maximum also
+        become the training range ``g_min`` / ``g_max`` that
+        :meth:`extrapolation_counts` checks against; elements without rows keep
+        an unknown range."""
         with torch.no_grad():
             for e in range(len(self.species)):
                 rows = descriptors[species == e][:, : self.n_per_element[e]]
@@ -103,6 +144,9 @@ class BehlerParrinelloModel(torch.nn.Module):
                 n = self.n_per_element[e]
                 self.scale[e, :n] = 2.0 / width
                 self.shift[e, :n] = -1.0 - 2.0 * lo / width
+                if training_range:
+                    self.g_min[e, :n] = lo
+                    self.g_max[e, :n] = hi
 
     def atomic_energies(self, descriptors: torch.Tensor, species: torch.Tensor, n_atoms: int) -> torch.Tensor:
         """Per-atom energies [M, n_atoms] from descriptors of the first rows of ``species``."""
@@ -120,11 +164,33 @@ class BehlerParrinelloModel(torch.nn.Module):
             members.append(energies)
         return torch.stack(members)
 
-    def forward(
-        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
-    ) -> torch.Tensor:
-        descriptors = self.descriptor(edge_vectors, edge_index, species, n_local)
+    def _contract_energies(self, descriptors: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        """Per-atom energies as the model contract wants them: [N], or [M, N] for a committee."""
         energies = self.atomic_energies(descriptors, species, species.shape[0])
         if self.committee_size == 1:
             return energies[0]
         return energies
+
+    def forward(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
+    ) -> torch.Tensor:
+        descriptors = self.descriptor(edge_vectors, edge_index, species, n_local)
+        return self._contract_energies(descriptors, species)
+
+    @torch.jit.export
+    def forward_with_extrapolation(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``forward``'s energies and :meth:`extrapolation_counts` from one descriptor computation."""
+        descriptors = self.descriptor(edge_vectors, edge_index, species, n_local)
+        counts = outside_training_range(descriptors, species, self.g_min, self.g_max)
+        return self._contract_energies(descriptors, species), counts
+
+    @torch.jit.export
+    def extrapolation_counts(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
+    ) -> torch.Tensor:
+        """Per local atom: how many of its symmetry functions lie outside the training
+        range [g_min, g_max], [n_local] int64 (all zero when no range is known)."""
+        descriptors = self.descriptor(edge_vectors.detach(), edge_index, species, n_local)
+        return outside_training_range(descriptors, species, self.g_min, self.g_max)

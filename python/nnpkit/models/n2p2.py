@@ -12,11 +12,12 @@ extrapolation warnings do.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Sequence, Tuple
 
 import numpy as np
 import torch
 
+from .behler_parrinello import outside_training_range
 from .symmetry_functions import SymmetryFunctions, SymmetryFunctionSet
 
 #: n2p2 activation letters (``global_activation_short``) and their codes here.
@@ -203,31 +204,15 @@ class N2p2Model(torch.nn.Module):
         """Unscaled symmetry functions of the local atoms, [n_local, n_columns]."""
         return self.descriptor(edge_vectors * self.conv_length, edge_index, species, n_local)
 
-    @torch.jit.export
-    def scaled_descriptors(
-        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
-    ) -> torch.Tensor:
-        """The network inputs of the local atoms (n2p2's scaled G), [n_local, n_columns]."""
-        g = self.descriptors(species, edge_index, edge_vectors, n_local)
-        s = species[:n_local]
+    def _scaled(self, g: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        """n2p2's scaling of unscaled symmetry functions g of the first rows of ``species``."""
+        s = species[: g.shape[0]]
         return self.scale_min[s] + self.scale_factor[s] * (g - self.scale_center[s])
 
-    @torch.jit.export
-    def extrapolation_counts(
-        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
-    ) -> torch.Tensor:
-        """Per local atom: how many of its symmetry functions lie outside the training
-        range [Gmin, Gmax] (n2p2's extrapolation warnings), [n_local] int64."""
-        g = self.descriptors(species, edge_index, edge_vectors, n_local).detach()
-        s = species[:n_local]
-        outside = (g < self.g_min[s]) | (g > self.g_max[s])
-        return outside.sum(1)
-
-    def forward(
-        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
-    ) -> torch.Tensor:
-        x = self.scaled_descriptors(species, edge_index, edge_vectors, n_local)
-        centre_species = species[:n_local]
+    def _energies(self, g: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        """Per-atom energies [N] from the unscaled symmetry functions of the local atoms."""
+        x = self._scaled(g, species)
+        centre_species = species[: x.shape[0]]
         energies = torch.zeros(species.shape[0], dtype=x.dtype, device=x.device)
         for e, network in enumerate(self.networks):
             idx = torch.nonzero(centre_species == e).squeeze(1)
@@ -236,3 +221,32 @@ class N2p2Model(torch.nn.Module):
                 atomic = network(xe).squeeze(1) / self.conv_energy + self.mean_energy + self.energy_offset[e]
                 energies = energies.index_add(0, idx, atomic)
         return energies
+
+    @torch.jit.export
+    def scaled_descriptors(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
+    ) -> torch.Tensor:
+        """The network inputs of the local atoms (n2p2's scaled G), [n_local, n_columns]."""
+        return self._scaled(self.descriptors(species, edge_index, edge_vectors, n_local), species)
+
+    @torch.jit.export
+    def extrapolation_counts(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
+    ) -> torch.Tensor:
+        """Per local atom: how many of its symmetry functions lie outside the training
+        range [Gmin, Gmax] (n2p2's extrapolation warnings), [n_local] int64."""
+        g = self.descriptors(species, edge_index, edge_vectors.detach(), n_local)
+        return outside_training_range(g, species, self.g_min, self.g_max)
+
+    @torch.jit.export
+    def forward_with_extrapolation(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``forward``'s energies and :meth:`extrapolation_counts` from one symmetry-function computation."""
+        g = self.descriptors(species, edge_index, edge_vectors, n_local)
+        return self._energies(g, species), outside_training_range(g, species, self.g_min, self.g_max)
+
+    def forward(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
+    ) -> torch.Tensor:
+        return self._energies(self.descriptors(species, edge_index, edge_vectors, n_local), species)

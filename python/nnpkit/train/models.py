@@ -258,12 +258,13 @@ class BehlerParrinelloType(ModelType):
             descriptors = torch.cat([module.descriptor(s.edge_vectors, s.edge_index, s.species, s.n_atoms)
                                      for s in structures])
             species = torch.cat([s.species for s in structures])
-        module.fit_scaling(descriptors, species)
+        # scaling and the training range (the model's g_min/g_max, for extrapolation flags)
+        module.fit_scaling(descriptors, species, training_range=True)
         ranges: dict[str, list[list[float]]] = {}
         for e, element in enumerate(module.species):
-            rows = descriptors[species == e][:, : module.n_per_element[e]]
-            if rows.shape[0]:
-                ranges[element] = torch.stack([rows.min(0).values, rows.max(0).values], 1).tolist()
+            n = module.n_per_element[e]
+            if bool(torch.isfinite(module.g_min[e, :n]).all()):
+                ranges[element] = torch.stack([module.g_min[e, :n], module.g_max[e, :n]], 1).tolist()
         return {"descriptor_ranges": ranges}
 
     def cache(self, module: torch.nn.Module, structures: Sequence[Structure]) -> Any:
@@ -281,7 +282,7 @@ class BehlerParrinelloType(ModelType):
             self.sf_set, hidden=first.hidden, activation=first.activation, committee_size=len(members), dtype=dtype
         )
         with torch.no_grad():
-            for name in ("scale", "shift", "energy_offset"):
+            for name in ("scale", "shift", "energy_offset", "g_min", "g_max"):
                 committee.get_buffer(name).copy_(first.get_buffer(name))
             for m, member in enumerate(members):
                 committee.networks[m].load_state_dict(member.networks[0].state_dict())
