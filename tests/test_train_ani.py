@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import warnings
 
+import ase.io
 import numpy as np
 import pytest
 import torch
@@ -98,8 +100,8 @@ def test_cached_aev_path_equals_module_forward(ani_run):
 def test_ani_committee_deviates_away_from_data(ani_run):
     config, result = ani_run
     model = nnpkit.load(result.model_path)
-    near = np.mean([model.compute(a)["forces_std"].mean() for a in morse_structures(6, seed=7)])
-    far = np.mean([model.compute(a)["forces_std"].mean()
+    near = np.mean([model.compute(a, extrapolation=False)["forces_std"].mean() for a in morse_structures(6, seed=7)])
+    far = np.mean([model.compute(a, extrapolation=False)["forces_std"].mean()
                    for a in morse_structures(6, seed=8, strain=0.0, rattle=0.35, a=3.25)])
     assert near > 1e-4
     assert far > 3 * near
@@ -119,3 +121,20 @@ def test_ani_committee_deviates_away_from_data(ani_run):
 def test_bad_ani_config_fails_at_start(morse_files, tmp_path, override, message):
     with pytest.raises(ValueError, match=message):
         train(ani_config(morse_files, tmp_path, **override))
+
+
+def test_trained_ani_model_flags_extrapolation(ani_run):
+    config, result = ani_run
+    model = nnpkit.load(result.model_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", nnpkit.ExtrapolationWarning)
+        inside = model.compute(ase.io.read(config.data.train[0], index="3"))
+    assert not inside["extrapolation_counts"].any()
+    compressed = morse_structures(1, seed=9, strain=0.0, rattle=0.02, a=3.0)[0]
+    with pytest.warns(nnpkit.ExtrapolationWarning):
+        flagged = model.compute(compressed)
+    assert (flagged["extrapolation_counts"] > 0).all()
+    # energies are the same with the check on or off (one AEV pass either way)
+    quiet = model.compute(compressed, extrapolation=False)
+    assert "extrapolation_counts" not in quiet
+    assert quiet["energy"] == pytest.approx(flagged["energy"], rel=1e-13)

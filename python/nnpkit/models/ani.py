@@ -18,6 +18,8 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 
+from .behler_parrinello import outside_training_range
+
 
 @dataclass(frozen=True)
 class AevParameters:
@@ -262,6 +264,9 @@ class AniModel(torch.nn.Module):
         pair_table[rows, cols] = torch.arange(rows.shape[0])
         pair_table[cols, rows] = torch.arange(rows.shape[0])
         self.register_buffer("pair_table", pair_table)
+        # Training range of each element's AEV (set by nnpkit train); -inf/+inf: unknown, never flags.
+        self.register_buffer("aev_min", torch.full((n, self.aev_length), -float("inf"), dtype=torch.float64))
+        self.register_buffer("aev_max", torch.full((n, self.aev_length), float("inf"), dtype=torch.float64))
         self.to(dtype)
 
     def describe(self) -> dict:
@@ -289,13 +294,12 @@ class AniModel(torch.nn.Module):
         ).reshape(-1)
         return torch.cat([radial, angular])
 
-    def atomic_energies(
+    def local_aev(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
-    ) -> torch.Tensor:
-        """Per-atom energies [M, N] (zero for atoms n_local..N-1)."""
-        n_atoms = species.shape[0]
-        # The AEV over only the species present: absent species' columns are zero
-        # and their first-layer weights need not be read.
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """The AEV rows of the local atoms over only the species present (absent
+        species' columns are zero, and their first-layer weights need not be read),
+        and the full-AEV column of each of its columns (None: all species present)."""
         present = torch.zeros(self.n_species, dtype=torch.bool, device=species.device)
         present[species] = True
         active = torch.nonzero(present).squeeze(1)
@@ -307,8 +311,53 @@ class AniModel(torch.nn.Module):
             remap[active] = torch.arange(n_active, device=species.device)
             aev_species = remap[species]
             columns = self._aev_columns(active)
-        aev = self.aev(edge_vectors, edge_index, aev_species, max(n_active, 1), n_local)
-        return self.energies_from_aev(aev, species, n_atoms, columns)
+        return self.aev(edge_vectors, edge_index, aev_species, max(n_active, 1), n_local), columns
+
+    def atomic_energies(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
+    ) -> torch.Tensor:
+        """Per-atom energies [M, N] (zero for atoms n_local..N-1)."""
+        aev, columns = self.local_aev(species, edge_index, edge_vectors, n_local)
+        return self.energies_from_aev(aev, species, species.shape[0], columns)
+
+    def _outside_training_range(
+        self, aev: torch.Tensor, species: torch.Tensor, columns: Optional[torch.Tensor]
+    ) -> torch.Tensor:
+        aev_min, aev_max = self.aev_min, self.aev_max
+        if columns is not None:
+            aev_min, aev_max = aev_min.index_select(1, columns), aev_max.index_select(1, columns)
+        return outside_training_range(aev, species, aev_min, aev_max)
+
+    @torch.jit.export
+    def forward_with_extrapolation(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``forward``'s energies and :meth:`extrapolation_counts` from one AEV computation."""
+        aev, columns = self.local_aev(species, edge_index, edge_vectors, n_local)
+        energies = self.energies_from_aev(aev, species, species.shape[0], columns)
+        counts = self._outside_training_range(aev, species, columns)
+        return (energies[0] if self.committee_size == 1 else energies), counts
+
+    @torch.jit.export
+    def extrapolation_counts(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
+    ) -> torch.Tensor:
+        """Per local atom: how many AEV components lie outside the training range
+        [aev_min, aev_max] of its element, [n_local] int64 (all zero when no range is known,
+        as for converted ANI models)."""
+        aev, columns = self.local_aev(species, edge_index, edge_vectors.detach(), n_local)
+        return self._outside_training_range(aev, species, columns)
+
+    @torch.jit.unused
+    def set_training_range(self, aev: torch.Tensor, species: torch.Tensor) -> None:
+        """Per element, the minimum and maximum of each (full) AEV component over the
+        rows of ``aev`` (training data); elements without rows keep an unknown range."""
+        with torch.no_grad():
+            for e in range(self.n_species):
+                rows = aev[species == e]
+                if rows.shape[0]:
+                    self.aev_min[e] = rows.min(0).values
+                    self.aev_max[e] = rows.max(0).values
 
     def energies_from_aev(
         self, aev: torch.Tensor, species: torch.Tensor, n_atoms: int, columns: Optional[torch.Tensor]

@@ -60,11 +60,13 @@ class AniType(ModelType):
         return module
 
     def fit_inputs(self, module: torch.nn.Module, structures: Sequence[Structure]) -> dict[str, Any]:
-        """The AEV ranges of the training data, per element (for inspection)."""
+        """The AEV range of the training data per element: kept in the model for its
+        extrapolation flags, and in the metadata for inspection."""
         with torch.no_grad():
             aevs = torch.cat([self._aev(module)(s.edge_vectors, s.edge_index, s.species, s.n_atoms)
                               for s in structures])
             species = torch.cat([s.species for s in structures])
+        module.set_training_range(aevs, species)
         ranges: dict[str, list[list[float]]] = {}
         for e, element in enumerate(module.species):
             rows = aevs[species == e]
@@ -104,5 +106,9 @@ class AniType(ModelType):
                 layers.append((torch.cat([n.hidden[k].weight for n in nets]), torch.cat([n.hidden[k].bias for n in nets])))
             layers.append((torch.cat([n.output.weight for n in nets]), torch.cat([n.output.bias for n in nets])))
             networks.append([(w.detach(), b.detach()) for w, b in layers])
-        return AniModel(first.species, first.aev_parameters, networks, first.self_energies.tolist(),
-                        celu_alpha=first.networks[0].celu_alpha, dtype=first.self_energies.dtype)
+        committee = AniModel(first.species, first.aev_parameters, networks, first.self_energies.tolist(),
+                             celu_alpha=first.networks[0].celu_alpha, dtype=first.self_energies.dtype)
+        with torch.no_grad():
+            committee.aev_min.copy_(first.aev_min)
+            committee.aev_max.copy_(first.aev_max)
+        return committee
