@@ -178,13 +178,12 @@ def test_bp_state_dict_without_range_loads_with_range_unknown():
 
 
 def test_bp_model_files_without_range_buffers_still_work():
-    """Files exported before the range buffers existed (the bundled copper model) load,
-    evaluate, and simply cannot flag extrapolation."""
+    """Files exported before the range buffers existed load, evaluate, and simply cannot
+    flag extrapolation. The fixture is the bundled copper committee as first released."""
     import pathlib
 
-    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "models" / "copper-bp.pt"
-    if "g_min" in dict(torch.jit.load(path).named_buffers()):
-        pytest.skip("the bundled copper model was re-exported with range buffers")
+    path = pathlib.Path(__file__).resolve().parent / "data" / "copper-bp-without-ranges.pt"
+    assert "g_min" not in dict(torch.jit.load(path).named_buffers())
     model = nnpkit.load(path)
     assert not model.provides_extrapolation
     atoms = compressed(copper_structures(1, seed=2)[0], 0.85)
@@ -232,3 +231,18 @@ def test_trained_committee_flags_compressed_structure(tmp_path):
         counts = model.compute(squeezed)["extrapolation_counts"]
     assert (counts > 0).all()
     assert_fused_equals_separate(model, squeezed)
+
+
+def test_bundled_copper_model_flags_compressed_copper():
+    """The bundled demo model carries its training range: a near-equilibrium crystal is
+    inside it, a compressed one is flagged."""
+    import pathlib
+
+    bundled = nnpkit.load(pathlib.Path(__file__).resolve().parents[1] / "examples" / "models" / "copper-bp.pt")
+    assert bundled.provides_extrapolation
+    atoms = copper_structures(1, seed=3)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", nnpkit.ExtrapolationWarning)
+        assert not bundled.compute(atoms)["extrapolation_counts"].any()
+    with pytest.warns(nnpkit.ExtrapolationWarning):
+        assert bundled.compute(compressed(atoms, 0.85))["extrapolation_counts"].all()
