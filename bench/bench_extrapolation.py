@@ -6,12 +6,11 @@ the fused method get, and what every model got before it existed).
 Models:
 - cu2s-n2p2: the Cu2S potential from n2p2's examples, converted (needs ../shared/data),
   on its own 144-atom structure;
-- copper-bp (bundled): examples/models/copper-bp.pt as shipped, exported before models
-  kept their training range: it has no extrapolation method, so on and off are the
-  same work;
-- copper-bp + range: the same networks re-built as a BehlerParrinelloModel with the
-  file's metadata `descriptor_ranges` in its g_min/g_max buffers (written to a
-  temporary directory; the bundled file is not touched), on a 256-atom fcc cell.
+- copper-bp (first release): the bundled copper committee as first exported, before
+  models kept their training range (tests/data/copper-bp-without-ranges.pt): it has no
+  extrapolation method, so on and off are the same work;
+- copper-bp (bundled): examples/models/copper-bp.pt, which keeps its training range,
+  on a 256-atom fcc cell.
 
 Timing: process CPU time of one compute() (energy, forces, committee statistics),
 variants interleaved in each repeat, median over repeats. Prints a table and writes
@@ -31,8 +30,6 @@ import tempfile
 import time
 import warnings
 
-import torch
-
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from extrapolation_support import export_separate  # noqa: E402  (the tests' separate-pass wrapper)
@@ -40,36 +37,8 @@ from extrapolation_support import export_separate  # noqa: E402  (the tests' sep
 import nnpkit  # noqa: E402
 
 COPPER = ROOT / "examples" / "models" / "copper-bp.pt"
+LEGACY_COPPER = ROOT / "tests" / "data" / "copper-bp-without-ranges.pt"
 CU2S = ROOT.parent / "shared" / "data" / "n2p2" / "Cu2S_PBE"
-
-
-def copper_with_range(path: pathlib.Path) -> nnpkit.Model:
-    """The bundled copper committee as a current BehlerParrinelloModel whose training
-    range comes from the file's metadata."""
-    import yaml
-
-    from nnpkit.models import BehlerParrinelloModel, SymmetryFunctionSet
-
-    old = nnpkit.load(COPPER)
-    config = yaml.safe_load((ROOT / "examples" / "train-copper" / "train.yaml").read_text())["model"]
-    sf_set = SymmetryFunctionSet.standard(old.species, config["cutoff"], **config["symmetry_functions"])
-    module = BehlerParrinelloModel(sf_set, hidden=config["hidden"], activation=config["activation"],
-                                   committee_size=old.committee_size)
-    # networks, scaling and offsets from the file; the descriptor's own tables from sf_set
-    # (the file stores them in an older layout)
-    state = {k: v for k, v in torch.jit.load(COPPER).state_dict().items() if not k.startswith("descriptor.")}
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    assert not unexpected and all(k.startswith("descriptor.") or k in ("g_min", "g_max") for k in missing), missing
-    with torch.no_grad():
-        for e, element in enumerate(old.species):
-            ranges = torch.tensor(old.metadata["descriptor_ranges"][element], dtype=torch.float64)
-            module.g_min[e, : len(ranges)] = ranges[:, 0]
-            module.g_max[e, : len(ranges)] = ranges[:, 1]
-    model = nnpkit.load(nnpkit.export(module, path, origin={"kind": "benchmark", "from": COPPER.name}))
-    check = bulk_copper()
-    difference = abs(model.compute(check)["energy"] - old.compute(check)["energy"])
-    assert difference < 1e-9 * len(check), f"re-built copper model differs from the bundled one by {difference} eV"
-    return model
 
 
 def bulk_copper():
@@ -94,11 +63,11 @@ def cases(work: pathlib.Path) -> list[tuple[str, object, dict[str, tuple[nnpkit.
     else:
         print(f"skipping Cu2S: {CU2S} not found")
     copper = bulk_copper()
+    legacy = nnpkit.load(LEGACY_COPPER)
+    out.append(("copper-bp (first release)", copper, {"off": (legacy, False), "on": (legacy, True)}))
     bundled = nnpkit.load(COPPER)
-    out.append(("copper-bp (bundled)", copper, {"off": (bundled, False), "on": (bundled, True)}))
-    ranged = copper_with_range(work / "copper-range.pt")
-    out.append(("copper-bp + range", copper, {"off": (ranged, False), "fused": (ranged, True),
-                                              "separate": (export_separate(ranged, work / "copper-sep.pt"), True)}))
+    out.append(("copper-bp (bundled)", copper, {"off": (bundled, False), "fused": (bundled, True),
+                                                "separate": (export_separate(bundled, work / "copper-sep.pt"), True)}))
     return out
 
 
