@@ -74,6 +74,7 @@ def test_exported_ani_committee_reproduces_members(ani_run, tmp_path):
     model = nnpkit.load(result.model_path)
     assert model.metadata["model_type"] == "ani" and model.committee_size == 2
     assert model.metadata["species"] == ["Cu"]
+    assert "extrapolation_check" in model.metadata["architecture"]
     for atoms in morse_structures(3, seed=5):
         out = model.compute(atoms)
         batch = collate([atoms_to_structure(atoms, ["Cu"], CUTOFF)])

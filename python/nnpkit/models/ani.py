@@ -270,7 +270,7 @@ class AniModel(torch.nn.Module):
         self.to(dtype)
 
     def describe(self) -> dict:
-        return {
+        described = {
             "descriptor": "ANI atomic environment vector",
             "aev_length": self.aev_length,
             "descriptors_per_element": {s: self.aev_length for s in self.species},
@@ -280,6 +280,9 @@ class AniModel(torch.nn.Module):
                 k: list(v) if isinstance(v, tuple) else v for k, v in self.aev_parameters.__dict__.items()
             },
         }
+        if bool(torch.isfinite(self.aev_min).any() or torch.isfinite(self.aev_max).any()):
+            described["extrapolation_check"] = "AEV components outside their training range"
+        return described
 
     def _aev_columns(self, active: torch.Tensor) -> torch.Tensor:
         """Columns of the full AEV that the AEV over the ``active`` species (sorted) holds."""
