@@ -23,7 +23,7 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from lammps_support import lammps_instance, wrapped, write_data  # noqa: E402
+from lammps_support import lammps_instance, lower_triangular, write_data  # noqa: E402
 
 import nnpkit  # noqa: E402
 
@@ -44,11 +44,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = pathlib.Path(tmp)
         model = nnpkit.load(convert(str(directory), str(work / "cu2s.pt"), progress=lambda *a, **k: None))
-        atoms = read_n2p2_data(directory / "input.data")[0]
-        rcell, rotation = atoms.cell.standard_form()
-        atoms.set_cell(rcell)
-        atoms.positions = atoms.positions @ rotation.T
-        atoms = wrapped(atoms * (2, 2, 1))
+        atoms = lower_triangular(read_n2p2_data(directory / "input.data")[0] * (2, 2, 1))
         write_data(atoms, work / "s.data", model.species)
         instances = {}
         for name, keywords in VARIANTS.items():

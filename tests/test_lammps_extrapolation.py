@@ -15,7 +15,8 @@ import pytest
 import nnpkit
 from conftest import make_bp, shared_data
 from extrapolation_support import compressed, copper_structures, fit_range
-from lammps_support import lammps_instance, lmp, plugin_path, run_lmp, wrapped, write_data  # noqa: F401
+from lammps_support import (lammps_instance, lmp, lower_triangular, plugin_path, run_lmp,  # noqa: F401
+                             wrapped, write_data)
 
 WARNING_LINE = re.compile(r"### NNP EXTRAPOLATION WARNING ### STEP:\s+(\d+) ATOM:\s+(\d+) ELEMENT:\s+(\w+) "
                           r"COUNT:\s+(\d+)")
@@ -26,15 +27,6 @@ def python_counts(model: nnpkit.Model, atoms) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", nnpkit.ExtrapolationWarning)
         return model.compute(atoms)["extrapolation_counts"]
-
-
-def lower_triangular(atoms):
-    """The same structure rotated into LAMMPS' cell convention, wrapped."""
-    rcell, rotation = atoms.cell.standard_form()
-    out = atoms.copy()
-    out.set_cell(rcell)
-    out.positions = atoms.positions @ rotation.T
-    return wrapped(out)
 
 
 @pytest.fixture(scope="module")
