@@ -47,6 +47,7 @@ double NnpModel::cutoff() const { return runner_->cutoff(); }
 double NnpModel::interaction_range() const { return runner_->interaction_range(); }
 double NnpModel::min_distance() const { return runner_->min_distance(); }
 int NnpModel::committee_size() const { return runner_->metadata().committee_size; }
+bool NnpModel::provides_extrapolation() const { return runner_->provides_extrapolation(); }
 
 void NnpModel::set_num_threads(int n) { at::set_num_threads(n); }
 int NnpModel::num_threads() { return at::get_num_threads(); }
@@ -73,6 +74,7 @@ ModelOutput NnpModel::evaluate(const ModelEdges& edges, const EvaluationRequest&
   options.atom_energies = request.atom_energies;
   options.atom_virials = request.atom_virials;
   options.committee_statistics = request.committee;
+  options.extrapolation = request.extrapolation;
   nnpkit::EvaluationResult result;
   try {
     result = runner_->evaluate(species, edge_index, vectors, edges.n_local, options);
@@ -89,6 +91,11 @@ ModelOutput NnpModel::evaluate(const ModelEdges& edges, const EvaluationRequest&
   if (result.member_forces.defined()) {
     out.member_forces = to_vector(result.member_forces);
     out.member_virials = to_vector(result.member_virials);
+  }
+  if (result.extrapolation_counts.defined()) {
+    const auto counts = result.extrapolation_counts.to(torch::kInt64).contiguous();
+    const int64_t* p = counts.data_ptr<int64_t>();
+    out.extrapolation_counts.assign(p, p + counts.numel());
   }
   return out;
 }

@@ -3,6 +3,7 @@
 // headers (LAMMPS and torch each bundle their own fmt library).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@ struct EvaluationRequest {
   bool atom_energies = false;
   bool atom_virials = false;
   bool committee = false;   // per-member forces and virials (one backward pass per member)
+  bool extrapolation = false;  // per-atom extrapolation counts, if the model provides them
 };
 
 // Per model atom (ModelEdges order), engine units.
@@ -31,6 +33,7 @@ struct ModelOutput {
   int committee_size = 1;
   std::vector<double> member_forces;    // [M*N*3] if committee requested and M > 1
   std::vector<double> member_virials;   // [M*9]
+  std::vector<int64_t> extrapolation_counts;  // [n_local] if requested and provided
 };
 
 class NnpModel {
@@ -54,6 +57,8 @@ class NnpModel {
   double interaction_range() const;   // engine length units
   double min_distance() const;        // engine length units
   int committee_size() const;
+  // Whether the model can count descriptors outside its training range.
+  bool provides_extrapolation() const;
 
   ModelOutput evaluate(const ModelEdges& edges, const EvaluationRequest& request) const;
 

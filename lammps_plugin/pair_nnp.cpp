@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -28,6 +29,11 @@ using nnpkit_lammps::ModelOutput;
 namespace {
 
 constexpr const char* kDeviationProperty = "nnp_force_dev";  // dump as d_nnp_force_dev
+constexpr const char* kExtrapolationProperty = "nnp_extrapolation";  // dump as i_nnp_extrapolation
+// compute pair nnp: 6 committee-deviation columns, then the extrapolation warnings
+// of the latest evaluation and the count that maxew is compared with.
+constexpr int kDeviationValues = 6;
+constexpr int kExtrapolationValues = 2;
 
 // ASE names of the length and energy units of a LAMMPS unit style.
 struct EngineUnits {
@@ -66,6 +72,24 @@ std::string read_string(FILE* fp, LAMMPS* lmp, Error* error) {
   return s;
 }
 
+// yes/no keyword values (also on/off, true/false, as LAMMPS' own booleans).
+bool parse_yes_no(const std::string& key, const std::string& value, Error* error) {
+  if (value == "yes" || value == "on" || value == "true") return true;
+  if (value == "no" || value == "off" || value == "false") return false;
+  error->all(FLERR, "pair_style nnp: {} must be yes or no, got '{}'", key, value);
+  return false;
+}
+
+int64_t parse_non_negative(const std::string& key, const std::string& value, Error* error) {
+  errno = 0;
+  char* end = nullptr;
+  const long long n = std::strtoll(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || errno == ERANGE || n < 0) {
+    error->all(FLERR, "pair_style nnp: {} must be a non-negative integer, got '{}'", key, value);
+  }
+  return n;
+}
+
 }  // namespace
 
 PairNNP::PairNNP(LAMMPS* lmp) : Pair(lmp) {
@@ -77,7 +101,7 @@ PairNNP::PairNNP(LAMMPS* lmp) : Pair(lmp) {
   no_virial_fdotr_compute = 1;  // the core's virial is exact, also for triclinic boxes
   centroidstressflag = CENTROID_AVAIL;
   writedata = 0;
-  nextra = 6;              // model_devi columns, for compute pair and fix halt
+  nextra = kDeviationValues + kExtrapolationValues;  // for compute pair and fix halt
   pvector = new double[nextra]();
 }
 
@@ -107,10 +131,16 @@ void PairNNP::allocate() {
   type_species_.assign(n, -1);
 }
 
-/* pair_style nnp MODEL [dev_every N] [dev_file FILE] [threads N] */
+/* pair_style nnp MODEL [dev_every N] [dev_file FILE] [threads N]
+                 [showew yes|no] [showewsum N] [maxew N] [resetew yes|no] */
 void PairNNP::settings(int narg, char** arg) {
   if (narg < 1) utils::missing_cmd_args(FLERR, "pair_style nnp", error);
   model_path_ = arg[0];
+  // A repeated pair_style nnp command starts from the defaults.
+  dev_every_ = 0;
+  dev_file_path_ = "model_devi.out";
+  threads_ = 0;
+  ew_settings_ = nnpkit_lammps::ExtrapolationSettings();
   int iarg = 1;
   while (iarg < narg) {
     const std::string key = arg[iarg];
@@ -123,8 +153,17 @@ void PairNNP::settings(int narg, char** arg) {
     } else if (key == "threads") {
       threads_ = utils::inumeric(FLERR, arg[iarg + 1], false, lmp);
       if (threads_ < 1) error->all(FLERR, "pair_style nnp: threads must be >= 1, got {}", threads_);
+    } else if (key == "showew") {
+      ew_settings_.show_each = parse_yes_no(key, arg[iarg + 1], error);
+    } else if (key == "showewsum") {
+      ew_settings_.summary_every = parse_non_negative(key, arg[iarg + 1], error);
+    } else if (key == "maxew") {
+      ew_settings_.max_warnings = parse_non_negative(key, arg[iarg + 1], error);
+    } else if (key == "resetew") {
+      ew_settings_.reset_each_step = parse_yes_no(key, arg[iarg + 1], error);
     } else {
-      error->all(FLERR, "pair_style nnp: unknown keyword '{}' (known: dev_every, dev_file, threads)", key);
+      error->all(FLERR, "pair_style nnp: unknown keyword '{}' (known: dev_every, dev_file, threads, showew, "
+                 "showewsum, maxew, resetew)", key);
     }
     iarg += 2;
   }
@@ -149,6 +188,18 @@ void PairNNP::load_model() {
   }
   if (dev_every_ > 0 && members_ == 1 && comm->me == 0) {
     error->warning(FLERR, "pair_style nnp: dev_every is ignored: model {} is not a committee", model_path_);
+  }
+  ew_counter_ = nnpkit_lammps::ExtrapolationCounter();
+  const bool ew_requested = ew_settings_.active() || ew_settings_.reset_each_step;
+  ew_active_ = ew_settings_.active() && model_->provides_extrapolation();
+  if (ew_requested && !model_->provides_extrapolation() && comm->me == 0) {
+    error->warning(FLERR, "pair_style nnp: model {} provides no extrapolation check (no training range); "
+                   "showew, showewsum, maxew and resetew are ignored", model_path_);
+  }
+  if (ew_active_) {
+    // Per-atom warning counts, for dump custom ... i_nnp_extrapolation.
+    int flag = 0, cols = 0;
+    if (atom->find_custom(kExtrapolationProperty, flag, cols) < 0) atom->add_custom(kExtrapolationProperty, 0, 0);
   }
   apply_engine_units();
   if (comm->me == 0) {
@@ -327,6 +378,7 @@ void PairNNP::compute(int eflag, int vflag) {
   request.atom_energies = eflag_atom != 0;
   request.atom_virials = vflag_atom != 0 || cvflag_atom != 0;
   request.committee = deviation_due();
+  request.extrapolation = ew_active_;
   ModelOutput out;
   try {
     out = model_->evaluate(edges, request);
@@ -335,6 +387,7 @@ void PairNNP::compute(int eflag, int vflag) {
   }
   tally(edges, out);
   if (request.committee) compute_deviation(edges, out);
+  if (ew_active_) handle_extrapolation(edges, out);
 }
 
 // Results into LAMMPS' arrays; ghosts' forces and per-atom virials go back to
@@ -406,9 +459,62 @@ void PairNNP::compute_deviation(const ModelEdges& edges, const ModelOutput& out)
   max_force_deviation_ = d.max_force;
   // compute pair sums pvector over ranks: rank 0 holds the global values.
   const double values[6] = {d.max_virial, d.min_virial, d.avg_virial, d.max_force, d.min_force, d.avg_force};
-  for (int v = 0; v < 6; ++v) pvector[v] = comm->me == 0 ? values[v] : 0.0;
+  for (int v = 0; v < kDeviationValues; ++v) pvector[v] = comm->me == 0 ? values[v] : 0.0;
   if (dev_file_ && !dev_file_->write(update->ntimestep, d)) {
     error->one(FLERR, "pair_style nnp: cannot open dev_file {}", dev_file_->path());
+  }
+}
+
+// n2p2's extrapolation warnings (see extrapolation_warnings.h): per-atom counts
+// of owned atoms (ghosts never count), printed, summarised and limited globally.
+void PairNNP::handle_extrapolation(const ModelEdges& edges, const ModelOutput& out) {
+  int flag = 0, cols = 0;
+  const int index = atom->find_custom(kExtrapolationProperty, flag, cols);
+  int* per_atom = index >= 0 ? atom->ivector[index] : nullptr;
+  if (per_atom) std::fill(per_atom, per_atom + atom->nlocal, 0);
+
+  const auto n_owned = std::min<int64_t>(edges.n_local, static_cast<int64_t>(out.extrapolation_counts.size()));
+  int64_t local_warnings = 0;
+  std::vector<nnpkit_lammps::AtomWarnings> flagged;
+  for (int64_t k = 0; k < n_owned; ++k) {
+    const int64_t count = out.extrapolation_counts[k];
+    if (count == 0) continue;
+    const int i = edges.engine_index[k];
+    local_warnings += count;
+    if (per_atom) per_atom[i] = static_cast<int>(count);
+    if (ew_settings_.show_each) flagged.push_back({static_cast<int64_t>(atom->tag[i]), edges.species[k], count});
+  }
+  const int64_t step_warnings = ew_counter_.add(world, local_warnings, ew_settings_);
+  const bigint step = update->ntimestep;
+
+  if (ew_settings_.show_each && step_warnings > 0) {
+    const auto all = nnpkit_lammps::gather_on_root(world, flagged);
+    if (comm->me == 0) {
+      const auto elements = model_->species();
+      std::string lines;
+      for (const auto& w : all) {
+        lines += fmt::format("### NNP EXTRAPOLATION WARNING ### STEP: {:10d} ATOM: {:10d} ELEMENT: {:>2} "
+                             "COUNT: {:5d}\n", step, w.tag, elements[w.species], w.count);
+      }
+      utils::logmesg(lmp, lines);
+    }
+  }
+  if (ew_settings_.summary_every > 0 && step % ew_settings_.summary_every == 0) {
+    const int64_t since_summary = ew_counter_.take_summary();
+    if (comm->me == 0) {
+      utils::logmesg(lmp, "### NNP EW SUMMARY ### TS: {:10d} EW {:10d} EWPERSTEP {:10.3e}\n", step, since_summary,
+                     static_cast<double>(since_summary) / static_cast<double>(ew_settings_.summary_every));
+    }
+  }
+  pvector[kDeviationValues] = comm->me == 0 ? static_cast<double>(step_warnings) : 0.0;
+  pvector[kDeviationValues + 1] = comm->me == 0 ? static_cast<double>(ew_counter_.counted()) : 0.0;
+
+  // Every rank holds the same global count, so all stop together.
+  if (ew_settings_.max_warnings >= 0 && ew_counter_.counted() > ew_settings_.max_warnings) {
+    error->all(FLERR, "pair_style nnp: too many extrapolation warnings: {} {} exceed maxew {} at step {} "
+               "(model {} is outside its training range; see showew or dump i_{})", ew_counter_.counted(),
+               ew_settings_.reset_each_step ? "in this step" : "since the start", ew_settings_.max_warnings, step,
+               model_path_, kExtrapolationProperty);
   }
 }
 
@@ -455,6 +561,9 @@ void PairNNP::write_restart_settings(FILE* fp) {
   write_string(fp, dev_file_path_);
   const int ints[2] = {dev_every_, threads_};
   fwrite(ints, sizeof(int), 2, fp);
+  const int64_t ew[4] = {ew_settings_.show_each, ew_settings_.summary_every, ew_settings_.max_warnings,
+                         ew_settings_.reset_each_step};
+  fwrite(ew, sizeof(int64_t), 4, fp);
 }
 
 void PairNNP::read_restart_settings(FILE* fp) {
@@ -465,5 +574,12 @@ void PairNNP::read_restart_settings(FILE* fp) {
   MPI_Bcast(ints, 2, MPI_INT, 0, world);
   dev_every_ = ints[0];
   threads_ = ints[1];
+  int64_t ew[4] = {0, 0, -1, 0};
+  if (comm->me == 0) utils::sfread(FLERR, ew, sizeof(int64_t), 4, fp, nullptr, error);
+  MPI_Bcast(ew, 4, MPI_INT64_T, 0, world);
+  ew_settings_.show_each = ew[0] != 0;
+  ew_settings_.summary_every = ew[1];
+  ew_settings_.max_warnings = ew[2];
+  ew_settings_.reset_each_step = ew[3] != 0;
   load_model();
 }

@@ -9,6 +9,8 @@
 
 #include "pair.h"
 
+#include "extrapolation_warnings.h"
+
 namespace nnpkit_lammps {
 class NnpModel;
 class ModelDeviationFile;
@@ -48,12 +50,14 @@ class PairNNP : public Pair {
   bool deviation_due() const;
   void tally(const nnpkit_lammps::ModelEdges& edges, const nnpkit_lammps::ModelOutput& out);
   void compute_deviation(const nnpkit_lammps::ModelEdges& edges, const nnpkit_lammps::ModelOutput& out);
+  void handle_extrapolation(const nnpkit_lammps::ModelEdges& edges, const nnpkit_lammps::ModelOutput& out);
 
   // settings (stored in restart files)
   std::string model_path_;
   int dev_every_ = 0;                         // 0: no committee deviation
   std::string dev_file_path_ = "model_devi.out";
   int threads_ = 0;                           // 0: automatic
+  nnpkit_lammps::ExtrapolationSettings ew_settings_;  // showew, showewsum, maxew, resetew
 
   std::unique_ptr<nnpkit_lammps::NnpModel> model_;
   std::vector<int> type_species_;             // per atom type: model species index, -1 = NULL
@@ -62,6 +66,8 @@ class PairNNP : public Pair {
   std::vector<double> member_forces_;         // [nall][members][3] on deviation steps
   int members_ = 1;
   double max_force_deviation_ = 0.0;          // latest, for extract("max_force_dev")
+  bool ew_active_ = false;                    // extrapolation keywords given and the model can count
+  nnpkit_lammps::ExtrapolationCounter ew_counter_;
   double ghost_cutoff_set_ = -1.0;            // comm cutoff this style set, to restore it
   double ghost_cutoff_before_ = 0.0;
 };

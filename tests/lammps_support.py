@@ -104,6 +104,15 @@ def wrapped(atoms):
     return out
 
 
+def lower_triangular(atoms):
+    """The same structure rotated so that the cell is in LAMMPS' convention, wrapped."""
+    rcell, rotation = atoms.cell.standard_form()
+    out = atoms.copy()
+    out.set_cell(rcell)
+    out.positions = atoms.positions @ rotation.T
+    return wrapped(out)
+
+
 def run_lmp(script: str, workdir: os.PathLike, ranks: int = 1, timeout: float = 120) -> str:
     """Runs `mpirun -np ranks lmp` on a script in workdir; returns the log, raising
     AssertionError with its tail if LAMMPS fails."""

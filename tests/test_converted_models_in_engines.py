@@ -8,22 +8,14 @@ import pytest
 
 import nnpkit
 from conftest import shared_data
-from lammps_support import plugin_path, read_evaluation, run_lmp, wrapped, write_data, evaluation_commands
+from lammps_support import (evaluation_commands, lower_triangular, plugin_path, read_evaluation, run_lmp,
+                             write_data)
 
 
 def assert_close(actual, expected, what: str, rel: float = 1e-10) -> None:
     actual, expected = np.asarray(actual), np.asarray(expected)
     error = np.abs(actual - expected).max() / max(np.abs(expected).max(), 1e-300)
     assert error <= rel, f"{what}: relative error {error:.3g} > {rel:g}"
-
-
-def lower_triangular(atoms):
-    """The same structure rotated so that the cell is in LAMMPS' convention."""
-    rcell, Q = atoms.cell.standard_form()
-    out = atoms.copy()
-    out.set_cell(rcell)
-    out.positions = atoms.positions @ Q.T
-    return wrapped(out)
 
 
 @pytest.fixture(scope="module")

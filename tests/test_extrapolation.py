@@ -12,7 +12,7 @@ import torch
 
 import nnpkit
 from conftest import make_bp, shared_data
-from extrapolation_support import export_separate
+from extrapolation_support import compressed, copper_structures, export_separate, fit_range
 from nnpkit import _core
 from nnpkit.train import config_from_dict, train
 
@@ -49,12 +49,6 @@ def assert_extrapolation_changes_nothing(model: nnpkit.Model, atoms) -> dict:
     return on
 
 
-def compressed(atoms, factor: float):
-    out = atoms.copy()
-    out.set_cell(atoms.cell.array * factor, scale_atoms=True)
-    return out
-
-
 # --- the converted n2p2 Cu2S model ---------------------------------------------------------
 
 
@@ -88,30 +82,6 @@ def test_cu2s_fused_counts_equal_separate_method(cu2s, tmp_path):
 
 
 # --- Behler-Parrinello models with a fitted training range ---------------------------------
-
-
-def copper_structures(n: int, seed: int, a: float = 3.6, strain: float = 0.03, rattle: float = 0.08):
-    from ase.build import bulk
-
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        atoms = bulk("Cu", "fcc", a=a * (1 + rng.uniform(-strain, strain)), cubic=True) * (2, 1, 1)
-        atoms.rattle(rattle, seed=int(rng.integers(1 << 30)))
-        out.append(atoms)
-    return out
-
-
-def fit_range(module, structures) -> None:
-    rows, species = [], []
-    with torch.no_grad():
-        for atoms in structures:
-            edge_index, _, vectors = _core.neighbor_list(atoms.positions, atoms.cell.array, [True] * 3,
-                                                         module.cutoff)
-            s = torch.zeros(len(atoms), dtype=torch.int64)
-            rows.append(module.descriptor(torch.from_numpy(vectors), torch.from_numpy(edge_index), s, len(atoms)))
-            species.append(s)
-    module.fit_scaling(torch.cat(rows), torch.cat(species))
 
 
 @pytest.fixture(scope="module")
