@@ -139,3 +139,37 @@ def test_trained_ani_model_flags_extrapolation(ani_run):
     quiet = model.compute(compressed, extrapolation=False)
     assert "extrapolation_counts" not in quiet
     assert quiet["energy"] == pytest.approx(flagged["energy"], rel=1e-13)
+
+
+def test_trained_ani_committee_in_lammps_equals_python(ani_run, tmp_path):
+    """Training to deployment: the trained file runs in LAMMPS on 2 ranks with the
+    Python API's energy, forces and virial, and the same extrapolation counts."""
+    from lammps_support import evaluation_commands, plugin_path, read_evaluation, run_lmp, wrapped, write_data
+
+    plugin_path()
+    config, result = ani_run
+    model = nnpkit.load(result.model_path)
+    atoms = wrapped(morse_structures(1, seed=12, rattle=0.12)[0] * (1, 2, 2))
+    atoms.positions[0] += [0.5, 0.5, 0.0]  # one atom pushed: partly outside the training range
+    atoms = wrapped(atoms)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nnpkit.ExtrapolationWarning)
+        expected = model.compute(atoms)
+    assert 0 < np.count_nonzero(expected["extrapolation_counts"]) < len(atoms)
+    write_data(atoms, tmp_path / "s.data", ["Cu"])
+    run_lmp(f"""
+units metal
+atom_style atomic
+read_data s.data
+pair_style nnp {result.model_path} showewsum 1
+pair_coeff * * Cu
+dump ew all custom 1 ew.dump id i_nnp_extrapolation
+dump_modify ew sort id
+{evaluation_commands("ani")}
+""", tmp_path, ranks=2)
+    got = read_evaluation(tmp_path, "ani")
+    assert got["energy"] == pytest.approx(expected["energy"], rel=1e-10)
+    np.testing.assert_allclose(got["forces"], expected["forces"], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got["virial"], expected["virial"], rtol=0, atol=1e-9)
+    counts = np.loadtxt(tmp_path / "ew.dump", skiprows=9, dtype=np.int64, ndmin=2)[:, 1]
+    np.testing.assert_array_equal(counts, expected["extrapolation_counts"])
