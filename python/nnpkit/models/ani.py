@@ -280,7 +280,7 @@ class AniModel(torch.nn.Module):
                 k: list(v) if isinstance(v, tuple) else v for k, v in self.aev_parameters.__dict__.items()
             },
         }
-        if bool(torch.isfinite(self.aev_min).any() or torch.isfinite(self.aev_max).any()):
+        if self.has_training_range():
             described["extrapolation_check"] = "AEV components outside their training range"
         return described
 
@@ -339,7 +339,7 @@ class AniModel(torch.nn.Module):
         aev, columns = self.local_aev(species, edge_index, edge_vectors, n_local)
         energies = self.energies_from_aev(aev, species, species.shape[0], columns)
         counts = self._outside_training_range(aev, species, columns)
-        return (energies[0] if self.committee_size == 1 else energies), counts
+        return self._contract_energies(energies), counts
 
     @torch.jit.export
     def extrapolation_counts(
@@ -350,6 +350,11 @@ class AniModel(torch.nn.Module):
         as for converted ANI models)."""
         aev, columns = self.local_aev(species, edge_index, edge_vectors.detach(), n_local)
         return self._outside_training_range(aev, species, columns)
+
+    @torch.jit.unused
+    def has_training_range(self) -> bool:
+        """Whether any AEV component has a known training range (never for converted models)."""
+        return bool(torch.isfinite(self.aev_min).any() or torch.isfinite(self.aev_max).any())
 
     @torch.jit.unused
     def set_training_range(self, aev: torch.Tensor, species: torch.Tensor) -> None:
@@ -379,7 +384,8 @@ class AniModel(torch.nn.Module):
     def forward(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
     ) -> torch.Tensor:
-        energies = self.atomic_energies(species, edge_index, edge_vectors, n_local)
-        if self.committee_size == 1:
-            return energies[0]
-        return energies
+        return self._contract_energies(self.atomic_energies(species, edge_index, edge_vectors, n_local))
+
+    def _contract_energies(self, energies: torch.Tensor) -> torch.Tensor:
+        """Per-atom energies as the model contract wants them: [N], or [M, N] for a committee."""
+        return energies[0] if self.committee_size == 1 else energies
