@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "core/edge_list.h"
+#include "core/grouped_symmetry_functions.h"
+#include "core/symmetry_function_table.h"
 #include "core/symmetry_function_terms.h"
 
 #ifdef NNPKIT_WITH_CUDA
@@ -47,11 +49,9 @@ struct Plan {
 
 template <typename T>
 Plan<T> make_plan(const torch::Tensor& sf_int, const torch::Tensor& sf_real, int64_t n_species) {
-  const auto si = sf_int.accessor<int64_t, 2>();
-  const auto sr = sf_real.accessor<double, 2>();
-  const int64_t n_sf = sf_int.size(0);
-  for (int64_t s = 0; s < n_sf; ++s) {
-    n_species = std::max({n_species, si[s][0] + 1, si[s][2] + 1, si[s][3] + 1});
+  const std::vector<SymmetryFunctionRow> rows = read_symmetry_function_table(sf_int, sf_real);
+  for (const auto& row : rows) {
+    n_species = std::max({n_species, row.centre + 1, row.neighbor1 + 1, row.neighbor2 + 1});
   }
   Plan<T> plan;
   plan.n_species = n_species;
@@ -60,43 +60,13 @@ Plan<T> make_plan(const torch::Tensor& sf_int, const torch::Tensor& sf_real, int
     ep.radial_by_neighbor.resize(n_species);
     ep.angular_by_pair.resize(n_species * n_species);
   }
-  const bool has_extra_int = sf_int.size(1) > 6;
-  const bool has_extra_real = sf_real.size(1) > 6;
-  for (int64_t s = 0; s < n_sf; ++s) {
-    const int64_t centre = si[s][0], type = si[s][1], e1 = si[s][2], e2 = si[s][3];
-    const int64_t kind = si[s][4], column = si[s][5];
-    const bool compact = is_compact_type(static_cast<int>(type));
-    TORCH_CHECK(is_known_type(static_cast<int>(type)), "symmetry function ", s, ": unsupported type ", type,
-                " (supported: 2, 3, 9, 12, 13, 20-25)");
-    TORCH_CHECK(centre >= 0 && e1 >= 0, "symmetry function ", s, ": negative element index");
-    if (compact) {
-      TORCH_CHECK(kind >= 0 && kind < kNumCoreFunctionTypes, "symmetry function ", s, ": unknown core function ",
-                  kind);
-      TORCH_CHECK(sr[s][1] < sr[s][2], "symmetry function ", s, ": need rl < rc");
+  for (const auto& row : rows) {
+    SfEntry<T> entry{row.column, row.type, params_as<T>(row.params)};
+    auto& ep = plan.elements[row.centre];
+    if (is_radial_type(row.type)) {
+      ep.radial_by_neighbor[row.neighbor1].push_back(entry);
     } else {
-      TORCH_CHECK(kind >= 0 && kind < kNumCutoffTypes, "symmetry function ", s, ": unknown cutoff type ", kind);
-      TORCH_CHECK(sr[s][2] > 0.0, "symmetry function ", s, ": cutoff radius must be positive");
-      TORCH_CHECK(sr[s][3] >= 0.0 && sr[s][3] < 1.0, "symmetry function ", s, ": need 0 <= alpha < 1");
-    }
-    SymmetryFunctionParams<T> params{T(sr[s][0]), T(sr[s][1]), T(sr[s][2]), T(sr[s][3]),
-                                     T(sr[s][4]), T(sr[s][5]), static_cast<int>(kind)};
-    if (has_extra_real) {
-      params.weight = T(sr[s][6]);
-      params.angle_left = T(sr[s][7]);
-      params.angle_right = T(sr[s][8]);
-    }
-    if (has_extra_int) params.asymmetric = si[s][6] != 0;
-    SfEntry<T> entry{column, static_cast<int>(type), prepare_params<T>(params)};
-    auto& ep = plan.elements[centre];
-    if (is_radial_type(static_cast<int>(type))) {
-      ep.radial_by_neighbor[e1].push_back(entry);
-    } else {
-      TORCH_CHECK(e2 >= 0, "angular symmetry function ", s, " needs two neighbour elements");
-      if (compact) {
-        TORCH_CHECK(params.angle_left < params.angle_right, "symmetry function ", s,
-                    ": need angle_left < angle_right");
-      }
-      const int64_t lo = std::min(e1, e2), hi = std::max(e1, e2);
+      const int64_t lo = std::min(row.neighbor1, row.neighbor2), hi = std::max(row.neighbor1, row.neighbor2);
       entry.slot = static_cast<int64_t>(ep.angular_by_slot.size());
       ep.angular_by_slot.push_back(entry);
       ep.angular_by_pair[lo * n_species + hi].push_back(entry);
@@ -302,9 +272,8 @@ torch::Tensor symmetry_functions_forward(const torch::Tensor& edge_vectors, cons
     return out;
   }
 #endif
-  AT_DISPATCH_FLOATING_TYPES(in.edge_vectors.scalar_type(), "symmetry_functions_forward", [&] {
-    run_kernel<scalar_t, Mode::Forward>(in, n_centers, n_columns, nullptr, out.data_ptr<scalar_t>(), nullptr);
-  });
+  grouped_symmetry_functions_forward(in.edge_vectors, in.edge_index, in.species, in.sf_int, in.sf_real, n_centers,
+                                     out);
   return out;
 }
 
@@ -324,10 +293,8 @@ torch::Tensor symmetry_functions_vjp(const torch::Tensor& grad_G, const torch::T
     return out;
   }
 #endif
-  AT_DISPATCH_FLOATING_TYPES(in.edge_vectors.scalar_type(), "symmetry_functions_vjp", [&] {
-    run_kernel<scalar_t, Mode::VectorJacobian>(in, n_centers, n_columns, seed.data_ptr<scalar_t>(), nullptr,
-                                                out.data_ptr<scalar_t>());
-  });
+  grouped_symmetry_functions_vjp(seed, in.edge_vectors, in.edge_index, in.species, in.sf_int, in.sf_real, n_centers,
+                                 out);
   return out;
 }
 
@@ -421,7 +388,36 @@ torch::Tensor symmetry_functions(const torch::Tensor& edge_vectors, const torch:
   return SymmetryFunctionsFunction::apply(edge_vectors, edge_index, species, sf_int, sf_real, n_centers, n_columns);
 }
 
+// The straightforward per-function driver, for tests of the grouped one:
+// mode 0 forward values, 1 vector-Jacobian product with `seed` [n_centers, n_columns].
+torch::Tensor symmetry_functions_reference(const torch::Tensor& edge_vectors, const torch::Tensor& edge_index,
+                                           const torch::Tensor& species, const torch::Tensor& sf_int,
+                                           const torch::Tensor& sf_real, int64_t n_centers, int64_t n_columns,
+                                           int64_t mode, const torch::Tensor& seed) {
+  const Inputs in = check_inputs(edge_vectors, edge_index, species, sf_int, sf_real, n_centers);
+  TORCH_CHECK(in.edge_vectors.device().is_cpu(), "symmetry_functions_reference runs on the CPU");
+  TORCH_CHECK(mode == 0 || mode == 1, "mode must be 0 (forward) or 1 (vector-Jacobian product)");
+  torch::Tensor out = mode == 0 ? torch::zeros({n_centers, n_columns}, in.edge_vectors.options())
+                                : torch::zeros_like(in.edge_vectors);
+  AT_DISPATCH_FLOATING_TYPES(in.edge_vectors.scalar_type(), "symmetry_functions_reference", [&] {
+    if (mode == 0) {
+      run_kernel<scalar_t, Mode::Forward>(in, n_centers, n_columns, nullptr, out.data_ptr<scalar_t>(), nullptr);
+    } else {
+      TORCH_CHECK(seed.dim() == 2 && seed.size(0) == n_centers && seed.size(1) == n_columns,
+                  "seed must have shape [n_centers, n_columns]");
+      const auto s = seed.to(in.edge_vectors.scalar_type()).contiguous();
+      run_kernel<scalar_t, Mode::VectorJacobian>(in, n_centers, n_columns, s.data_ptr<scalar_t>(), nullptr,
+                                                  out.data_ptr<scalar_t>());
+    }
+  });
+  return out;
+}
+
 TORCH_LIBRARY_FRAGMENT(nnpkit, m) {
+  m.def(
+      "symmetry_functions_reference(Tensor edge_vectors, Tensor edge_index, Tensor species, Tensor sf_int, "
+      "Tensor sf_real, int n_centers, int n_columns, int mode, Tensor seed) -> Tensor",
+      &symmetry_functions_reference);
   m.def(
       "symmetry_functions(Tensor edge_vectors, Tensor edge_index, Tensor species, Tensor sf_int, "
       "Tensor sf_real, int n_centers, int n_columns) -> Tensor",

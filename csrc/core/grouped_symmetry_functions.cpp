@@ -1,0 +1,840 @@
+#include "core/grouped_symmetry_functions.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+#include <vector>
+
+#include "core/edge_list.h"
+#include "core/symmetry_function_table.h"
+#include "core/vector_math.h"
+
+namespace nnpkit {
+namespace {
+
+// What one radial factor R(r) depends on; functions with equal specs share it.
+struct FactorSpec {
+  bool compact = false;
+  int kind = 0;  // Gaussian: n2p2 cutoff type; compact: core function
+  bool asymmetric = false;
+  double eta = 0, rs = 0, rc = 0, alpha = 0;
+  bool operator==(const FactorSpec& o) const {
+    return compact == o.compact && kind == o.kind && asymmetric == o.asymmetric && eta == o.eta && rs == o.rs &&
+           rc == o.rc && alpha == o.alpha;
+  }
+};
+
+FactorSpec factor_spec(const SymmetryFunctionRow& row) {
+  const auto& p = row.params;
+  FactorSpec s;
+  s.compact = is_compact_type(row.type);
+  s.kind = p.cutoff_type;
+  s.asymmetric = s.compact && p.asymmetric;
+  s.eta = s.compact ? 0.0 : p.eta;
+  s.rs = p.rs;
+  s.rc = p.rc;
+  const bool uses_alpha = !s.compact && s.kind != static_cast<int>(CutoffType::Hard) &&
+                          s.kind != static_cast<int>(CutoffType::TanhU) && s.kind != static_cast<int>(CutoffType::Tanh);
+  s.alpha = uses_alpha ? p.alpha : 0.0;
+  return s;
+}
+
+// What the angular factor A(cos theta) of a function depends on.
+struct AngleSpec {
+  bool compact = false;
+  int kind = 0;
+  double lambda = 0, zeta = 0, left = 0, right = 0;
+  bool operator==(const AngleSpec& o) const {
+    return compact == o.compact && kind == o.kind && lambda == o.lambda && zeta == o.zeta && left == o.left &&
+           right == o.right;
+  }
+};
+
+AngleSpec angle_spec(const SymmetryFunctionRow& row) {
+  const auto& p = row.params;
+  AngleSpec s;
+  s.compact = is_compact_type(row.type);
+  if (s.compact) {
+    s.kind = p.cutoff_type;
+    s.left = p.angle_left;
+    s.right = p.angle_right;
+  } else {
+    s.lambda = p.lambda;
+    s.zeta = p.zeta;
+  }
+  return s;
+}
+
+template <typename S>
+int find_or_add(std::vector<S>& specs, const S& spec) {
+  const auto it = std::find(specs.begin(), specs.end(), spec);
+  if (it != specs.end()) return static_cast<int>(it - specs.begin());
+  specs.push_back(spec);
+  return static_cast<int>(specs.size()) - 1;
+}
+
+// Radial factors evaluated together on one array of distances: Gaussian factors
+// that share a cutoff function (same type, rc, alpha) evaluate it once.
+struct FactorSet {
+  std::vector<FactorSpec> specs;
+  std::vector<FactorSpec> cutoffs;  // distinct cutoff functions of the Gaussian specs (eta = rs = 0)
+  std::vector<int> cutoff_of;       // per spec: index into cutoffs, -1 for compact specs
+
+  int add(const FactorSpec& spec) { return find_or_add(specs, spec); }
+  size_t size() const { return specs.size(); }
+  void finish() {
+    cutoffs.clear();
+    cutoff_of.clear();
+    for (const auto& s : specs) {
+      if (s.compact) {
+        cutoff_of.push_back(-1);
+        continue;
+      }
+      FactorSpec c = s;
+      c.eta = 0.0;
+      c.rs = 0.0;
+      cutoff_of.push_back(find_or_add(cutoffs, c));
+    }
+  }
+};
+
+template <typename T>
+struct RadialTerm {
+  int64_t column;
+  T weight;
+  int slot;
+};
+
+template <typename T>
+struct AngularTerm {
+  int64_t column;
+  T norm;  // weight (compact) or weight 2^(1 - zeta) (Gaussian)
+  int slot_a, slot_b, angle;
+  int r3;  // narrow types: index of the j-k radial factor; wide: -1
+};
+
+// Functions of a centre element over neighbour pairs of elements (sa <= sb).
+template <typename T>
+struct PairBlock {
+  int64_t sa = 0, sb = 0;
+  std::vector<AngleSpec> angles;
+  FactorSet r3_factors;
+  std::vector<AngularTerm<T>> terms;
+  bool needs_theta = false;
+  // Every function is narrow: a pair (j, k) with r_jk >= r3_rc_max adds nothing,
+  // so the driver keeps only the k inside (about half of them in a uniform liquid).
+  bool all_narrow = true;
+  double r3_rc_max = 0.0;
+  std::vector<int> b_slots;  // the slots of neighbour k the functions read
+};
+
+// Radial factors needed for neighbours of one element, and the radial functions.
+template <typename T>
+struct NeighborTable {
+  FactorSet slots;
+  std::vector<RadialTerm<T>> radial;
+};
+
+template <typename T>
+struct CentrePlan {
+  std::vector<NeighborTable<T>> neighbors;  // [n_species]
+  std::vector<PairBlock<T>> pairs;
+  double rc_max = 0.0;
+  size_t max_angles = 0, max_r3 = 0, max_cutoffs = 0, max_slots = 0;
+};
+
+template <typename T>
+struct GroupedPlan {
+  int64_t n_species = 0;
+  std::vector<CentrePlan<T>> centres;
+};
+
+template <typename T>
+GroupedPlan<T> make_grouped_plan(const torch::Tensor& sf_int, const torch::Tensor& sf_real, int64_t n_species,
+                                 int64_t n_columns) {
+  const std::vector<SymmetryFunctionRow> rows = read_symmetry_function_table(sf_int, sf_real);
+  for (const auto& row : rows) {
+    n_species = std::max({n_species, row.centre + 1, row.neighbor1 + 1, row.neighbor2 + 1});
+    TORCH_CHECK(row.column >= 0 && row.column < n_columns, "a symmetry function column lies outside 0..n_columns-1");
+  }
+  GroupedPlan<T> plan;
+  plan.n_species = n_species;
+  plan.centres.resize(n_species);
+  for (auto& cp : plan.centres) cp.neighbors.resize(n_species);
+  for (const auto& row : rows) {
+    auto& cp = plan.centres[row.centre];
+    cp.rc_max = std::max(cp.rc_max, row.params.rc);
+    const FactorSpec spec = factor_spec(row);
+    if (is_radial_type(row.type)) {
+      auto& table = cp.neighbors[row.neighbor1];
+      table.radial.push_back({row.column, T(row.params.weight), table.slots.add(spec)});
+      continue;
+    }
+    const int64_t lo = std::min(row.neighbor1, row.neighbor2), hi = std::max(row.neighbor1, row.neighbor2);
+    auto block = std::find_if(cp.pairs.begin(), cp.pairs.end(),
+                              [&](const PairBlock<T>& b) { return b.sa == lo && b.sb == hi; });
+    if (block == cp.pairs.end()) {
+      cp.pairs.emplace_back();
+      block = cp.pairs.end() - 1;
+      block->sa = lo;
+      block->sb = hi;
+    }
+    AngularTerm<T> term;
+    term.column = row.column;
+    const bool compact = is_compact_type(row.type);
+    term.norm = T(compact ? row.params.weight : row.params.angular_norm);
+    term.slot_a = cp.neighbors[lo].slots.add(spec);
+    term.slot_b = cp.neighbors[hi].slots.add(spec);
+    term.angle = find_or_add(block->angles, angle_spec(row));
+    term.r3 = is_narrow_type(row.type) ? block->r3_factors.add(spec) : -1;
+    block->needs_theta = block->needs_theta || compact;
+    block->all_narrow = block->all_narrow && term.r3 >= 0;
+    block->r3_rc_max = std::max(block->r3_rc_max, row.params.rc);
+    if (std::find(block->b_slots.begin(), block->b_slots.end(), term.slot_b) == block->b_slots.end()) {
+      block->b_slots.push_back(term.slot_b);
+    }
+    block->terms.push_back(term);
+    cp.max_angles = std::max(cp.max_angles, block->angles.size());
+    cp.max_r3 = std::max(cp.max_r3, block->r3_factors.size());
+  }
+  for (auto& cp : plan.centres) {
+    for (auto& table : cp.neighbors) table.slots.finish();
+    for (auto& block : cp.pairs) block.r3_factors.finish();
+    for (const auto& table : cp.neighbors) cp.max_cutoffs = std::max(cp.max_cutoffs, table.slots.cutoffs.size());
+    for (const auto& table : cp.neighbors) cp.max_slots = std::max(cp.max_slots, table.slots.size());
+    for (const auto& block : cp.pairs) cp.max_cutoffs = std::max(cp.max_cutoffs, block.r3_factors.cutoffs.size());
+  }
+  return plan;
+}
+
+// ---------------------------------------------------------------- factors, vectorisable
+
+// n2p2's cutoff function and its derivative, branch-free for a fixed type.
+template <typename T, int CT>
+inline void cutoff_simd(T r, T rc, T inv_rc, T rci, T iw, T& f, T& df) {
+  if constexpr (CT == static_cast<int>(CutoffType::TanhU) || CT == static_cast<int>(CutoffType::Tanh)) {
+    const T t = vtanh_unit<T>(T(1) - r * inv_rc);
+    const T t2 = t * t;
+    const T t1 = std::tanh(T(1));
+    const T pre = CT == static_cast<int>(CutoffType::Tanh) ? T(1) / (t1 * t1 * t1) : T(1);
+    f = pre * t * t2;
+    df = pre * T(3) * t2 * (t2 - T(1)) * inv_rc;
+  } else if constexpr (CT == static_cast<int>(CutoffType::Hard)) {
+    f = T(1);
+    df = T(0);
+  } else {
+    const bool inner = r < rci;
+    T x = (r - rci) * iw;
+    x = inner ? T(0) : (x > T(1) ? T(1) : x);
+    T fx, dfx;
+    if constexpr (CT == static_cast<int>(CutoffType::Cos)) {
+      const T pi = T(3.14159265358979323846);
+      fx = T(0.5) * (std::cos(pi * x) + T(1));
+      dfx = -T(0.5) * pi * std::sin(pi * x);
+    } else if constexpr (CT == static_cast<int>(CutoffType::Exp)) {
+      core_function_value_and_derivative<T>(static_cast<int>(CoreFunctionType::Exp), x, fx, dfx);
+    } else {
+      core_function_value_and_derivative<T>(static_cast<int>(CoreFunctionType::Poly1) + CT -
+                                                static_cast<int>(CutoffType::Poly1),
+                                            x, fx, dfx);
+    }
+    f = inner ? T(1) : fx;
+    df = inner ? T(0) : dfx * iw;
+  }
+  const bool outside = r >= rc;
+  f = outside ? T(0) : f;
+  df = outside ? T(0) : df;
+}
+
+// Compact function on (left, right) of a fixed core type, branch-free.
+template <typename T, int Core, bool Asym>
+inline void compact_simd(T a, T centre, T inv_half_width, T& f, T& df) {
+  const T u = (a - centre) * inv_half_width;
+  const T x = std::fabs(u);
+  const T xx = x < T(1) ? x : T(0);  // outside: any harmless point, masked below
+  T dfdx;
+  if constexpr (Asym) {
+    core_function_value_and_derivative<T>(Core, (T(2) - xx) * xx, f, dfdx);
+    dfdx *= T(2) - T(2) * xx;
+  } else {
+    core_function_value_and_derivative<T>(Core, xx, f, dfdx);
+  }
+  df = (u < T(0) ? -inv_half_width : inv_half_width) * dfdx;
+  const bool outside = x >= T(1);
+  f = outside ? T(0) : f;
+  df = outside ? T(0) : df;
+}
+
+// fc[n], dfc[n]: one cutoff function on an array of distances.
+template <typename T, int CT>
+void cutoff_values(const FactorSpec& s, const T* __restrict r, int64_t count, T* __restrict fc, T* __restrict dfc) {
+  const T rc = T(s.rc), inv_rc = T(1) / T(s.rc), rci = T(s.alpha) * T(s.rc);
+  const T iw = T(1) / (rc - rci);
+#pragma omp simd
+  for (int64_t n = 0; n < count; ++n) cutoff_simd<T, CT>(r[n], rc, inv_rc, rci, iw, fc[n], dfc[n]);
+}
+
+template <typename T>
+void cutoff_values(const FactorSpec& s, const T* r, int64_t count, T* fc, T* dfc) {
+  switch (s.kind) {
+#define NNPKIT_CUTOFF_CASE(ct) \
+  case ct:                     \
+    return cutoff_values<T, ct>(s, r, count, fc, dfc);
+    NNPKIT_CUTOFF_CASE(0)
+    NNPKIT_CUTOFF_CASE(1)
+    NNPKIT_CUTOFF_CASE(2)
+    NNPKIT_CUTOFF_CASE(3)
+    NNPKIT_CUTOFF_CASE(4)
+    NNPKIT_CUTOFF_CASE(5)
+    NNPKIT_CUTOFF_CASE(6)
+    NNPKIT_CUTOFF_CASE(7)
+    NNPKIT_CUTOFF_CASE(8)
+#undef NNPKIT_CUTOFF_CASE
+  }
+  TORCH_CHECK(false, "symmetry functions: unknown cutoff type ", s.kind);
+}
+
+// F[n] = exp(-eta (r - rs)^2) fc and, with WithDerivative, D[n] = F'(r[n]) / r[n].
+template <typename T, bool WithDerivative>
+void gaussian_factors(const FactorSpec& s, const T* __restrict r, const T* __restrict inv_r, int64_t count,
+                      const T* __restrict fc, const T* __restrict dfc, T* __restrict F, T* __restrict D) {
+  const T eta = T(s.eta), rs = T(s.rs);
+#pragma omp simd
+  for (int64_t n = 0; n < count; ++n) {
+    const T dr = r[n] - rs;
+    const T g = vexp(-eta * dr * dr);
+    F[n] = g * fc[n];
+    if constexpr (WithDerivative) D[n] = g * (dfc[n] - T(2) * eta * dr * fc[n]) * inv_r[n];
+  }
+}
+
+template <typename T, bool WithDerivative, int Core, bool Asym>
+void compact_factors(const FactorSpec& s, const T* __restrict r, const T* __restrict inv_r, int64_t count,
+                     T* __restrict F, T* __restrict D) {
+  const T centre = T(0.5) * (T(s.rs) + T(s.rc)), inv_half = T(1) / (T(0.5) * (T(s.rc) - T(s.rs)));
+#pragma omp simd
+  for (int64_t n = 0; n < count; ++n) {
+    T f, df;
+    compact_simd<T, Core, Asym>(r[n], centre, inv_half, f, df);
+    F[n] = f;
+    if constexpr (WithDerivative) D[n] = df * inv_r[n];
+  }
+}
+
+template <typename T, bool WithDerivative>
+void compact_factors(const FactorSpec& s, const T* r, const T* inv_r, int64_t count, T* F, T* D) {
+  switch (s.kind * 2 + (s.asymmetric ? 1 : 0)) {
+#define NNPKIT_COMPACT_CASE(core)                                                    \
+  case 2 * core:                                                                     \
+    return compact_factors<T, WithDerivative, core, false>(s, r, inv_r, count, F, D); \
+  case 2 * core + 1:                                                                 \
+    return compact_factors<T, WithDerivative, core, true>(s, r, inv_r, count, F, D);
+    NNPKIT_COMPACT_CASE(0)
+    NNPKIT_COMPACT_CASE(1)
+    NNPKIT_COMPACT_CASE(2)
+    NNPKIT_COMPACT_CASE(3)
+    NNPKIT_COMPACT_CASE(4)
+#undef NNPKIT_COMPACT_CASE
+  }
+  TORCH_CHECK(false, "symmetry functions: unknown core function ", s.kind);
+}
+
+// Every factor of a set on r[0..count): factor k at F + k * stride (and D).
+// cutoff_scratch holds 2 * set.cutoffs.size() * count values.
+template <typename T, bool WithDerivative>
+void evaluate_factors(const FactorSet& set, const T* r, const T* inv_r, int64_t count, T* F, T* D, int64_t stride,
+                      T* cutoff_scratch) {
+  for (size_t c = 0; c < set.cutoffs.size(); ++c) {
+    cutoff_values<T>(set.cutoffs[c], r, count, cutoff_scratch + 2 * c * count, cutoff_scratch + (2 * c + 1) * count);
+  }
+  for (size_t k = 0; k < set.specs.size(); ++k) {
+    T* Fk = F + k * stride;
+    T* Dk = WithDerivative ? D + k * stride : nullptr;
+    const int c = set.cutoff_of[k];
+    if (c < 0) {
+      compact_factors<T, WithDerivative>(set.specs[k], r, inv_r, count, Fk, Dk);
+    } else {
+      gaussian_factors<T, WithDerivative>(set.specs[k], r, inv_r, count, cutoff_scratch + 2 * c * count,
+                                          cutoff_scratch + (2 * c + 1) * count, Fk, Dk);
+    }
+  }
+}
+
+// A[k] = A(cos[k]) and dA[k] = dA/dcos, zero where the function vanishes.
+template <typename T, bool WithDerivative, int Core>
+void compact_angles(const AngleSpec& s, const T* __restrict cos_t, const T* __restrict theta, int64_t count,
+                    T* __restrict A, T* __restrict dA) {
+  const T centre = T(0.5) * (T(s.left) + T(s.right)), inv_half = T(1) / (T(0.5) * (T(s.right) - T(s.left)));
+#pragma omp simd
+  for (int64_t k = 0; k < count; ++k) {
+    T f, df;
+    compact_simd<T, Core, false>(theta[k], centre, inv_half, f, df);
+    const bool valid = cos_t[k] > T(-1) && cos_t[k] < T(1);
+    const T s2 = T(1) - cos_t[k] * cos_t[k];
+    A[k] = valid ? f : T(0);
+    if constexpr (WithDerivative) dA[k] = valid ? -df / std::sqrt(valid ? s2 : T(1)) : T(0);
+  }
+}
+
+// Gaussian angular factor (1 + lambda cos)^zeta. M = zeta - 1 >= 0 for integer
+// zeta: the power by repeated multiplication, as the reference does (same
+// rounding); M = -1: std::pow (any zeta, or an integer without a case).
+template <typename T, bool WithDerivative, int M>
+void gaussian_angles(const AngleSpec& s, const T* __restrict cos_t, int64_t count, T* __restrict A,
+                     T* __restrict dA) {
+  const T lambda = T(s.lambda), zeta = T(s.zeta);
+  if constexpr (M >= 0) {
+#pragma omp simd
+    for (int64_t k = 0; k < count; ++k) {
+      const T pl = T(1) + lambda * cos_t[k];
+      const bool positive = pl > T(0);
+      T pz1 = T(1);
+      for (int i = 0; i < M; ++i) pz1 *= pl;
+      A[k] = positive ? pz1 * pl : T(0);
+      if constexpr (WithDerivative) dA[k] = positive ? zeta * lambda * pz1 : T(0);
+    }
+  } else {
+    const int m = static_cast<int>(s.zeta) - 1;
+    const bool integer_zeta = static_cast<double>(m + 1) == s.zeta && m >= 0 && m <= 64;
+    for (int64_t k = 0; k < count; ++k) {
+      const T pl = T(1) + lambda * cos_t[k];
+      T pz1 = T(1);
+      if (integer_zeta) {
+        for (int i = 0; i < m; ++i) pz1 *= pl;
+      } else {
+        pz1 = pl > T(0) ? std::pow(pl, zeta - T(1)) : T(0);
+      }
+      A[k] = pl > T(0) ? pz1 * pl : T(0);
+      if constexpr (WithDerivative) dA[k] = pl > T(0) ? zeta * lambda * pz1 : T(0);
+    }
+  }
+}
+
+template <typename T, bool WithDerivative>
+void angle_factors(const AngleSpec& s, const T* __restrict cos_t, const T* __restrict theta, int64_t count,
+                   T* __restrict A, T* __restrict dA) {
+  if (s.compact) {
+    switch (s.kind) {
+      case 0: return compact_angles<T, WithDerivative, 0>(s, cos_t, theta, count, A, dA);
+      case 1: return compact_angles<T, WithDerivative, 1>(s, cos_t, theta, count, A, dA);
+      case 2: return compact_angles<T, WithDerivative, 2>(s, cos_t, theta, count, A, dA);
+      case 3: return compact_angles<T, WithDerivative, 3>(s, cos_t, theta, count, A, dA);
+      case 4: return compact_angles<T, WithDerivative, 4>(s, cos_t, theta, count, A, dA);
+    }
+    TORCH_CHECK(false, "symmetry functions: unknown core function ", s.kind);
+  }
+  const int m = static_cast<int>(s.zeta) - 1;
+  const bool integer_zeta = static_cast<double>(m + 1) == s.zeta && m >= 0;
+  switch (integer_zeta ? m : -1) {
+#define NNPKIT_ZETA_CASE(m) \
+  case m:                   \
+    return gaussian_angles<T, WithDerivative, m>(s, cos_t, count, A, dA);
+    NNPKIT_ZETA_CASE(0)
+    NNPKIT_ZETA_CASE(1)
+    NNPKIT_ZETA_CASE(2)
+    NNPKIT_ZETA_CASE(3)
+    NNPKIT_ZETA_CASE(4)
+    NNPKIT_ZETA_CASE(5)
+    NNPKIT_ZETA_CASE(7)
+    NNPKIT_ZETA_CASE(8)
+    NNPKIT_ZETA_CASE(15)
+    NNPKIT_ZETA_CASE(16)
+    NNPKIT_ZETA_CASE(31)
+    NNPKIT_ZETA_CASE(32)
+#undef NNPKIT_ZETA_CASE
+    default:
+      return gaussian_angles<T, WithDerivative, -1>(s, cos_t, count, A, dA);
+  }
+}
+
+// ---------------------------------------------------------------- the driver
+
+template <typename T>
+struct Workspace {
+  std::vector<T> x, y, z, r, inv_r;
+  std::vector<int64_t> edge;
+  std::vector<T> distance;
+  std::vector<T> F, D, cutoff;
+  std::vector<T> cos_t, theta, r3, inv_r3, A, dA, R3, dR3;
+  std::vector<T> c0, c1, c2, c3;
+  std::vector<int64_t> selected;
+  std::vector<T> sx, sy, sz, sinv_r, sF, sD;  // the selected k's geometry and factors
+  std::vector<T> gx, gy, gz, q;
+};
+
+enum class Pass { Forward, VectorJacobian };
+
+template <typename T, Pass P>
+void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, const torch::Tensor& edge_index,
+                 const torch::Tensor& species_t, int64_t n_centers, int64_t n_columns, const T* seed, T* out_rows,
+                 T* out_edges) {
+  constexpr bool kGrad = P == Pass::VectorJacobian;
+  const int64_t n_atoms = species_t.size(0);
+  const int64_t* species = species_t.data_ptr<int64_t>();
+  const std::vector<int64_t> offsets = centre_offsets(edge_index, n_atoms, "symmetry_functions");
+  const int64_t* neighbor = edge_index.data_ptr<int64_t>() + edge_index.size(1);
+  const T* vec = edge_vectors.data_ptr<T>();
+  const int64_t n_species = plan.n_species;
+
+  // Per-pair loops run over whole vectors of kLanes: arrays carry kLanes of
+  // padding whose radial factors are zero, so padded lanes add nothing and no
+  // scalar remainder loop runs.
+  constexpr int64_t kLanes = 64 / sizeof(T);
+  const auto round_up = [](int64_t count) { return (count + kLanes - 1) / kLanes * kLanes; };
+
+  at::parallel_for(0, n_centers, 16, [&](int64_t begin, int64_t end) {
+    Workspace<T> w;
+    std::vector<int64_t> block_begin(n_species + 1), fill(n_species), factor_offset(n_species),
+        factor_stride(n_species);
+    for (int64_t i = begin; i < end; ++i) {
+      const CentrePlan<T>& cp = plan.centres[species[i]];
+      if (cp.rc_max <= 0.0) continue;
+      const T rc_max = T(cp.rc_max);
+      const int64_t e0 = offsets[i], e1 = offsets[i + 1];
+
+      // Gather the neighbours inside the largest cutoff, grouped by element.
+      w.distance.resize(e1 - e0);
+      std::fill(block_begin.begin(), block_begin.end(), 0);
+      for (int64_t e = e0; e < e1; ++e) {
+        const T* a = vec + 3 * e;
+        const T r = std::sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]);
+        w.distance[e - e0] = r;
+        if (r < rc_max) ++block_begin[species[neighbor[e]] + 1];
+      }
+      for (int64_t s = 0; s < n_species; ++s) block_begin[s + 1] += block_begin[s];
+      const int64_t n = block_begin[n_species];
+      if (n == 0) continue;
+      for (auto* v : {&w.x, &w.y, &w.z}) v->assign(n + kLanes, T(0));
+      for (auto* v : {&w.r, &w.inv_r}) v->assign(n + kLanes, T(1));
+      w.edge.resize(n);
+      std::copy(block_begin.begin(), block_begin.end() - 1, fill.begin());
+      for (int64_t e = e0; e < e1; ++e) {
+        const T r = w.distance[e - e0];
+        if (!(r < rc_max)) continue;
+        const int64_t slot = fill[species[neighbor[e]]]++;
+        const T* a = vec + 3 * e;
+        w.x[slot] = a[0];
+        w.y[slot] = a[1];
+        w.z[slot] = a[2];
+        w.r[slot] = r;
+        w.inv_r[slot] = T(1) / r;
+        w.edge[slot] = e;
+      }
+
+      // Radial factors per element block: slot-major, contiguous over neighbours.
+      int64_t total = 0;
+      int64_t max_block = 0;
+      for (int64_t s = 0; s < n_species; ++s) {
+        factor_offset[s] = total;
+        const int64_t count = block_begin[s + 1] - block_begin[s];
+        max_block = std::max(max_block, count);
+        factor_stride[s] = count + kLanes;
+        total += static_cast<int64_t>(cp.neighbors[s].slots.size()) * factor_stride[s];
+      }
+      const int64_t ws = max_block + kLanes;  // stride of the per-pair work arrays
+      w.F.assign(total, T(0));
+      if (kGrad) w.D.assign(total, T(0));
+      w.cutoff.resize(2 * cp.max_cutoffs * ws);
+      for (int64_t s = 0; s < n_species; ++s) {
+        const int64_t count = block_begin[s + 1] - block_begin[s];
+        if (count == 0) continue;
+        evaluate_factors<T, kGrad>(cp.neighbors[s].slots, w.r.data() + block_begin[s], w.inv_r.data() + block_begin[s],
+                                   count, w.F.data() + factor_offset[s], kGrad ? w.D.data() + factor_offset[s] : nullptr,
+                                   factor_stride[s], w.cutoff.data());
+      }
+
+      T* row = kGrad ? nullptr : out_rows + i * n_columns;
+      const T* seed_row = kGrad ? seed + i * n_columns : nullptr;
+      if (kGrad) {
+        for (auto* v : {&w.gx, &w.gy, &w.gz, &w.q}) v->assign(n + kLanes, T(0));
+      }
+
+      // Radial functions.
+      for (int64_t s = 0; s < n_species; ++s) {
+        const int64_t count = block_begin[s + 1] - block_begin[s];
+        if (count == 0) continue;
+        for (const auto& term : cp.neighbors[s].radial) {
+          const int64_t at = factor_offset[s] + static_cast<int64_t>(term.slot) * factor_stride[s];
+          if constexpr (!kGrad) {
+            const T* __restrict F = w.F.data() + at;
+            T sum = T(0);
+#pragma omp simd reduction(+ : sum)
+            for (int64_t k = 0; k < count; ++k) sum += F[k];
+            row[term.column] += term.weight * sum;
+          } else {
+            const T g = seed_row[term.column] * term.weight;
+            if (g == T(0)) continue;
+            const T* __restrict D = w.D.data() + at;
+            T* __restrict q = w.q.data() + block_begin[s];
+#pragma omp simd
+            for (int64_t k = 0; k < count; ++k) q[k] += g * D[k];
+          }
+        }
+      }
+
+      // Angular functions: each unordered neighbour pair (j, k) once; for one j
+      // the k of a block are contiguous.
+      if (!cp.pairs.empty()) {
+        for (auto* v : {&w.cos_t, &w.theta, &w.r3, &w.inv_r3, &w.sx, &w.sy, &w.sz, &w.sinv_r}) v->resize(ws);
+        w.selected.resize(ws);
+        w.sF.resize(cp.max_slots * ws);
+        if (kGrad) w.sD.resize(cp.max_slots * ws);
+        w.A.resize(cp.max_angles * ws);
+        w.R3.resize(cp.max_r3 * ws);
+        if (kGrad) {
+          w.dA.resize(cp.max_angles * ws);
+          w.dR3.resize(cp.max_r3 * ws);
+          for (auto* v : {&w.c0, &w.c1, &w.c2, &w.c3}) v->resize(ws);
+        }
+      }
+      for (const PairBlock<T>& block : cp.pairs) {
+        const int64_t na = block_begin[block.sa + 1] - block_begin[block.sa];
+        const int64_t nb = block_begin[block.sb + 1] - block_begin[block.sb];
+        if (na == 0 || nb == 0) continue;
+        const bool same = block.sa == block.sb;
+        const bool needs_r3 = block.r3_factors.size() > 0;
+        const int64_t stride_a = factor_stride[block.sa], stride_b = factor_stride[block.sb];
+        const T* Fa_all = w.F.data() + factor_offset[block.sa];
+        const T* Fb_all = w.F.data() + factor_offset[block.sb];
+        const T* Da_all = kGrad ? w.D.data() + factor_offset[block.sa] : nullptr;
+        const T* Db_all = kGrad ? w.D.data() + factor_offset[block.sb] : nullptr;
+        for (int64_t jj = 0; jj < na; ++jj) {
+          const int64_t k0 = same ? jj + 1 : 0;
+          if (nb - k0 <= 0) continue;
+          int64_t nk = round_up(nb - k0);
+          const int64_t j = block_begin[block.sa] + jj;
+          const int64_t kb = block_begin[block.sb] + k0;
+          const T ax = w.x[j], ay = w.y[j], az = w.z[j], inv_ra = w.inv_r[j];
+          const T* __restrict bx = w.x.data() + kb;
+          const T* __restrict by = w.y.data() + kb;
+          const T* __restrict bz = w.z.data() + kb;
+          const T* __restrict inv_rb = w.inv_r.data() + kb;
+          // Neighbour k's factors: slot q at Fb[q * fb_stride + k].
+          const T* Fb_base = Fb_all + k0;
+          const T* Db_base = kGrad ? Db_all + k0 : nullptr;
+          int64_t fb_stride = stride_b;
+          const int64_t* selected = nullptr;
+          if (block.all_narrow) {
+            // Keep the k with r_jk inside the largest cutoff; padded lanes point
+            // at position nb of the block, whose factors are zero.
+            const T rc2 = T(block.r3_rc_max) * T(block.r3_rc_max);
+            int64_t count = 0;
+            int64_t* sel = w.selected.data();
+            for (int64_t k = 0; k < nb - k0; ++k) {
+              const T dx = bx[k] - ax, dy = by[k] - ay, dz = bz[k] - az;
+              sel[count] = k;
+              count += (dx * dx + dy * dy + dz * dz < rc2) ? 1 : 0;
+            }
+            if (count == 0) continue;
+            nk = round_up(count);
+            for (int64_t k = count; k < nk; ++k) sel[k] = nb - k0;
+            T* __restrict sx = w.sx.data();
+            T* __restrict sy = w.sy.data();
+            T* __restrict sz = w.sz.data();
+            T* __restrict sinv = w.sinv_r.data();
+#pragma omp simd
+            for (int64_t k = 0; k < nk; ++k) {
+              sx[k] = bx[sel[k]];
+              sy[k] = by[sel[k]];
+              sz[k] = bz[sel[k]];
+              sinv[k] = inv_rb[sel[k]];
+            }
+            for (const int q : block.b_slots) {
+              const T* __restrict from = Fb_base + q * fb_stride;
+              T* __restrict to = w.sF.data() + q * ws;
+#pragma omp simd
+              for (int64_t k = 0; k < nk; ++k) to[k] = from[sel[k]];
+              if constexpr (kGrad) {
+                const T* __restrict dfrom = Db_base + q * fb_stride;
+                T* __restrict dto = w.sD.data() + q * ws;
+#pragma omp simd
+                for (int64_t k = 0; k < nk; ++k) dto[k] = dfrom[sel[k]];
+              }
+            }
+            bx = sx;
+            by = sy;
+            bz = sz;
+            inv_rb = sinv;
+            Fb_base = w.sF.data();
+            Db_base = kGrad ? w.sD.data() : nullptr;
+            fb_stride = ws;
+            selected = sel;
+          }
+          T* __restrict cos_t = w.cos_t.data();
+          T* __restrict r3 = w.r3.data();
+          T* __restrict inv_r3 = w.inv_r3.data();
+          if (needs_r3) {
+#pragma omp simd
+            for (int64_t k = 0; k < nk; ++k) {
+              cos_t[k] = (ax * bx[k] + ay * by[k] + az * bz[k]) * (inv_ra * inv_rb[k]);
+              const T dx = bx[k] - ax, dy = by[k] - ay, dz = bz[k] - az;
+              r3[k] = std::sqrt(dx * dx + dy * dy + dz * dz);
+              if constexpr (kGrad) inv_r3[k] = T(1) / r3[k];
+            }
+            evaluate_factors<T, kGrad>(block.r3_factors, r3, inv_r3, nk, w.R3.data(), kGrad ? w.dR3.data() : nullptr,
+                                       ws, w.cutoff.data());
+          } else {
+#pragma omp simd
+            for (int64_t k = 0; k < nk; ++k) {
+              cos_t[k] = (ax * bx[k] + ay * by[k] + az * bz[k]) * (inv_ra * inv_rb[k]);
+            }
+          }
+          if (block.needs_theta) {
+            for (int64_t k = 0; k < nk; ++k) {
+              const T c = cos_t[k];
+              w.theta[k] = std::acos(c < T(-1) ? T(-1) : (c > T(1) ? T(1) : c));
+            }
+          }
+          for (size_t g = 0; g < block.angles.size(); ++g) {
+            angle_factors<T, kGrad>(block.angles[g], cos_t, w.theta.data(), nk, w.A.data() + g * ws,
+                                    kGrad ? w.dA.data() + g * ws : nullptr);
+          }
+
+          if constexpr (!kGrad) {
+            for (const auto& term : block.terms) {
+              const T Fa = Fa_all[term.slot_a * stride_a + jj];
+              if (Fa == T(0)) continue;
+              const T* __restrict Fb = Fb_base + term.slot_b * fb_stride;
+              const T* __restrict A = w.A.data() + term.angle * ws;
+              T sum = T(0);
+              if (term.r3 >= 0) {
+                const T* __restrict R = w.R3.data() + term.r3 * ws;
+#pragma omp simd reduction(+ : sum)
+                for (int64_t k = 0; k < nk; ++k) sum += A[k] * Fb[k] * R[k];
+              } else {
+#pragma omp simd reduction(+ : sum)
+                for (int64_t k = 0; k < nk; ++k) sum += A[k] * Fb[k];
+              }
+              row[term.column] += term.norm * Fa * sum;
+            }
+          } else {
+            T* __restrict c0 = w.c0.data();
+            T* __restrict c1 = w.c1.data();
+            T* __restrict c2 = w.c2.data();
+            T* __restrict c3 = w.c3.data();
+            bool any = false;
+            for (const auto& term : block.terms) {
+              const T g = seed_row[term.column] * term.norm;
+              if (g == T(0)) continue;
+              const T sig = g * Fa_all[term.slot_a * stride_a + jj];
+              const T sigp = g * Da_all[term.slot_a * stride_a + jj];
+              if (sig == T(0) && sigp == T(0)) continue;
+              if (!any) {
+#pragma omp simd
+                for (int64_t k = 0; k < nk; ++k) c0[k] = c1[k] = c2[k] = c3[k] = T(0);
+                any = true;
+              }
+              const T* __restrict Fb = Fb_base + term.slot_b * fb_stride;
+              const T* __restrict Db = Db_base + term.slot_b * fb_stride;
+              const T* __restrict A = w.A.data() + term.angle * ws;
+              const T* __restrict dA = w.dA.data() + term.angle * ws;
+              if (term.r3 >= 0) {
+                const T* __restrict R = w.R3.data() + term.r3 * ws;
+                const T* __restrict dR = w.dR3.data() + term.r3 * ws;
+#pragma omp simd
+                for (int64_t k = 0; k < nk; ++k) {
+                  const T afr = A[k] * Fb[k] * R[k];
+                  c0[k] += sig * dA[k] * Fb[k] * R[k];
+                  c1[k] += sigp * afr;
+                  c2[k] += sig * A[k] * Db[k] * R[k];
+                  c3[k] += sig * A[k] * Fb[k] * dR[k];
+                }
+              } else {
+#pragma omp simd
+                for (int64_t k = 0; k < nk; ++k) {
+                  c0[k] += sig * dA[k] * Fb[k];
+                  c1[k] += sigp * A[k] * Fb[k];
+                  c2[k] += sig * A[k] * Db[k];
+                }
+              }
+            }
+            if (!any) continue;
+            // dG/da = a (-c0 cos/ra^2 + c1 + c3) + b (c0/(ra rb) - c3), and the
+            // mirror image for b, with c3 the j-k distance coefficient.
+            T* __restrict gx = w.gx.data() + kb;
+            T* __restrict gy = w.gy.data() + kb;
+            T* __restrict gz = w.gz.data() + kb;
+            T sa = T(0), sx = T(0), sy = T(0), sz = T(0);
+            const T inv_ra2 = inv_ra * inv_ra;
+            // With a selection, neighbour k's gradient goes to its place in the
+            // block (distinct places: no conflicts among real lanes; padded lanes
+            // all add zero).
+            const auto accumulate = [&](auto scatter) {
+              constexpr bool kScatter = decltype(scatter)::value;
+#pragma omp simd reduction(+ : sa, sx, sy, sz)
+              for (int64_t k = 0; k < nk; ++k) {
+                const T inv12 = inv_ra * inv_rb[k];
+                const T cross = c0[k] * inv12 - c3[k];
+                sa += -c0[k] * cos_t[k] * inv_ra2 + c1[k] + c3[k];
+                sx += cross * bx[k];
+                sy += cross * by[k];
+                sz += cross * bz[k];
+                const T own = -c0[k] * cos_t[k] * inv_rb[k] * inv_rb[k] + c2[k] + c3[k];
+                const int64_t at = kScatter ? selected[k] : k;
+                gx[at] += own * bx[k] + cross * ax;
+                gy[at] += own * by[k] + cross * ay;
+                gz[at] += own * bz[k] + cross * az;
+              }
+            };
+            if (selected != nullptr) {
+              accumulate(std::true_type());
+            } else {
+              accumulate(std::false_type());
+            }
+            w.gx[j] += sa * ax + sx;
+            w.gy[j] += sa * ay + sy;
+            w.gz[j] += sa * az + sz;
+          }
+        }
+      }
+
+      if constexpr (kGrad) {
+        for (int64_t k = 0; k < n; ++k) {
+          T* out = out_edges + 3 * w.edge[k];
+          out[0] += w.gx[k] + w.q[k] * w.x[k];
+          out[1] += w.gy[k] + w.q[k] * w.y[k];
+          out[2] += w.gz[k] + w.q[k] * w.z[k];
+        }
+      }
+    }
+  });
+}
+
+int64_t species_count(const torch::Tensor& species) {
+  const int64_t* s = species.data_ptr<int64_t>();
+  int64_t max_species = -1;
+  for (int64_t i = 0; i < species.size(0); ++i) {
+    TORCH_CHECK(s[i] >= 0, "species index of atom ", i, " is negative");
+    max_species = std::max(max_species, s[i]);
+  }
+  return max_species + 1;
+}
+
+}  // namespace
+
+void grouped_symmetry_functions_forward(const torch::Tensor& edge_vectors, const torch::Tensor& edge_index,
+                                        const torch::Tensor& species, const torch::Tensor& sf_int,
+                                        const torch::Tensor& sf_real, int64_t n_centers, torch::Tensor& out) {
+  const int64_t n_columns = out.size(1);
+  AT_DISPATCH_FLOATING_TYPES(edge_vectors.scalar_type(), "grouped_symmetry_functions_forward", [&] {
+    const auto plan = make_grouped_plan<scalar_t>(sf_int, sf_real, species_count(species), n_columns);
+    run_grouped<scalar_t, Pass::Forward>(plan, edge_vectors, edge_index, species, n_centers, n_columns, nullptr,
+                                         out.data_ptr<scalar_t>(), nullptr);
+  });
+}
+
+void grouped_symmetry_functions_vjp(const torch::Tensor& grad_G, const torch::Tensor& edge_vectors,
+                                    const torch::Tensor& edge_index, const torch::Tensor& species,
+                                    const torch::Tensor& sf_int, const torch::Tensor& sf_real, int64_t n_centers,
+                                    torch::Tensor& out_edges) {
+  const int64_t n_columns = grad_G.size(1);
+  AT_DISPATCH_FLOATING_TYPES(edge_vectors.scalar_type(), "grouped_symmetry_functions_vjp", [&] {
+    const auto plan = make_grouped_plan<scalar_t>(sf_int, sf_real, species_count(species), n_columns);
+    run_grouped<scalar_t, Pass::VectorJacobian>(plan, edge_vectors, edge_index, species, n_centers, n_columns,
+                                                grad_G.data_ptr<scalar_t>(), nullptr, out_edges.data_ptr<scalar_t>());
+  });
+}
+
+}  // namespace nnpkit
