@@ -2,6 +2,10 @@
 
 #include <ATen/Parallel.h>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
@@ -449,6 +453,73 @@ void angle_factors(const AngleSpec& s, const T* __restrict cos_t, const T* __res
   }
 }
 
+// The neighbours k of a pair partner j with |b_k - a|^2 < rc2: their indices,
+// geometry and factors (slots in b_slots) copied to contiguous arrays; returns
+// how many. Outputs need room for count + 8 values (AVX-512 stores whole vectors).
+template <typename T, bool WithDerivative>
+int64_t select_pairs(T ax, T ay, T az, T rc2, const T* bx, const T* by, const T* bz, const T* inv_rb, int64_t n,
+                     const std::vector<int>& b_slots, const T* Fb, const T* Db, int64_t fb_stride, int64_t out_stride,
+                     int64_t* sel, T* sx, T* sy, T* sz, T* sinv, T* sF, T* sD) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, double>) {
+    // Compress 8 lanes at a time (inputs are padded past n).
+    const __m512d vax = _mm512_set1_pd(ax), vay = _mm512_set1_pd(ay), vaz = _mm512_set1_pd(az);
+    const __m512d vrc2 = _mm512_set1_pd(rc2);
+    const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    int64_t count = 0;
+    for (int64_t k = 0; k < n; k += 8) {
+      const __m512d x = _mm512_loadu_pd(bx + k), y = _mm512_loadu_pd(by + k), z = _mm512_loadu_pd(bz + k);
+      const __m512d dx = _mm512_sub_pd(x, vax), dy = _mm512_sub_pd(y, vay), dz = _mm512_sub_pd(z, vaz);
+      const __m512d d2 = _mm512_fmadd_pd(dz, dz, _mm512_fmadd_pd(dy, dy, _mm512_mul_pd(dx, dx)));
+      const __mmask8 tail = n - k >= 8 ? __mmask8(0xff) : __mmask8((1u << (n - k)) - 1u);
+      const __mmask8 m = _mm512_mask_cmp_pd_mask(tail, d2, vrc2, _CMP_LT_OQ);
+      if (m == 0) continue;
+      _mm512_storeu_pd(sx + count, _mm512_maskz_compress_pd(m, x));
+      _mm512_storeu_pd(sy + count, _mm512_maskz_compress_pd(m, y));
+      _mm512_storeu_pd(sz + count, _mm512_maskz_compress_pd(m, z));
+      _mm512_storeu_pd(sinv + count, _mm512_maskz_compress_pd(m, _mm512_loadu_pd(inv_rb + k)));
+      const __m512i idx = _mm512_add_epi64(_mm512_set1_epi64(k), lane);
+      _mm512_storeu_si512(sel + count, _mm512_maskz_compress_epi64(m, idx));
+      for (const int q : b_slots) {
+        _mm512_storeu_pd(sF + q * out_stride + count, _mm512_maskz_compress_pd(m, _mm512_loadu_pd(Fb + q * fb_stride + k)));
+        if constexpr (WithDerivative) {
+          _mm512_storeu_pd(sD + q * out_stride + count,
+                           _mm512_maskz_compress_pd(m, _mm512_loadu_pd(Db + q * fb_stride + k)));
+        }
+      }
+      count += __builtin_popcount(static_cast<unsigned>(m));
+    }
+    return count;
+  }
+#endif
+  int64_t count = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    const T dx = bx[k] - ax, dy = by[k] - ay, dz = bz[k] - az;
+    sel[count] = k;
+    count += (dx * dx + dy * dy + dz * dz < rc2) ? 1 : 0;
+  }
+#pragma omp simd
+  for (int64_t k = 0; k < count; ++k) {
+    sx[k] = bx[sel[k]];
+    sy[k] = by[sel[k]];
+    sz[k] = bz[sel[k]];
+    sinv[k] = inv_rb[sel[k]];
+  }
+  for (const int q : b_slots) {
+    const T* __restrict from = Fb + q * fb_stride;
+    T* __restrict to = sF + q * out_stride;
+#pragma omp simd
+    for (int64_t k = 0; k < count; ++k) to[k] = from[sel[k]];
+    if constexpr (WithDerivative) {
+      const T* __restrict dfrom = Db + q * fb_stride;
+      T* __restrict dto = sD + q * out_stride;
+#pragma omp simd
+      for (int64_t k = 0; k < count; ++k) dto[k] = dfrom[sel[k]];
+    }
+  }
+  return count;
+}
+
 // ---------------------------------------------------------------- the driver
 
 template <typename T>
@@ -481,7 +552,8 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
   // Per-pair loops run over whole vectors of kLanes: arrays carry kLanes of
   // padding whose radial factors are zero, so padded lanes add nothing and no
   // scalar remainder loop runs.
-  constexpr int64_t kLanes = 64 / sizeof(T);
+  constexpr int64_t kLanes = 32 / sizeof(T);
+  constexpr int64_t kPad = 16;  // >= kLanes, and whole 64-byte reads past an array's end stay inside
   const auto round_up = [](int64_t count) { return (count + kLanes - 1) / kLanes * kLanes; };
 
   at::parallel_for(0, n_centers, 16, [&](int64_t begin, int64_t end) {
@@ -506,8 +578,8 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
       for (int64_t s = 0; s < n_species; ++s) block_begin[s + 1] += block_begin[s];
       const int64_t n = block_begin[n_species];
       if (n == 0) continue;
-      for (auto* v : {&w.x, &w.y, &w.z}) v->assign(n + kLanes, T(0));
-      for (auto* v : {&w.r, &w.inv_r}) v->assign(n + kLanes, T(1));
+      for (auto* v : {&w.x, &w.y, &w.z}) v->assign(n + kPad, T(0));
+      for (auto* v : {&w.r, &w.inv_r}) v->assign(n + kPad, T(1));
       w.edge.resize(n);
       std::copy(block_begin.begin(), block_begin.end() - 1, fill.begin());
       for (int64_t e = e0; e < e1; ++e) {
@@ -530,10 +602,10 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
         factor_offset[s] = total;
         const int64_t count = block_begin[s + 1] - block_begin[s];
         max_block = std::max(max_block, count);
-        factor_stride[s] = count + kLanes;
+        factor_stride[s] = count + kPad;
         total += static_cast<int64_t>(cp.neighbors[s].slots.size()) * factor_stride[s];
       }
-      const int64_t ws = max_block + kLanes;  // stride of the per-pair work arrays
+      const int64_t ws = max_block + kPad;  // stride of the per-pair work arrays
       w.F.assign(total, T(0));
       if (kGrad) w.D.assign(total, T(0));
       w.cutoff.resize(2 * cp.max_cutoffs * ws);
@@ -548,7 +620,7 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
       T* row = kGrad ? nullptr : out_rows + i * n_columns;
       const T* seed_row = kGrad ? seed + i * n_columns : nullptr;
       if (kGrad) {
-        for (auto* v : {&w.gx, &w.gy, &w.gz, &w.q}) v->assign(n + kLanes, T(0));
+        for (auto* v : {&w.gx, &w.gy, &w.gz, &w.q}) v->assign(n + kPad, T(0));
       }
 
       // Radial functions.
@@ -620,37 +692,23 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
             // Keep the k with r_jk inside the largest cutoff; padded lanes point
             // at position nb of the block, whose factors are zero.
             const T rc2 = T(block.r3_rc_max) * T(block.r3_rc_max);
-            int64_t count = 0;
             int64_t* sel = w.selected.data();
-            for (int64_t k = 0; k < nb - k0; ++k) {
-              const T dx = bx[k] - ax, dy = by[k] - ay, dz = bz[k] - az;
-              sel[count] = k;
-              count += (dx * dx + dy * dy + dz * dz < rc2) ? 1 : 0;
-            }
-            if (count == 0) continue;
-            nk = round_up(count);
-            for (int64_t k = count; k < nk; ++k) sel[k] = nb - k0;
             T* __restrict sx = w.sx.data();
             T* __restrict sy = w.sy.data();
             T* __restrict sz = w.sz.data();
             T* __restrict sinv = w.sinv_r.data();
-#pragma omp simd
-            for (int64_t k = 0; k < nk; ++k) {
-              sx[k] = bx[sel[k]];
-              sy[k] = by[sel[k]];
-              sz[k] = bz[sel[k]];
-              sinv[k] = inv_rb[sel[k]];
-            }
-            for (const int q : block.b_slots) {
-              const T* __restrict from = Fb_base + q * fb_stride;
-              T* __restrict to = w.sF.data() + q * ws;
-#pragma omp simd
-              for (int64_t k = 0; k < nk; ++k) to[k] = from[sel[k]];
-              if constexpr (kGrad) {
-                const T* __restrict dfrom = Db_base + q * fb_stride;
-                T* __restrict dto = w.sD.data() + q * ws;
-#pragma omp simd
-                for (int64_t k = 0; k < nk; ++k) dto[k] = dfrom[sel[k]];
+            const int64_t count =
+                select_pairs<T, kGrad>(ax, ay, az, rc2, bx, by, bz, inv_rb, nb - k0, block.b_slots, Fb_base, Db_base,
+                                       fb_stride, ws, sel, sx, sy, sz, sinv, w.sF.data(), w.sD.data());
+            if (count == 0) continue;
+            nk = round_up(count);
+            // Padded lanes: zero factors, finite geometry, one index beyond the real ones.
+            for (int64_t k = count; k < nk; ++k) {
+              sel[k] = nb - k0;
+              sx[k] = sy[k] = sz[k] = sinv[k] = T(0);
+              for (const int q : block.b_slots) {
+                w.sF[q * ws + k] = T(0);
+                if constexpr (kGrad) w.sD[q * ws + k] = T(0);
               }
             }
             bx = sx;
