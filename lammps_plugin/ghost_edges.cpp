@@ -74,6 +74,10 @@ ModelEdges build_model_edges(const NeighborView& view, double cutoff, int messag
     frontier.swap(next);
   }
   auto inside = [&](int atom) { return hops[atom] <= message_hops; };
+  // An edge is kept when its centre is inside, or, for message passing, when its
+  // neighbour is (messages flow both ways). A local model needs only the edges
+  // of owned centres: ghost-centred edges would be dead weight.
+  auto kept = [&](int centre, int neighbour) { return inside(centre) || (message_hops > 0 && inside(neighbour)); };
 
   // 3. Model atoms: owned atoms, then ghosts touched by a kept edge; engine order
   // is kept, so centres stay ascending.
@@ -92,7 +96,7 @@ ModelEdges build_model_edges(const NeighborView& view, double cutoff, int messag
   for (const CentreRange& r : ranges) {
     for (int64_t p = r.begin; p < r.end; ++p) {
       const int j = pair_neighbour[p];
-      if (inside(r.atom) || inside(j)) touched[r.atom] = touched[j] = 1;
+      if (kept(r.atom, j)) touched[r.atom] = touched[j] = 1;
     }
   }
   for (int i = view.nlocal; i < view.nall; ++i) {
@@ -103,7 +107,7 @@ ModelEdges build_model_edges(const NeighborView& view, double cutoff, int messag
   for (const CentreRange& r : ranges) {
     for (int64_t p = r.begin; p < r.end; ++p) {
       const int j = pair_neighbour[p];
-      if (!(inside(r.atom) || inside(j))) continue;
+      if (!kept(r.atom, j)) continue;
       out.centres.push_back(model_index[r.atom]);
       out.neighbours.push_back(model_index[j]);
       out.vectors.insert(out.vectors.end(), &pair_vector[3 * p], &pair_vector[3 * p] + 3);

@@ -97,7 +97,7 @@ PairNNP::PairNNP(LAMMPS* lmp) : Pair(lmp) {
   restartinfo = 1;         // settings only; pair_coeff is given again after read_restart
   one_coeff = 1;
   manybody_flag = 1;
-  ghostneigh = 1;          // message-passing models need neighbours of ghost atoms
+  ghostneigh = 1;          // message-passing models need neighbours of ghost atoms (init_style)
   no_virial_fdotr_compute = 1;  // the core's virial is exact, also for triclinic boxes
   centroidstressflag = CENTROID_AVAIL;
   writedata = 0;
@@ -278,7 +278,10 @@ void PairNNP::init_style() {
                "owners); remove 'newton off' or use 'newton on'");
   }
   apply_engine_units();
-  neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_GHOST);
+  // Neighbours of ghost atoms only for message passing: a local model's owned
+  // atoms see every atom they need in their own full lists.
+  ghostneigh = message_hops_ > 0 ? 1 : 0;
+  neighbor->add_request(this, ghostneigh ? NeighConst::REQ_FULL | NeighConst::REQ_GHOST : NeighConst::REQ_FULL);
   set_ghost_cutoff();
   check_box_size();
   comm_reverse = 3 * members_;
