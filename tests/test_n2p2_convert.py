@@ -311,3 +311,29 @@ def _replace(path, old, new):
     content = path.read_text()
     assert old in content
     path.write_text(content.replace(old, new))
+
+
+def test_n2p2_conversion_factors_define_the_units_exactly(tmp_path):
+    """--cflength/--cfenergy as in n2p2's LAMMPS input: one model length unit is
+    exactly 1/cflength Angstrom, one energy unit 1/cfenergy eV (here n2p2's H2O
+    example's factors, which differ from CODATA 2014 by about 1e-8)."""
+    spec = write_potential(tmp_path)
+    cflength, cfenergy = 1.8897261328, 0.0367493254
+    path = convert(str(tmp_path), str(tmp_path / "cf.pt"), length_unit="Bohr", energy_unit="Hartree",
+                   cflength=cflength, cfenergy=cfenergy, progress=lambda m: None)
+    model = nnpkit.load(path)
+    assert model.metadata["length_unit_in_angstrom"] == 1.0 / cflength
+    atoms = structure()
+    scaled = atoms.copy()
+    scaled.positions /= cflength
+    result = model.compute(scaled, extrapolation=False)
+    expected = ref_energy(spec, atoms.positions, atoms.get_chemical_symbols()) / cfenergy
+    assert result["energy"] == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    # ASE's constants give a different number at the 1e-8 level: the factors are used.
+    named = nnpkit.load(convert(str(tmp_path), str(tmp_path / "named.pt"), length_unit="Bohr", energy_unit="Hartree",
+                                progress=lambda m: None)).compute(scaled, extrapolation=False)["energy"]
+    assert abs(named - expected) > 1e-9 * abs(expected)
+    with pytest.raises(N2p2FormatError, match="--length-unit"):
+        convert(str(tmp_path), str(tmp_path / "bad.pt"), cflength=cflength, progress=lambda m: None)
+    with pytest.raises(N2p2FormatError, match="positive"):
+        convert(str(tmp_path), str(tmp_path / "bad.pt"), length_unit="Bohr", cflength=-1.0, progress=lambda m: None)

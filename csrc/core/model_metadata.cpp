@@ -80,11 +80,13 @@ ModelMetadata parse_model_metadata(const std::string& json_text) {
   m.length_unit = length_unit.get<std::string>();
   m.energy_unit = energy_unit.get<std::string>();
   try {
-    length_unit_in_angstrom(m.length_unit);
-    energy_unit_in_ev(m.energy_unit);
+    m.angstrom_per_length_unit = length_unit_in_angstrom(m.length_unit);
+    m.ev_per_energy_unit = energy_unit_in_ev(m.energy_unit);
   } catch (const InputError& e) {
     fail(e.what());
   }
+  if (doc.contains("length_unit_in_angstrom")) m.angstrom_per_length_unit = positive_number(doc, "length_unit_in_angstrom");
+  if (doc.contains("energy_unit_in_ev")) m.ev_per_energy_unit = positive_number(doc, "energy_unit_in_ev");
 
   const auto& dtype = require(doc, "dtype");
   if (!dtype.is_string() || (dtype != "float32" && dtype != "float64")) {

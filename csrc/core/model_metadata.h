@@ -19,6 +19,11 @@ struct ModelMetadata {
   double interaction_range = 0.0;     // cutoff x message-passing layers
   std::string length_unit = "Ang";
   std::string energy_unit = "eV";
+  // One model unit in Angstrom and eV: from the names above, or exactly as the
+  // optional keys length_unit_in_angstrom / energy_unit_in_ev give them (n2p2's
+  // cflength and cfenergy, so that results match a user's n2p2 runs digit for digit).
+  double angstrom_per_length_unit = 1.0;
+  double ev_per_energy_unit = 1.0;
   std::string dtype = "float64";
   int committee_size = 1;
   double min_distance = 0.0;          // model length unit; closer pairs are refused

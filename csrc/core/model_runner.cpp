@@ -41,13 +41,13 @@ ModelRunner::ModelRunner(const std::string& path) : path_(path) {
 }
 
 void ModelRunner::set_engine_units(const std::string& length_unit, const std::string& energy_unit) {
-  model_to_engine_length_ = length_unit_in_angstrom(metadata_.length_unit) / length_unit_in_angstrom(length_unit);
-  model_to_engine_energy_ = energy_unit_in_ev(metadata_.energy_unit) / energy_unit_in_ev(energy_unit);
+  model_to_engine_length_ = metadata_.angstrom_per_length_unit / length_unit_in_angstrom(length_unit);
+  model_to_engine_energy_ = metadata_.ev_per_energy_unit / energy_unit_in_ev(energy_unit);
 }
 
 double ModelRunner::min_distance() const {
   // Below 1e-4 Angstrom two atoms are the same point whatever the model says.
-  const double floor_in_model_units = 1e-4 / length_unit_in_angstrom(metadata_.length_unit);
+  const double floor_in_model_units = 1e-4 / metadata_.angstrom_per_length_unit;
   return std::max(metadata_.min_distance, floor_in_model_units) * model_to_engine_length_;
 }
 

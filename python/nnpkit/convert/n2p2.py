@@ -481,24 +481,48 @@ def convert(
     *,
     length_unit: str = "Ang",
     energy_unit: str = "eV",
+    cflength: float | None = None,
+    cfenergy: float | None = None,
     progress: Progress = print,
 ) -> str:
     """Convert the n2p2 potential in ``directory`` into the nnpkit model file ``output``.
 
     ``length_unit`` and ``energy_unit`` (ASE names: Ang, Bohr, nm, eV, Hartree,
     kcal/mol, ...) say which units the potential was trained in; n2p2 files do
-    not record them. Returns the path written.
+    not record them. ``cflength`` and ``cfenergy`` are the conversion factors of
+    an n2p2 LAMMPS input (``pair_style hdnnp ... cflength X cfenergy Y``: model
+    length per Angstrom, model energy per eV); given, they define the model's
+    units exactly, so that results equal that n2p2 run to the last digit instead
+    of using ASE's CODATA 2014 constants for the unit names. Returns the path written.
     """
     from .. import _core
     from ..export import export
 
     try:
-        _core.length_unit_in_angstrom(length_unit)
-        _core.energy_unit_in_ev(energy_unit)
+        length_in_angstrom = _core.length_unit_in_angstrom(length_unit)
+        energy_in_ev = _core.energy_unit_in_ev(energy_unit)
     except Exception as error:  # unknown unit names
         raise N2p2FormatError(str(error)) from None
+    exact_units: dict[str, float] = {}
+    for name, factor, named_value, key in (("cflength", cflength, length_in_angstrom, "length_unit_in_angstrom"),
+                                           ("cfenergy", cfenergy, energy_in_ev, "energy_unit_in_ev")):
+        if factor is None:
+            continue
+        if not (factor > 0.0 and np.isfinite(factor)):
+            raise N2p2FormatError(f"{name} must be a positive number, got {factor}")
+        value = 1.0 / factor
+        # A factor that contradicts the unit name is a mistake (e.g. cflength
+        # 1.8897261328 with the default length unit Ang): say which name fits.
+        if abs(value / named_value - 1.0) > 1e-4:
+            raise N2p2FormatError(
+                f"{name} {factor} means one model unit is {value:.10g} "
+                f"{'Angstrom' if name == 'cflength' else 'eV'}, which is not the "
+                f"{length_unit if name == 'cflength' else energy_unit} given: pass "
+                f"--{'length' if name == 'cflength' else 'energy'}-unit with the unit the potential was trained in")
+        exact_units[key] = value
     model = build_model(directory, progress)
-    progress(f"units (not stored by n2p2, as given): length {length_unit}, energy {energy_unit}")
+    progress(f"units (not stored by n2p2, as given): length {length_unit}, energy {energy_unit}"
+             + "".join(f", {k} {v:.12g}" for k, v in exact_units.items()))
     progress(f"writing {output}")
     export(
         model,
@@ -506,7 +530,7 @@ def convert(
         length_unit=length_unit,
         energy_unit=energy_unit,
         origin={"kind": "n2p2", "source": os.path.basename(os.path.normpath(directory))},
-        extra_metadata={"extrapolation": "extrapolation_counts"},
+        extra_metadata={"extrapolation": "extrapolation_counts", **exact_units},
     )
     progress(f"done: {output} (cutoff {model.cutoff:g} {length_unit})")
     return output
@@ -515,7 +539,7 @@ def convert(
 def _run(args: argparse.Namespace) -> int:
     quiet = args.quiet
     convert(args.directory, args.output, length_unit=args.length_unit, energy_unit=args.energy_unit,
-            progress=(lambda message: None) if quiet else (lambda message: print(message, file=sys.stderr)))
+            cflength=args.cflength, cfenergy=args.cfenergy, progress=(lambda message: None) if quiet else (lambda message: print(message, file=sys.stderr)))
     return 0
 
 
@@ -525,5 +549,9 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", required=True, help="model file to write")
     p.add_argument("--length-unit", default="Ang", help="length unit the potential was trained in (default Ang)")
     p.add_argument("--energy-unit", default="eV", help="energy unit the potential was trained in (default eV)")
+    p.add_argument("--cflength", type=float, default=None,
+                   help="n2p2's cflength (model length per Angstrom) from your LAMMPS input: units exactly as n2p2's")
+    p.add_argument("--cfenergy", type=float, default=None,
+                   help="n2p2's cfenergy (model energy per eV) from your LAMMPS input: units exactly as n2p2's")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_run)
