@@ -2,6 +2,7 @@
 
 #include <torch/autograd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <sstream>
 #include <unordered_map>
@@ -43,12 +44,70 @@ ModelRunner::ModelRunner(const std::string& path) : path_(path) {
 void ModelRunner::set_engine_units(const std::string& length_unit, const std::string& energy_unit) {
   model_to_engine_length_ = length_unit_in_angstrom(metadata_.length_unit) / length_unit_in_angstrom(length_unit);
   model_to_engine_energy_ = energy_unit_in_ev(metadata_.energy_unit) / energy_unit_in_ev(energy_unit);
+  engine_length_unit_ = length_unit;
 }
 
 double ModelRunner::min_distance() const {
   // Below 1e-4 Angstrom two atoms are the same point whatever the model says.
   const double floor_in_model_units = 1e-4 / length_unit_in_angstrom(metadata_.length_unit);
-  return std::max(metadata_.min_distance, floor_in_model_units) * model_to_engine_length_;
+  const double chosen = min_distance_override_ >= 0.0 ? min_distance_override_ : metadata_.min_distance;
+  return std::max(chosen, floor_in_model_units) * model_to_engine_length_;
+}
+
+void ModelRunner::set_min_distance(double engine_length) {
+  if (std::isnan(engine_length)) throw InputError("min_distance must be a number");
+  min_distance_override_ = engine_length < 0.0 ? -1.0 : engine_length / model_to_engine_length_;
+}
+
+namespace {
+
+// The shortest edge below `limit` (edge vectors [E*3]), or -1.
+int64_t shortest_edge_below(const double* vectors, int64_t n_edges, double limit) {
+  int64_t found = -1;
+  double best = limit * limit;
+  for (int64_t e = 0; e < n_edges; ++e) {
+    const double* v = vectors + 3 * e;
+    const double d2 = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
+    if (d2 < best) {
+      best = d2;
+      found = e;
+    }
+  }
+  return found;
+}
+
+}  // namespace
+
+void ModelRunner::check_distances(const torch::Tensor& edge_index, const torch::Tensor& edge_vectors,
+                                  int64_t n_atoms) const {
+  const int64_t n_edges = edge_vectors.size(0);
+  const int64_t max_edges = limits_.max_edges(n_atoms);
+  if (n_edges > max_edges) {
+    std::ostringstream msg;
+    msg << n_edges << " edges for " << n_atoms << " atoms is more than the limit of " << limits_.max_neighbors_per_atom
+        << " neighbours per atom (max_neighbors) within the model's cutoff of " << cutoff() << " "
+        << engine_length_unit_ << ": check the model's cutoff and the units of the positions, or raise max_neighbors "
+        << "if this is meant";
+    throw InputError(msg.str());
+  }
+  const auto vectors = edge_vectors.to(torch::kFloat64).contiguous();
+  const double limit = min_distance();
+  const int64_t e = shortest_edge_below(vectors.data_ptr<double>(), n_edges, limit);
+  if (e < 0) return;
+  const auto index = edge_index.to(torch::kInt64).contiguous();
+  const int64_t i = index[0][e].item<int64_t>(), j = index[1][e].item<int64_t>();
+  const double* v = vectors.data_ptr<double>() + 3 * e;
+  const double distance = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+  std::ostringstream msg;
+  msg << "atoms " << i << " and " << j << " overlap: they are " << distance << " " << engine_length_unit_
+      << " apart, closer than this model's min_distance of " << limit << " " << engine_length_unit_;
+  if (min_distance_override_ >= 0.0) {
+    msg << " (set by the user)";
+  } else if (!metadata_.min_distance_source.empty()) {
+    msg << " (" << metadata_.min_distance_source << ")";
+  }
+  msg << "; the model has never seen atoms that close. Lower min_distance deliberately to go on";
+  throw AtomsTooCloseError(msg.str(), i, j, distance, limit);
 }
 
 torch::Tensor ModelRunner::species_indices(const std::vector<int64_t>& atomic_numbers) const {
@@ -90,6 +149,7 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   if (n_edges > 0 && !torch::isfinite(edge_vectors).all().item<bool>()) {
     throw InputError("edge vectors contain NaN or infinite numbers (check the positions and the box)");
   }
+  check_distances(edge_index, edge_vectors, n_atoms);
 
   // Model units and dtype; the edge vectors are the one differentiable input.
   const double to_model_length = 1.0 / model_to_engine_length_;
@@ -118,7 +178,15 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
     }
     if (out.dim() == 1) out = out.unsqueeze(0);
     if (out.dim() != 2 || out.size(1) != n_atoms) {
-      throw ModelFileError("the model returned per-atom energies of the wrong shape (expected [N] or [M, N])");
+      std::ostringstream msg;
+      msg << "the model returned per-atom energies of shape " << out.sizes() << " for " << n_atoms
+          << " atoms (expected [N] or [M, N])";
+      throw ModelFileError(msg.str());
+    }
+    if (out.size(0) != metadata_.committee_size) {
+      throw ModelFileError("the model returned energies of " + std::to_string(out.size(0)) +
+                           " committee members, but its metadata declares committee_size " +
+                           std::to_string(metadata_.committee_size));
     }
     atom_energy_members = out;
   }
@@ -225,19 +293,8 @@ EvaluationResult ModelRunner::compute(const torch::Tensor& positions, const std:
                      " positions");
   }
   const auto species = species_indices(atomic_numbers);
-  const NeighborList list = build_neighbor_list(pos.data_ptr<double>(), n, cell, pbc, cutoff());
+  const NeighborList list = build_neighbor_list(pos.data_ptr<double>(), n, cell, pbc, cutoff(), limits_);
   const int64_t n_edges = list.size();
-  const double dmin = min_distance();
-  for (int64_t e = 0; e < n_edges; ++e) {
-    const double* v = &list.vectors[3 * e];
-    const double d2 = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
-    if (d2 < dmin * dmin) {
-      std::ostringstream msg;
-      msg << "atoms " << list.centers[e] << " and " << list.neighbors[e] << " overlap: they are " << std::sqrt(d2)
-          << " apart, closer than the " << dmin << " this model accepts";
-      throw InputError(msg.str());
-    }
-  }
   auto edge_index = torch::empty({2, n_edges}, torch::kInt64);
   std::copy(list.centers.begin(), list.centers.end(), edge_index.data_ptr<int64_t>());
   std::copy(list.neighbors.begin(), list.neighbors.end(), edge_index.data_ptr<int64_t>() + n_edges);

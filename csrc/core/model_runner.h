@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/model_metadata.h"
+#include "core/neighbor_limits.h"
 
 namespace nnpkit {
 
@@ -57,12 +58,23 @@ class ModelRunner {
   // Neighbour cutoff and interaction range in engine length units.
   double cutoff() const { return metadata_.cutoff * model_to_engine_length_; }
   double interaction_range() const { return metadata_.interaction_range * model_to_engine_length_; }
-  // Smallest distance allowed between two atoms, engine length units.
+  // Smallest distance allowed between two atoms, engine length units: the model's
+  // min_distance (the closest pair of its training data), or the user's override,
+  // never below 1e-4 Angstrom. evaluate() and compute() refuse closer pairs with
+  // AtomsTooCloseError.
   double min_distance() const;
+  // The user's deliberate override of the model's min_distance, engine length
+  // units (0 accepts any pair farther apart than 1e-4 Angstrom); negative: back to the model's.
+  void set_min_distance(double engine_length);
+  // Bounds on the neighbour search (compute) and on the edges of evaluate.
+  void set_neighbor_limits(const NeighborLimits& limits) { limits_ = limits; }
+  const NeighborLimits& neighbor_limits() const { return limits_; }
 
   // species: [N] indices into metadata().species; edge_index: [2, E] grouped by
   // centre; edge_vectors: [E, 3] in engine length units. Atoms 0..n_local-1 are
-  // local; only their energies count.
+  // local; only their energies count. Throws AtomsTooCloseError for an edge
+  // shorter than min_distance(), InputError for more edges than the limits allow,
+  // ModelFileError when the model's output disagrees with its metadata.
   EvaluationResult evaluate(const torch::Tensor& species, const torch::Tensor& edge_index,
                             const torch::Tensor& edge_vectors, int64_t n_local,
                             const EvaluateOptions& options = EvaluateOptions()) const;
@@ -83,12 +95,18 @@ class ModelRunner {
   torch::Tensor species_indices(const std::vector<int64_t>& atomic_numbers) const;
 
  private:
+  // Refuses too many edges and pairs closer than min_distance() (AtomsTooCloseError).
+  void check_distances(const torch::Tensor& edge_index, const torch::Tensor& edge_vectors, int64_t n_atoms) const;
+
   std::string path_;
   ModelMetadata metadata_;
   mutable torch::jit::Module module_;
   torch::Dtype dtype_ = torch::kFloat64;
   double model_to_engine_length_ = 1.0;  // one model length unit in engine units
   double model_to_engine_energy_ = 1.0;
+  std::string engine_length_unit_ = "Ang";  // for messages
+  double min_distance_override_ = -1.0;     // model length units; < 0: the model's own
+  NeighborLimits limits_;
   bool has_extrapolation_method_ = false;  // separate `extrapolation_counts` (a second descriptor pass)
   bool has_fused_extrapolation_ = false;   // `forward_with_extrapolation`
 };

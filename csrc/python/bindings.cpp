@@ -73,6 +73,14 @@ py::dict to_dict(const EvaluationResult& r) {
   return d;
 }
 
+// Limits with the given values (0: keep `base`'s); negative values are refused.
+nnpkit::NeighborLimits limits_from(int64_t max_images, int64_t max_neighbors, nnpkit::NeighborLimits base) {
+  if (max_images < 0 || max_neighbors < 0) throw nnpkit::InputError("max_images and max_neighbors must be positive");
+  if (max_images > 0) base.max_images = max_images;
+  if (max_neighbors > 0) base.max_neighbors_per_atom = max_neighbors;
+  return base;
+}
+
 EvaluateOptions options_from(bool atom_virials, bool committee_statistics, bool extrapolation) {
   EvaluateOptions o;
   o.atom_virials = atom_virials;
@@ -85,7 +93,9 @@ EvaluateOptions options_from(bool atom_virials, bool committee_statistics, bool 
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "nnpkit inference core (C++): neighbour search and model runner";
-  py::register_exception<nnpkit::InputError>(m, "InputError", PyExc_ValueError);
+  auto input_error = py::register_exception<nnpkit::InputError>(m, "InputError", PyExc_ValueError);
+  // Registered after InputError so that it is tried first (pybind11 tries translators newest first).
+  py::register_exception<nnpkit::AtomsTooCloseError>(m, "AtomsTooCloseError", input_error.ptr());
   py::register_exception<nnpkit::ModelFileError>(m, "ModelFileError", PyExc_RuntimeError);
 
   m.def("set_num_threads", [](int n) { at::set_num_threads(n); }, py::arg("n"),
@@ -96,13 +106,15 @@ PYBIND11_MODULE(_core, m) {
 
   m.def(
       "neighbor_list",
-      [](const DoubleArray& positions, const DoubleArray& cell, const std::vector<bool>& pbc, double cutoff) {
+      [](const DoubleArray& positions, const DoubleArray& cell, const std::vector<bool>& pbc, double cutoff,
+         int64_t max_images, int64_t max_neighbors) {
         if (positions.ndim() != 2 || positions.shape(1) != 3) throw nnpkit::InputError("positions must be [N, 3]");
+        const auto limits = limits_from(max_images, max_neighbors, nnpkit::NeighborLimits());
         nnpkit::NeighborList list;
         {
           py::gil_scoped_release release;
           list = nnpkit::build_neighbor_list(positions.data(), positions.shape(0), cell_from(cell), pbc_from(pbc),
-                                             cutoff);
+                                             cutoff, limits);
         }
         const auto n_edges = static_cast<py::ssize_t>(list.size());
         py::array_t<int64_t> edge_index({py::ssize_t(2), n_edges});
@@ -114,7 +126,8 @@ PYBIND11_MODULE(_core, m) {
         std::copy(list.vectors.begin(), list.vectors.end(), vectors.mutable_data());
         return py::make_tuple(edge_index, shifts, vectors);
       },
-      py::arg("positions"), py::arg("cell"), py::arg("pbc"), py::arg("cutoff"),
+      py::arg("positions"), py::arg("cell"), py::arg("pbc"), py::arg("cutoff"), py::arg("max_images") = 0,
+      py::arg("max_neighbors") = 0,
       "Full neighbour list (edge_index [2, E], shifts [E, 3], vectors [E, 3]) grouped by centre atom.");
 
   py::class_<ModelRunner>(m, "ModelRunner")
@@ -124,6 +137,17 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("cutoff", &ModelRunner::cutoff)
       .def_property_readonly("interaction_range", &ModelRunner::interaction_range)
       .def_property_readonly("min_distance", &ModelRunner::min_distance)
+      .def("set_min_distance", &ModelRunner::set_min_distance, py::arg("min_distance"))
+      .def(
+          "set_neighbor_limits",
+          [](ModelRunner& r, int64_t max_images, int64_t max_neighbors) {
+            r.set_neighbor_limits(limits_from(max_images, max_neighbors, r.neighbor_limits()));
+          },
+          py::arg("max_images") = 0, py::arg("max_neighbors") = 0,
+          "Raise or lower the neighbour-search bounds (0 keeps the current value).")
+      .def_property_readonly("max_images", [](const ModelRunner& r) { return r.neighbor_limits().max_images; })
+      .def_property_readonly("max_neighbors",
+                             [](const ModelRunner& r) { return r.neighbor_limits().max_neighbors_per_atom; })
       .def("set_engine_units", &ModelRunner::set_engine_units, py::arg("length_unit"), py::arg("energy_unit"))
       .def(
           "compute",

@@ -5,6 +5,7 @@
 
 #include <openmm/Context.h>
 #include <openmm/Force.h>
+#include <openmm/System.h>
 
 #include <string>
 #include <vector>
@@ -21,7 +22,8 @@ struct NNPCommitteeDeviation {
 class NNPForce : public OpenMM::Force {
  public:
   // modelFile: an nnpkit model file. atomicNumbers: element of each particle the
-  // force acts on. particles: their indices in the System (empty: 0..n-1 in order).
+  // force acts on. particles: their indices in the System (empty: every particle
+  // of the System, in order, so atomicNumbers must then have one per particle).
   // The model is loaded, and elements and indices checked, when a Context is created.
   NNPForce(const std::string& modelFile, const std::vector<int>& atomicNumbers,
            const std::vector<int>& particles = std::vector<int>());
@@ -30,10 +32,25 @@ class NNPForce : public OpenMM::Force {
   const std::vector<int>& getAtomicNumbers() const { return atomicNumbers_; }
   const std::vector<int>& getParticles() const { return particles_; }
   int getNumParticles() const { return static_cast<int>(particles_.size()); }
+  // Whether the force was created without a particle list, i.e. for all particles of the System.
+  bool appliesToAllParticles() const { return allParticles_; }
+
+  // Smallest distance between two particles the model accepts, nm; negative (the
+  // default): the model's own min_distance (the closest pair of its training data).
+  // Closer pairs stop the evaluation with an error; lower it only deliberately.
+  void setMinDistance(double distance) { minDistance_ = distance; }
+  double getMinDistance() const { return minDistance_; }
 
   // Whether the model sees the System's periodic box (triclinic allowed) or an open system.
   void setUsesPeriodicBoundaryConditions(bool periodic) { periodic_ = periodic; }
   bool usesPeriodicBoundaryConditions() const override { return periodic_; }
+
+  // Checks the force against the System it is part of (called when a Context is
+  // created): throws OpenMMException when it was created for all particles but
+  // names fewer elements than the System has particles; warns once per process
+  // (stderr) when it is open (non-periodic) for a whole System whose other forces
+  // are periodic, since the model would then see an open cluster.
+  void checkSystem(const OpenMM::System& system) const;
 
   // Evaluates the committee at the Context's current positions (one extra model
   // evaluation, so call it only when the numbers are wanted). The force must be
@@ -48,6 +65,8 @@ class NNPForce : public OpenMM::Force {
   std::vector<int> atomicNumbers_;
   std::vector<int> particles_;
   bool periodic_ = false;
+  bool allParticles_ = false;
+  double minDistance_ = -1.0;
 };
 
 }  // namespace NNPKitPlugin

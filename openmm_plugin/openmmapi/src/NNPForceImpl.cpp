@@ -7,6 +7,7 @@
 namespace NNPKitPlugin {
 
 void NNPForceImpl::initialize(OpenMM::ContextImpl& context) {
+  owner_.checkSystem(context.getSystem());
   kernel_ = context.getPlatform().createKernel(CalcNNPForceKernel::Name(), context);
   kernel_.getAs<CalcNNPForceKernel>().initialize(context.getSystem(), owner_);
 }

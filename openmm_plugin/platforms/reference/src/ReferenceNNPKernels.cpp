@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/elements.h"
+#include "core/errors.h"
 
 namespace NNPKitPlugin {
 namespace {
@@ -45,6 +46,7 @@ void ReferenceCalcNNPForceKernel::initialize(const OpenMM::System& system, const
   try {
     runner_ = std::make_unique<nnpkit::ModelRunner>(force.getModelFile());
     runner_->set_engine_units("nm", "kJ/mol");
+    runner_->set_min_distance(force.getMinDistance());
   } catch (const std::exception& e) {
     throw error(e.what());
   }
@@ -80,6 +82,11 @@ nnpkit::EvaluationResult ReferenceCalcNNPForceKernel::evaluate(OpenMM::ContextIm
   }
   try {
     return runner_->compute(subset, atomicNumbers_, cell, pbc, options);
+  } catch (const nnpkit::AtomsTooCloseError& e) {
+    throw error("particles " + std::to_string(particles_[e.atom_i]) + " and " + std::to_string(particles_[e.atom_j]) +
+                " overlap: they are " + std::to_string(e.distance) + " nm apart, closer than the model's " +
+                "min_distance of " + std::to_string(e.limit) + " nm (the model has never seen atoms that close; " +
+                "NNPForce.setMinDistance lowers it deliberately)");
   } catch (const std::exception& e) {
     throw error(e.what());
   }
