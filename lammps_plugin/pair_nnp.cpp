@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -192,8 +193,7 @@ void PairNNP::load_model() {
   }
   members_ = model_->committee_size();
   comm_reverse = 3 * members_;
-  // A single model has no deviation: compute pair nnp shows NaN there, not a plausible 0.
-  for (int v = 0; v < kDeviationValues; ++v) pvector[v] = members_ == 1 && comm->me == 0 ? std::nan("") : 0.0;
+
   message_hops_ = nnpkit_lammps::message_hops(model_->interaction_range(), model_->cutoff());
   dev_file_.reset();
   if (dev_every_ > 0 && members_ > 1) {
@@ -374,9 +374,10 @@ void PairNNP::check_compute_pair() {
                  "every N steps given by its 'dev_every N' keyword: add 'dev_every N' (e.g. the thermo interval) "
                  "to pair_style nnp", c->id);
     }
-    if (members_ == 1 && !ew_active_) {
-      error->all(FLERR, "compute {} pair nnp has nothing to report: model {} is not a committee (no deviation) "
-                 "and has no training range (no extrapolation counts)", c->id, model_path_);
+    if (members_ == 1 && !ew_active_ && comm->me == 0) {
+      error->warning(FLERR, "compute {} pair nnp has nothing to report: model {} is not a committee (no "
+                     "deviation) and has no training range (no extrapolation counts); its values are NaN", c->id,
+                     model_path_);
     }
   }
 }
@@ -413,6 +414,11 @@ bool PairNNP::deviation_due() const {
 
 void PairNNP::compute(int eflag, int vflag) {
   ev_init(eflag, vflag);
+  // Values this model cannot have (deviation of a single model, counts without a
+  // training range) read NaN in compute pair nnp, not a plausible 0.
+  const double nan = std::nan("");
+  if (members_ == 1) std::fill(pvector, pvector + kDeviationValues, comm->me == 0 ? nan : 0.0);
+  if (!ew_active_) std::fill(pvector + kDeviationValues, pvector + nextra, comm->me == 0 ? nan : 0.0);
   const int nlocal = atom->nlocal;
   const int nall = nlocal + atom->nghost;
   std::vector<int> species(nall);

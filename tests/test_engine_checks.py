@@ -56,10 +56,14 @@ def test_compute_pair_without_dev_every_is_an_error(lmp, structure, bp_committee
                             "pair_coeff * * Cu Ni\ncompute dev all pair nnp\nthermo_style custom step c_dev[4]\nrun 0")
 
 
-def test_compute_pair_with_nothing_to_report_is_an_error(lmp, structure, mp_model):
-    with pytest.raises(Exception, match="has nothing to report"):
-        lmp.commands_string(BOX.format(data=structure) + f"pair_style nnp {mp_model.path}\n"
-                            "pair_coeff * * Cu Ni\ncompute dev all pair nnp\nrun 0")
+def test_compute_pair_with_nothing_to_report_shows_nan(lmp, structure, mp_model, tmp_path):
+    lmp.command(f"log {tmp_path / 'log.lammps'}")
+    lmp.commands_string(BOX.format(data=structure) + f"pair_style nnp {mp_model.path}\n"
+                        "pair_coeff * * Cu Ni\ncompute dev all pair nnp\nthermo_style custom step c_dev[4] c_dev[7]\n"
+                        "run 0")
+    assert "has nothing to report" in (tmp_path / "log.lammps").read_text()
+    values = lmp.extract_compute("dev", 0, 1)
+    assert np.isnan(values[3]) and np.isnan(values[6])
 
 
 def test_extrapolation_summary_by_default(tmp_path, structure):

@@ -176,7 +176,7 @@ def structure(seed=0):
 ])
 def test_converted_fixture_matches_reference(tmp_path, options):
     spec = write_potential(tmp_path, **options)
-    model = nnpkit.load(convert(str(tmp_path), str(tmp_path / "model.pt"), progress=lambda m: None))
+    model = nnpkit.load(convert(str(tmp_path), str(tmp_path / "model.pt"), progress=lambda m: None, min_distance=0.0))
     atoms = structure()
     result = model.compute(atoms, extrapolation=False)
     expected = ref_energy(spec, atoms.positions, atoms.get_chemical_symbols())
@@ -200,7 +200,8 @@ def test_sorted_order_and_units(tmp_path, capsys):
     path = convert(str(tmp_path), str(tmp_path / "bohr.pt"), length_unit="Bohr", energy_unit="Hartree")
     err = capsys.readouterr()
     assert "length Bohr, energy Hartree" in err.out + err.err
-    model = nnpkit.load(path)
+    model = nnpkit.load(path, min_distance=0.0)  # random test structures, closer than the synthetic training data
+    assert "from scaling.data" in model.metadata["min_distance_source"] and model.metadata["min_distance"] > 0
     assert model.species == ELEMENTS
     assert model.metadata["length_unit"] == "Bohr" and model.metadata["energy_unit"] == "Hartree"
     types = [f.n2p2_type for f in spec["functions"]["H"]]
@@ -218,7 +219,7 @@ def test_sorted_order_and_units(tmp_path, capsys):
 
 def test_extrapolation_counts_follow_training_ranges(tmp_path):
     spec = write_potential(tmp_path)
-    model = nnpkit.load(convert(str(tmp_path), str(tmp_path / "m.pt"), progress=lambda m: None))
+    model = nnpkit.load(convert(str(tmp_path), str(tmp_path / "m.pt"), progress=lambda m: None, min_distance=0.0))
     atoms = structure()
     with pytest.warns(nnpkit.ExtrapolationWarning):
         counts = model.compute(atoms)["extrapolation_counts"]
@@ -251,7 +252,7 @@ def test_malformed_inputs_give_clear_errors(tmp_path, damage, message):
     write_potential(tmp_path)
     damage(tmp_path)
     with pytest.raises(N2p2FormatError, match=message):
-        convert(str(tmp_path), str(tmp_path / "m.pt"), progress=lambda m: None)
+        convert(str(tmp_path), str(tmp_path / "m.pt"), progress=lambda m: None, min_distance=0.0)
 
 
 def test_cli_convert_and_inspect(tmp_path, capsys):
