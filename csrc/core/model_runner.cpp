@@ -3,6 +3,7 @@
 #include <torch/autograd.h>
 
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <unordered_map>
 
@@ -90,10 +91,18 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   if (n_edges > 0 && !torch::isfinite(edge_vectors).all().item<bool>()) {
     throw InputError("edge vectors contain NaN or infinite numbers (check the positions and the box)");
   }
+  if (options.atom_virials && !options.forces) throw InputError("atom virials need forces (EvaluateOptions::forces)");
 
   // Model units and dtype; the edge vectors are the one differentiable input.
+  // Energy-only evaluations build no autograd graph at all.
   const double to_model_length = 1.0 / model_to_engine_length_;
-  auto vectors = (edge_vectors.to(torch::kFloat64) * to_model_length).to(dtype_).detach().requires_grad_(true);
+  auto vectors = (edge_vectors.to(torch::kFloat64) * to_model_length).to(dtype_).detach();
+  std::optional<torch::NoGradGuard> energy_only;
+  if (options.forces) {
+    vectors.requires_grad_(true);
+  } else {
+    energy_only.emplace();
+  }
   torch::Tensor atom_energy_members;
   torch::Tensor extrapolation_counts;
   // One descriptor computation gives energies and extrapolation counts when the model can.
@@ -144,7 +153,9 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   auto virial_from = [&](const torch::Tensor& dE_dr) { return -torch::einsum("ea,eb->ab", {r, dE_dr}); };
 
   torch::Tensor mean_gradient;
-  if (n_edges == 0) {
+  if (!options.forces) {
+    // energies only: no backward pass
+  } else if (n_edges == 0) {
     mean_gradient = torch::zeros({0, 3}, pos_opts);
     if (per_member) {
       result.member_forces = torch::zeros({n_members, n_atoms, 3}, pos_opts);
@@ -175,8 +186,10 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
 
   auto energies = member_energy.detach().to(torch::kFloat64) * ef;
   result.energy = energies.mean().item<double>();
-  result.forces = forces_from(mean_gradient);
-  result.virial = virial_from(mean_gradient);
+  if (options.forces) {
+    result.forces = forces_from(mean_gradient);
+    result.virial = virial_from(mean_gradient);
+  }
   if (options.atom_energies) {
     result.atom_energies = torch::zeros({n_atoms}, pos_opts);
     result.atom_energies.narrow(0, 0, n_local).copy_(local_members.detach().to(torch::kFloat64).mean(0) * ef);
@@ -191,8 +204,10 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   if (per_member) {
     result.member_energies = energies;
     result.energy_std = energies.std(/*unbiased=*/false).item<double>();
-    auto dev = result.member_forces - result.forces.unsqueeze(0);
-    result.forces_std = dev.pow(2).sum(2).mean(0).sqrt();
+    if (options.forces) {
+      auto dev = result.member_forces - result.forces.unsqueeze(0);
+      result.forces_std = dev.pow(2).sum(2).mean(0).sqrt();
+    }
   }
   if (options.extrapolation && !fused_extrapolation && has_extrapolation_method_) {
     // Model files written before forward_with_extrapolation existed: a second descriptor pass.
@@ -207,7 +222,7 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
     }
     result.extrapolation_counts = extrapolation_counts.detach().to(torch::kInt64);
   }
-  if (!std::isfinite(result.energy) || !torch::isfinite(result.forces).all().item<bool>()) {
+  if (!std::isfinite(result.energy) || (options.forces && !torch::isfinite(result.forces).all().item<bool>())) {
     throw std::runtime_error("the model produced a non-finite energy or force; the structure is probably far " +
                              std::string("outside what the model was trained on (atoms too close?)"));
   }

@@ -16,8 +16,12 @@
 namespace nnpkit {
 
 struct EvaluateOptions {
+  // Forces, virial and everything else that needs dE/dr. false: energies only,
+  // with no autograd graph and no backward pass (MC moves, energy-only queries);
+  // forces, virial, member forces and forces_std are then left undefined.
+  bool forces = true;
   bool atom_energies = true;
-  bool atom_virials = false;
+  bool atom_virials = false;  // needs forces
   // Per-member energies, forces and virials, and their deviations. Costs one
   // backward pass per member instead of one in all.
   bool committee_statistics = true;
