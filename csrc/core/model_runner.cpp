@@ -134,6 +134,7 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   const int64_t n_members = atom_energy_members.size(0);
   auto local_members = atom_energy_members.narrow(1, 0, n_local);
   auto member_energy = local_members.sum(1);  // [M], model units, model dtype
+  const bool want_forces = options.forces && (!options.forces_wanted || options.forces_wanted());
 
   EvaluationResult result;
   const double ef = model_to_engine_energy_;
@@ -153,7 +154,7 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   auto virial_from = [&](const torch::Tensor& dE_dr) { return -torch::einsum("ea,eb->ab", {r, dE_dr}); };
 
   torch::Tensor mean_gradient;
-  if (!options.forces) {
+  if (!want_forces) {
     // energies only: no backward pass
   } else if (n_edges == 0) {
     mean_gradient = torch::zeros({0, 3}, pos_opts);
@@ -186,7 +187,7 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
 
   auto energies = member_energy.detach().to(torch::kFloat64) * ef;
   result.energy = energies.mean().item<double>();
-  if (options.forces) {
+  if (want_forces) {
     result.forces = forces_from(mean_gradient);
     result.virial = virial_from(mean_gradient);
   }
@@ -194,7 +195,7 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
     result.atom_energies = torch::zeros({n_atoms}, pos_opts);
     result.atom_energies.narrow(0, 0, n_local).copy_(local_members.detach().to(torch::kFloat64).mean(0) * ef);
   }
-  if (options.atom_virials) {
+  if (options.atom_virials && want_forces) {
     auto per_edge = (-0.5 * r.unsqueeze(2) * mean_gradient.unsqueeze(1)).reshape({n_edges, 9});
     auto av = torch::zeros({n_atoms, 9}, pos_opts);
     av.index_add_(0, centre, per_edge);
@@ -204,7 +205,7 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   if (per_member) {
     result.member_energies = energies;
     result.energy_std = energies.std(/*unbiased=*/false).item<double>();
-    if (options.forces) {
+    if (want_forces) {
       auto dev = result.member_forces - result.forces.unsqueeze(0);
       result.forces_std = dev.pow(2).sum(2).mean(0).sqrt();
     }
@@ -222,7 +223,7 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
     }
     result.extrapolation_counts = extrapolation_counts.detach().to(torch::kInt64);
   }
-  if (!std::isfinite(result.energy) || (options.forces && !torch::isfinite(result.forces).all().item<bool>())) {
+  if (!std::isfinite(result.energy) || (want_forces && !torch::isfinite(result.forces).all().item<bool>())) {
     throw std::runtime_error("the model produced a non-finite energy or force; the structure is probably far " +
                              std::string("outside what the model was trained on (atoms too close?)"));
   }
