@@ -1,6 +1,7 @@
 // NNPForce: an nnpkit model as an OpenMM Force, for all particles of a System
 // or for a subset of them (ML/MM). The force only describes what to evaluate;
-// the kernels hand the particles to nnpkit's core, which does the physics.
+// NNPForceImpl hands the particles to nnpkit's core, which does the physics, on
+// every OpenMM platform.
 #pragma once
 
 #include <openmm/Context.h>
@@ -21,7 +22,8 @@ struct NNPCommitteeDeviation {
 class NNPForce : public OpenMM::Force {
  public:
   // modelFile: an nnpkit model file. atomicNumbers: element of each particle the
-  // force acts on. particles: their indices in the System (empty: 0..n-1 in order).
+  // force acts on. particles: their indices in the System (empty: all particles of
+  // the System in order, whose number must then be that of the elements).
   // The model is loaded, and elements and indices checked, when a Context is created.
   NNPForce(const std::string& modelFile, const std::vector<int>& atomicNumbers,
            const std::vector<int>& particles = std::vector<int>());
@@ -30,6 +32,8 @@ class NNPForce : public OpenMM::Force {
   const std::vector<int>& getAtomicNumbers() const { return atomicNumbers_; }
   const std::vector<int>& getParticles() const { return particles_; }
   int getNumParticles() const { return static_cast<int>(particles_.size()); }
+  // Whether the force was made without a particle list (for every particle of its System).
+  bool actsOnAllParticles() const { return allParticles_; }
 
   // Whether the model sees the System's periodic box (triclinic allowed) or an open system.
   void setUsesPeriodicBoundaryConditions(bool periodic) { periodic_ = periodic; }
@@ -47,6 +51,7 @@ class NNPForce : public OpenMM::Force {
   std::string modelFile_;
   std::vector<int> atomicNumbers_;
   std::vector<int> particles_;
+  bool allParticles_ = false;
   bool periodic_ = false;
 };
 
