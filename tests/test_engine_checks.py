@@ -1,7 +1,8 @@
 """LAMMPS and OpenMM refuse what would give silent wrong numbers: pairs closer than
 the model's min_distance (named by atom ID / particle index, lowered deliberately by
-a keyword), compute pair nnp without dev_every, a force with fewer elements than
-particles; LAMMPS prints an extrapolation summary per run by default."""
+a keyword), compute pair nnp without dev_every; LAMMPS prints an extrapolation summary
+per run by default. (NNPForce's element count and its warning for an open force in a
+periodic System are tested in test_openmm_force.py.)"""
 
 from __future__ import annotations
 
@@ -81,18 +82,13 @@ def test_extrapolation_summary_by_default(tmp_path, structure):
     assert "### NNP EXTRAPOLATION WARNING" not in log  # showew semantics unchanged: lines only when asked
 
 
-def test_openmm_checks(tmp_path, strict_model):
+def test_openmm_refuses_close_pairs_by_particle_index(strict_model):
     from openmm_helpers import context_for, import_plugin, make_system
 
     nnp_openmm = import_plugin()
     import openmm
 
     numbers = [29, 28, 29]
-    system = make_system(numbers)
-    system.addForce(nnp_openmm.NNPForce(strict_model, numbers[:2]))  # no particle list: all particles
-    with pytest.raises(openmm.OpenMMException, match="2 elements and no particle list.*System has 3 particles"):
-        context_for(system, np.array([[0.0, 0, 0], [2.5, 0, 0], [0, 2.5, 0]]))
-
     system = make_system(numbers)
     force = nnp_openmm.NNPForce(strict_model, numbers[1:], [1, 2])
     system.addForce(force)
@@ -105,20 +101,3 @@ def test_openmm_checks(tmp_path, strict_model):
     restored = openmm.XmlSerializer.deserialize(openmm.XmlSerializer.serialize(system))
     assert nnp_openmm.NNPForce.cast(restored.getForce(0)).getMinDistance() == pytest.approx(0.01)
 
-
-def test_openmm_open_force_in_a_periodic_system_warns(tmp_path, strict_model, capfd):
-    from openmm_helpers import context_for, import_plugin, make_system
-
-    nnp_openmm = import_plugin()
-    import openmm
-
-    numbers = [29, 28]
-    system = make_system(numbers, cell=np.eye(3) * 12.0)
-    bond = openmm.HarmonicBondForce()
-    bond.setUsesPeriodicBoundaryConditions(True)
-    system.addForce(bond)
-    system.addForce(nnp_openmm.NNPForce(strict_model, numbers))
-    context_for(system, np.array([[0.0, 0, 0], [2.5, 0, 0]])).getState(getEnergy=True)
-    captured = capfd.readouterr()
-    assert "NNPForce warning: the force is not periodic" in captured.err or "printed once" in captured.err or \
-        pytest.skip("warned already earlier in this process (once per process)")

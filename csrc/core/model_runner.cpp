@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <unordered_map>
 
@@ -149,11 +150,19 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   if (n_edges > 0 && !torch::isfinite(edge_vectors).all().item<bool>()) {
     throw InputError("edge vectors contain NaN or infinite numbers (check the positions and the box)");
   }
+  if (options.atom_virials && !options.forces) throw InputError("atom virials need forces (EvaluateOptions::forces)");
   check_distances(edge_index, edge_vectors, n_atoms);
 
   // Model units and dtype; the edge vectors are the one differentiable input.
+  // Energy-only evaluations build no autograd graph at all.
   const double to_model_length = 1.0 / model_to_engine_length_;
-  auto vectors = (edge_vectors.to(torch::kFloat64) * to_model_length).to(dtype_).detach().requires_grad_(true);
+  auto vectors = (edge_vectors.to(torch::kFloat64) * to_model_length).to(dtype_).detach();
+  std::optional<torch::NoGradGuard> energy_only;
+  if (options.forces) {
+    vectors.requires_grad_(true);
+  } else {
+    energy_only.emplace();
+  }
   torch::Tensor atom_energy_members;
   torch::Tensor extrapolation_counts;
   // One descriptor computation gives energies and extrapolation counts when the model can.
@@ -193,6 +202,7 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   const int64_t n_members = atom_energy_members.size(0);
   auto local_members = atom_energy_members.narrow(1, 0, n_local);
   auto member_energy = local_members.sum(1);  // [M], model units, model dtype
+  const bool want_forces = options.forces && (!options.forces_wanted || options.forces_wanted());
 
   EvaluationResult result;
   const double ef = model_to_engine_energy_;
@@ -212,7 +222,9 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   auto virial_from = [&](const torch::Tensor& dE_dr) { return -torch::einsum("ea,eb->ab", {r, dE_dr}); };
 
   torch::Tensor mean_gradient;
-  if (n_edges == 0) {
+  if (!want_forces) {
+    // energies only: no backward pass
+  } else if (n_edges == 0) {
     mean_gradient = torch::zeros({0, 3}, pos_opts);
     if (per_member) {
       result.member_forces = torch::zeros({n_members, n_atoms, 3}, pos_opts);
@@ -243,13 +255,15 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
 
   auto energies = member_energy.detach().to(torch::kFloat64) * ef;
   result.energy = energies.mean().item<double>();
-  result.forces = forces_from(mean_gradient);
-  result.virial = virial_from(mean_gradient);
+  if (want_forces) {
+    result.forces = forces_from(mean_gradient);
+    result.virial = virial_from(mean_gradient);
+  }
   if (options.atom_energies) {
     result.atom_energies = torch::zeros({n_atoms}, pos_opts);
     result.atom_energies.narrow(0, 0, n_local).copy_(local_members.detach().to(torch::kFloat64).mean(0) * ef);
   }
-  if (options.atom_virials) {
+  if (options.atom_virials && want_forces) {
     auto per_edge = (-0.5 * r.unsqueeze(2) * mean_gradient.unsqueeze(1)).reshape({n_edges, 9});
     auto av = torch::zeros({n_atoms, 9}, pos_opts);
     av.index_add_(0, centre, per_edge);
@@ -259,8 +273,10 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   if (per_member) {
     result.member_energies = energies;
     result.energy_std = energies.std(/*unbiased=*/false).item<double>();
-    auto dev = result.member_forces - result.forces.unsqueeze(0);
-    result.forces_std = dev.pow(2).sum(2).mean(0).sqrt();
+    if (want_forces) {
+      auto dev = result.member_forces - result.forces.unsqueeze(0);
+      result.forces_std = dev.pow(2).sum(2).mean(0).sqrt();
+    }
   }
   if (options.extrapolation && !fused_extrapolation && has_extrapolation_method_) {
     // Model files written before forward_with_extrapolation existed: a second descriptor pass.
@@ -275,7 +291,7 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
     }
     result.extrapolation_counts = extrapolation_counts.detach().to(torch::kInt64);
   }
-  if (!std::isfinite(result.energy) || !torch::isfinite(result.forces).all().item<bool>()) {
+  if (!std::isfinite(result.energy) || (want_forces && !torch::isfinite(result.forces).all().item<bool>())) {
     throw std::runtime_error("the model produced a non-finite energy or force; the structure is probably far " +
                              std::string("outside what the model was trained on (atoms too close?)"));
   }

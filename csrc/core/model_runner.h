@@ -7,6 +7,7 @@
 #include <torch/script.h>
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,8 +18,17 @@
 namespace nnpkit {
 
 struct EvaluateOptions {
+  // Forces, virial and everything else that needs dE/dr. false: energies only,
+  // with no autograd graph and no backward pass (MC moves, energy-only queries);
+  // forces, virial, member forces and forces_std are then left undefined.
+  bool forces = true;
+  // For engines that learn only during an evaluation whether they want forces
+  // (OpenMM's GPU platforms start the model before they say): with forces true,
+  // asked once after the forward pass; false skips the backward pass after all,
+  // leaving the same fields undefined as forces=false.
+  std::function<bool()> forces_wanted;
   bool atom_energies = true;
-  bool atom_virials = false;
+  bool atom_virials = false;  // needs forces
   // Per-member energies, forces and virials, and their deviations. Costs one
   // backward pass per member instead of one in all.
   bool committee_statistics = true;

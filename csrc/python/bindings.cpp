@@ -53,16 +53,20 @@ std::array<bool, 3> pbc_from(const std::vector<bool>& pbc) {
 py::dict to_dict(const EvaluationResult& r) {
   py::dict d;
   d["energy"] = r.energy;
-  d["forces"] = to_numpy(r.forces);
-  d["virial"] = to_numpy(r.virial);
+  if (r.forces.defined()) {
+    d["forces"] = to_numpy(r.forces);
+    d["virial"] = to_numpy(r.virial);
+  }
   if (r.atom_energies.defined()) d["energies"] = to_numpy(r.atom_energies);
   if (r.atom_virials.defined()) d["atom_virials"] = to_numpy(r.atom_virials);
   if (r.member_energies.defined()) {
     d["member_energies"] = to_numpy(r.member_energies);
     d["energy_std"] = r.energy_std;
-    d["member_forces"] = to_numpy(r.member_forces);
-    d["forces_std"] = to_numpy(r.forces_std);
-    d["member_virials"] = to_numpy(r.member_virials);
+    if (r.member_forces.defined()) {
+      d["member_forces"] = to_numpy(r.member_forces);
+      d["forces_std"] = to_numpy(r.forces_std);
+      d["member_virials"] = to_numpy(r.member_virials);
+    }
   }
   if (r.extrapolation_counts.defined()) {
     const auto c = r.extrapolation_counts.to(torch::kInt64).contiguous();
@@ -81,8 +85,9 @@ nnpkit::NeighborLimits limits_from(int64_t max_images, int64_t max_neighbors, nn
   return base;
 }
 
-EvaluateOptions options_from(bool atom_virials, bool committee_statistics, bool extrapolation) {
+EvaluateOptions options_from(bool forces, bool atom_virials, bool committee_statistics, bool extrapolation) {
   EvaluateOptions o;
+  o.forces = forces;
   o.atom_virials = atom_virials;
   o.committee_statistics = committee_statistics;
   o.extrapolation = extrapolation;
@@ -153,35 +158,39 @@ PYBIND11_MODULE(_core, m) {
           "compute",
           [](const ModelRunner& r, const DoubleArray& positions, const std::vector<int64_t>& numbers,
              const DoubleArray& cell, const std::vector<bool>& pbc, bool atom_virials, bool committee_statistics,
-             bool extrapolation) {
+             bool extrapolation, bool forces) {
             const auto pos = from_numpy(positions);
             const auto c = cell_from(cell);
             const auto p = pbc_from(pbc);
             EvaluationResult result;
             {
               py::gil_scoped_release release;
-              result = r.compute(pos, numbers, c, p, options_from(atom_virials, committee_statistics, extrapolation));
+              const auto options = options_from(forces, atom_virials, committee_statistics, extrapolation);
+              result = r.compute(pos, numbers, c, p, options);
             }
             return to_dict(result);
           },
           py::arg("positions"), py::arg("numbers"), py::arg("cell"), py::arg("pbc"), py::arg("atom_virials") = false,
-          py::arg("committee_statistics") = true, py::arg("extrapolation") = false)
+          py::arg("committee_statistics") = true, py::arg("extrapolation") = false,
+          py::arg("forces") = true)
       .def(
           "evaluate",
           [](const ModelRunner& r, const LongArray& species, const LongArray& edge_index,
              const DoubleArray& edge_vectors, int64_t n_local, bool atom_virials, bool committee_statistics,
-             bool extrapolation) {
+             bool extrapolation, bool forces) {
             const auto s = from_numpy(species);
             const auto ei = from_numpy(edge_index);
             const auto ev = from_numpy(edge_vectors);
             EvaluationResult result;
             {
               py::gil_scoped_release release;
-              result = r.evaluate(s, ei, ev, n_local, options_from(atom_virials, committee_statistics, extrapolation));
+              const auto options = options_from(forces, atom_virials, committee_statistics, extrapolation);
+              result = r.evaluate(s, ei, ev, n_local, options);
             }
             return to_dict(result);
           },
           py::arg("species"), py::arg("edge_index"), py::arg("edge_vectors"), py::arg("n_local"),
-          py::arg("atom_virials") = false, py::arg("committee_statistics") = true, py::arg("extrapolation") = false)
+          py::arg("atom_virials") = false, py::arg("committee_statistics") = true, py::arg("extrapolation") = false,
+          py::arg("forces") = true)
       .def_property_readonly("provides_extrapolation", &ModelRunner::provides_extrapolation);
 }

@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pdb", default=os.path.join(HERE, "water-box.pdb"))
     parser.add_argument("--model", help="nnpkit model file (default: a generated demonstration model)")
-    parser.add_argument("--platform", default="CPU", choices=["CPU", "Reference"])
+    parser.add_argument("--platform", default="CPU", choices=["CPU", "Reference", "OpenCL", "CUDA", "HIP"])
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--report", type=int, default=50)
     parser.add_argument("--dt", type=float, default=0.5, help="time step, fs")

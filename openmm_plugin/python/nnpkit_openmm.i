@@ -125,7 +125,7 @@ class NNPForce : public OpenMM::Force {
   const std::vector<int>& getAtomicNumbers() const;
   const std::vector<int>& getParticles() const;
   int getNumParticles() const;
-  bool appliesToAllParticles() const;
+  bool actsOnAllParticles() const;
   void setMinDistance(double distance);
   double getMinDistance() const;
   void setUsesPeriodicBoundaryConditions(bool periodic);

@@ -133,6 +133,7 @@ class Model:
         atom_virials: bool = False,
         committee: bool = True,
         extrapolation: bool = True,
+        forces: bool = True,
     ) -> dict[str, Any]:
         """Energy, forces, stress and per-atom quantities of one structure.
 
@@ -154,6 +155,9 @@ class Model:
           ``extrapolation=True``: ``extrapolation_counts`` ([N] int, how many
           descriptors of each atom lie outside the training range); an
           :class:`ExtrapolationWarning` is issued when any is non-zero.
+
+        ``forces=False`` computes energies only, with no backward pass: the result
+        then has no ``forces``, ``virial``, ``stress`` or per-member forces.
         """
         if atoms is not None:
             if positions is not None or numbers is not None:
@@ -174,7 +178,7 @@ class Model:
         pbc_list = [bool(pbc)] * 3 if np.ndim(pbc) == 0 else [bool(p) for p in pbc]
         result = self._runner.compute(
             positions, z, cell_array, pbc_list, atom_virials=atom_virials, committee_statistics=committee,
-            extrapolation=extrapolation,
+            extrapolation=extrapolation, forces=forces,
         )
         counts = result.get("extrapolation_counts")
         if counts is not None and counts.any():
@@ -186,7 +190,7 @@ class Model:
                 ExtrapolationWarning,
                 stacklevel=caller_stacklevel(),
             )
-        if all(pbc_list):
+        if forces and all(pbc_list):
             volume = abs(np.linalg.det(cell_array))
             stress = -result["virial"] / volume
             result["stress"] = np.array([stress[a, b] for a, b in _VOIGT])

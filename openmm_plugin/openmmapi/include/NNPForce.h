@@ -1,11 +1,11 @@
 // NNPForce: an nnpkit model as an OpenMM Force, for all particles of a System
 // or for a subset of them (ML/MM). The force only describes what to evaluate;
-// the kernels hand the particles to nnpkit's core, which does the physics.
+// NNPForceImpl hands the particles to nnpkit's core, which does the physics, on
+// every OpenMM platform.
 #pragma once
 
 #include <openmm/Context.h>
 #include <openmm/Force.h>
-#include <openmm/System.h>
 
 #include <string>
 #include <vector>
@@ -32,8 +32,8 @@ class NNPForce : public OpenMM::Force {
   const std::vector<int>& getAtomicNumbers() const { return atomicNumbers_; }
   const std::vector<int>& getParticles() const { return particles_; }
   int getNumParticles() const { return static_cast<int>(particles_.size()); }
-  // Whether the force was created without a particle list, i.e. for all particles of the System.
-  bool appliesToAllParticles() const { return allParticles_; }
+  // Whether the force was made without a particle list (for every particle of its System).
+  bool actsOnAllParticles() const { return allParticles_; }
 
   // Smallest distance between two particles the model accepts, nm; negative (the
   // default): the model's own min_distance (the closest pair of its training data).
@@ -44,13 +44,6 @@ class NNPForce : public OpenMM::Force {
   // Whether the model sees the System's periodic box (triclinic allowed) or an open system.
   void setUsesPeriodicBoundaryConditions(bool periodic) { periodic_ = periodic; }
   bool usesPeriodicBoundaryConditions() const override { return periodic_; }
-
-  // Checks the force against the System it is part of (called when a Context is
-  // created): throws OpenMMException when it was created for all particles but
-  // names fewer elements than the System has particles; warns once per process
-  // (stderr) when it is open (non-periodic) for a whole System whose other forces
-  // are periodic, since the model would then see an open cluster.
-  void checkSystem(const OpenMM::System& system) const;
 
   // Evaluates the committee at the Context's current positions (one extra model
   // evaluation, so call it only when the numbers are wanted). The force must be
@@ -64,8 +57,8 @@ class NNPForce : public OpenMM::Force {
   std::string modelFile_;
   std::vector<int> atomicNumbers_;
   std::vector<int> particles_;
-  bool periodic_ = false;
   bool allParticles_ = false;
+  bool periodic_ = false;
   double minDistance_ = -1.0;
 };
 
