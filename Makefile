@@ -9,7 +9,7 @@ SOURCES := $(shell find csrc python lammps_plugin openmm_plugin -type f -not -pa
 	CMakeLists.txt pyproject.toml
 INSTALL_STAMP := $(VENV)/.nnpkit-installed
 
-.PHONY: all install test demo bench clean
+.PHONY: all install test demo bench clean opencl-runtime
 
 all: install
 
@@ -28,7 +28,12 @@ $(INSTALL_STAMP): $(DEPS_STAMP) $(SOURCES)
 
 install: $(INSTALL_STAMP)
 
-test: install
+# pocl, a CPU OpenCL runtime, so that OpenMM's OpenCL platform exists for the NNPForce
+# tests (installed with apt-get where run as root; otherwise those tests skip and say why).
+opencl-runtime:
+	bash .ci/install-opencl
+
+test: install opencl-runtime
 	cd tests && ../$(VPY) -m pytest -q -rs .
 
 demo: install

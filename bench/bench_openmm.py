@@ -1,14 +1,31 @@
 """OpenMM plugin benchmark: time per step and ns/day of the OpenMM examples on the CPU
-platform, the same model driven by an ASE MD loop, and the plugin's overhead over the core.
+platform, the same model driven by an ASE MD loop, the plugin's overhead over the core,
+and the ML/MM example on every platform asked for, with where its time goes.
 
     python bench/bench_openmm.py [--model model.pt] [--steps 20] [--threads 1]
+                                 [--platforms CPU OpenCL] [--precision mixed]
 
 Pure NNP: the 180-atom water box of examples/openmm (every atom by the model).
   core     nnpkit.Model.compute on the same coordinates (energy + forces, no committee stats)
   openmm   NNPForce, CPU platform, VerletIntegrator
   ase      NNPCalculator + ase.md.VelocityVerlet (as users run it, committee statistics
            included; also without them, to isolate ASE's own loop cost)
-ML/MM: acetamide (model) in TIP3P water with PME (openmm-ml mechanical embedding).
+ML/MM: acetamide (9 atoms, model) in 996 TIP3P atoms with PME (openmm-ml mechanical
+embedding), LangevinMiddle at 1 fs, on each platform of --platforms (default CPU, and
+OpenCL where OpenMM has it):
+  step          one MD step of the whole System
+  MM only       one step integrating only the MM force group (the NNPForce left out)
+  NNP per step  step - MM only: what the model adds to a step
+  model         nnpkit.Model.compute of the 9 atoms (energy + forces): the core alone
+  transfer      getState(energy + forces) of the model's group alone, less the same call for an
+                empty group and less model: positions from the platform, forces back to it,
+                the plugin's own work, measured in isolation
+  overlap       NNP per step - model - transfer: on the device platforms the model runs on a
+                worker thread while the device computes MM; negative when that hides model
+                time, positive when both compete for the same cores (pocl: the OpenCL
+                device is the CPU the model runs on)
+  energy only   getState(getEnergy=True) of the model's group, against energy + forces:
+                the backward pass that energy-only evaluations skip
 Writes a summary to stdout and to bench/results/openmm.json.
 """
 
@@ -63,12 +80,76 @@ def ns_per_day(dt_fs: float, seconds_per_step: float) -> float:
     return dt_fs * 1e-6 / seconds_per_step * 86400.0
 
 
+def available_platforms() -> list[str]:
+    import openmm
+
+    return [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
+
+
+def mlmm_breakdown(model_path: str, platform: str, precision: str | None, steps: int) -> dict[str, float]:
+    """Seconds per step of the ML/MM example on ``platform`` and where they go (see the docstring)."""
+    import openmm
+    import openmm.unit as unit
+
+    import mlmm_water
+    import nnpkit
+
+    simulation, ml_atoms = mlmm_water.build_simulation(model_path, 2.2, platform, 1.0, 300.0, precision)
+    context, integrator = simulation.context, simulation.integrator
+    t_step = per_call(lambda: integrator.step(1), steps)
+    integrator.setIntegrationForceGroups({0})
+    t_mm = per_call(lambda: integrator.step(1), steps)
+    integrator.setIntegrationForceGroups(-1)
+    t_energy = per_call(lambda: context.getState(getEnergy=True, groups={1}), steps)
+    t_energy_forces = per_call(lambda: context.getState(getEnergy=True, getForces=True, groups={1}), steps)
+    t_empty_group = per_call(lambda: context.getState(getEnergy=True, getForces=True, groups={2}), steps)
+    state = context.getState(getPositions=True)
+    positions = np.asarray(state.getPositions(asNumpy=True).value_in_unit(unit.angstrom))[ml_atoms]
+    atoms = list(simulation.topology.atoms())
+    numbers = [atoms[i].element.atomic_number for i in ml_atoms]
+    box = np.asarray(state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.angstrom))
+    model = nnpkit.load(model_path)
+    t_model = per_call(lambda: model.compute(positions=positions, numbers=numbers, cell=box, pbc=True,
+                                             committee=False, extrapolation=False), steps)
+    properties = context.getPlatform().getPropertyNames()
+    transfer = t_energy_forces - t_empty_group - t_model
+    return {
+        "platform": platform,
+        "precision": context.getPlatform().getPropertyValue(context, "Precision") if "Precision" in properties else "-",
+        "atoms": simulation.topology.getNumAtoms(),
+        "ml_atoms": len(ml_atoms),
+        "step_s": t_step,
+        "mm_only_step_s": t_mm,
+        "nnp_per_step_s": t_step - t_mm,
+        "model_compute_s": t_model,
+        "transfer_s": transfer,
+        "overlap_s": t_step - t_mm - t_model - transfer,
+        "nnp_energy_only_s": t_energy,
+        "nnp_energy_and_forces_s": t_energy_forces,
+        "ns_per_day_at_1fs": ns_per_day(1.0, t_step),
+    }
+
+
+def print_mlmm(rows: list[dict[str, float]]) -> None:
+    if not rows:
+        return
+    print(f"ML/MM, {rows[0]['ml_atoms']} of {rows[0]['atoms']} atoms by the model, PME water, dt 1 fs (ms):")
+    print("  platform (precision)   step  MM only  NNP/step  model  transfer  overlap | NNP E only   E+F  ns/day")
+    for r in rows:
+        print(f"  {r['platform']:>8} ({r['precision']:>6})  {r['step_s'] * 1e3:6.2f}  {r['mm_only_step_s'] * 1e3:7.2f}  "
+              f"{r['nnp_per_step_s'] * 1e3:8.2f}  {r['model_compute_s'] * 1e3:5.2f}  {r['transfer_s'] * 1e3:8.2f}  "
+              f"{r['overlap_s'] * 1e3:+7.2f} | {r['nnp_energy_only_s'] * 1e3:10.2f}  "
+              f"{r['nnp_energy_and_forces_s'] * 1e3:5.2f}  {r['ns_per_day_at_1fs']:6.2f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="nnpkit model with H, C, N, O (default: the examples' demonstration model)")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--dt", type=float, default=0.5, help="fs")
+    parser.add_argument("--platforms", nargs="+", help="ML/MM platforms (default: CPU, and OpenCL if present)")
+    parser.add_argument("--precision", default="mixed", help="precision on OpenCL/CUDA/HIP (default mixed)")
     args = parser.parse_args()
 
     import openmm
@@ -151,26 +232,14 @@ def main() -> int:
         }
 
         # ---------------------------------------------------------- ML/MM
-        import mlmm_water
-
-        simulation, ml_atoms = mlmm_water.build_simulation(model_path, 2.2, "CPU", 1.0, 300.0)
-        t_mlmm = per_call(lambda: simulation.step(1), args.steps * 5)
-        state = simulation.context.getState(getPositions=True)
-        sub = np.asarray(state.getPositions(asNumpy=True).value_in_unit(unit.angstrom))[ml_atoms]
-        sub_numbers = [a.element.atomic_number for a in simulation.topology.atoms() if a.index in set(ml_atoms)]
-        box = np.asarray(state.getPeriodicBoxVectors().value_in_unit(unit.angstrom))
-        t_core_ml = per_call(lambda: model.compute(positions=sub, numbers=sub_numbers, cell=box, pbc=True,
-                                                   committee=False), args.steps * 5)
-        results["ml_mm"] = {
-            "atoms": simulation.topology.getNumAtoms(),
-            "ml_atoms": len(ml_atoms),
-            "step_s": t_mlmm,
-            "ns_per_day_at_1fs": ns_per_day(1.0, t_mlmm),
-            "core_compute_of_ml_region_s": t_core_ml,
-        }
+        platforms = args.platforms or [p for p in ("CPU", "OpenCL") if p in available_platforms()]
+        results["ml_mm"] = [
+            mlmm_breakdown(model_path, platform, None if platform in ("Reference", "CPU") else args.precision,
+                           args.steps * 5)
+            for platform in platforms
+        ]
 
     p = results["pure_nnp"]
-    m = results["ml_mm"]
     print(f"pure NNP, {p['atoms']} atoms, {args.threads} thread(s), dt {args.dt} fs:")
     print(f"  core compute        {p['core_compute_s'] * 1e3:9.2f} ms")
     print(f"  OpenMM step (CPU)   {p['openmm_step_s'] * 1e3:9.2f} ms  {p['openmm_ns_per_day']:.4f} ns/day "
@@ -180,9 +249,7 @@ def main() -> int:
           f"(OpenMM is {p['openmm_speedup_over_ase']:.2f}x faster)")
     print(f"  ASE, no committee   {p['ase_step_without_committee_stats_s'] * 1e3:9.2f} ms  "
           f"(NNPCalculator computes committee statistics every step)")
-    print(f"ML/MM, {m['ml_atoms']} of {m['atoms']} atoms by the model, PME water, dt 1 fs:")
-    print(f"  OpenMM step (CPU)   {m['step_s'] * 1e3:9.2f} ms  {m['ns_per_day_at_1fs']:.3f} ns/day "
-          f"(core compute of the ML region {m['core_compute_of_ml_region_s'] * 1e3:.2f} ms)")
+    print_mlmm(results["ml_mm"])
     out_dir = os.path.join(ROOT, "bench", "results")
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "openmm.json"), "w") as f:

@@ -13,9 +13,8 @@ int message_hops(double interaction_range, double cutoff) {
   return layers - 1;
 }
 
-ModelEdges build_model_edges(const NeighborView& view, double cutoff, int message_hops, double min_distance) {
+ModelEdges build_model_edges(const NeighborView& view, double cutoff, int message_hops) {
   const double cutoff_sq = cutoff * cutoff;
-  const double min_sq = min_distance * min_distance;
 
   // 1. All edges shorter than the cutoff between the model's atoms, per centre.
   struct CentreRange {
@@ -38,7 +37,6 @@ ModelEdges build_model_edges(const NeighborView& view, double cutoff, int messag
       const double d[3] = {view.x[j][0] - xi[0], view.x[j][1] - xi[1], view.x[j][2] - xi[2]};
       const double r_sq = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
       if (r_sq >= cutoff_sq) continue;
-      if (r_sq < min_sq) throw OverlapError(i, j, std::sqrt(r_sq));
       pair_neighbour.push_back(j);
       pair_vector.insert(pair_vector.end(), d, d + 3);
     }

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace nnpkit_lammps {
@@ -41,19 +42,21 @@ struct ModelEdges {
   int64_t n_edges() const { return static_cast<int64_t>(centres.size()); }
 };
 
-// Two atoms closer than the model accepts (engine indices).
+// Two atoms closer than the model accepts (engine indices), translated by
+// NnpModel::evaluate from the core's AtomsTooCloseError.
 class OverlapError : public std::runtime_error {
  public:
-  OverlapError(int i, int j, double distance)
-      : std::runtime_error("atoms overlap"), atom_i(i), atom_j(j), distance(distance) {}
+  OverlapError(const std::string& what, int i, int j, double distance, double limit)
+      : std::runtime_error(what), atom_i(i), atom_j(j), distance(distance), limit(limit) {}
   int atom_i, atom_j;
-  double distance;
+  double distance, limit;
 };
 
 // Builds the edges shorter than `cutoff` (strictly), keeping those within the
 // reach of `message_hops` = interaction_range / cutoff - 1 hops (see above).
-// Throws OverlapError for a pair closer than `min_distance`.
-ModelEdges build_model_edges(const NeighborView& view, double cutoff, int message_hops, double min_distance);
+// (Pairs closer than the model's min_distance are refused by the core when the
+// edges are evaluated.)
+ModelEdges build_model_edges(const NeighborView& view, double cutoff, int message_hops);
 
 // Number of edge hops beyond the first that information travels in a model.
 int message_hops(double interaction_range, double cutoff);

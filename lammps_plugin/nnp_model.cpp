@@ -46,6 +46,13 @@ std::string NnpModel::energy_unit() const { return runner_->metadata().energy_un
 double NnpModel::cutoff() const { return runner_->cutoff(); }
 double NnpModel::interaction_range() const { return runner_->interaction_range(); }
 double NnpModel::min_distance() const { return runner_->min_distance(); }
+void NnpModel::set_min_distance(double engine_length) { runner_->set_min_distance(engine_length); }
+void NnpModel::set_max_neighbors(int64_t max_neighbors) {
+  auto limits = runner_->neighbor_limits();
+  limits.max_neighbors_per_atom = max_neighbors > 0 ? max_neighbors : nnpkit::NeighborLimits().max_neighbors_per_atom;
+  runner_->set_neighbor_limits(limits);
+}
+int64_t NnpModel::max_neighbors() const { return runner_->neighbor_limits().max_neighbors_per_atom; }
 int NnpModel::committee_size() const { return runner_->metadata().committee_size; }
 bool NnpModel::provides_extrapolation() const { return runner_->provides_extrapolation(); }
 
@@ -78,6 +85,8 @@ ModelOutput NnpModel::evaluate(const ModelEdges& edges, const EvaluationRequest&
   nnpkit::EvaluationResult result;
   try {
     result = runner_->evaluate(species, edge_index, vectors, edges.n_local, options);
+  } catch (const nnpkit::AtomsTooCloseError& e) {
+    throw OverlapError(e.what(), edges.engine_index[e.atom_i], edges.engine_index[e.atom_j], e.distance, e.limit);
   } catch (const c10::Error& e) {
     throw std::runtime_error(e.what_without_backtrace());
   }

@@ -56,10 +56,17 @@ class NnpModel {
   double cutoff() const;              // engine length units
   double interaction_range() const;   // engine length units
   double min_distance() const;        // engine length units
+  // The user's override of the model's min_distance (engine length units; < 0: the model's).
+  void set_min_distance(double engine_length);
+  // Neighbours per atom the model may see before evaluation is refused (0: the core's default).
+  void set_max_neighbors(int64_t max_neighbors);
+  int64_t max_neighbors() const;
   int committee_size() const;
   // Whether the model can count descriptors outside its training range.
   bool provides_extrapolation() const;
 
+  // Throws OverlapError (engine indices) for a pair closer than min_distance(),
+  // std::runtime_error with the core's message for anything else.
   ModelOutput evaluate(const ModelEdges& edges, const EvaluationRequest& request) const;
 
   // torch's intra-op threads (also the core's descriptor loops); process wide.

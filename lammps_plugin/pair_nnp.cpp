@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -10,10 +11,12 @@
 
 #include "atom.h"
 #include "comm.h"
+#include "compute.h"
 #include "domain.h"
 #include "error.h"
 #include "force.h"
 #include "memory.h"
+#include "modify.h"
 #include "neigh_list.h"
 #include "neighbor.h"
 #include "update.h"
@@ -132,7 +135,8 @@ void PairNNP::allocate() {
 }
 
 /* pair_style nnp MODEL [dev_every N] [dev_file FILE] [threads N]
-                 [showew yes|no] [showewsum N] [maxew N] [resetew yes|no] */
+                 [showew yes|no] [showewsum N] [maxew N] [resetew yes|no]
+                 [min_distance D] [max_neighbors N] */
 void PairNNP::settings(int narg, char** arg) {
   if (narg < 1) utils::missing_cmd_args(FLERR, "pair_style nnp", error);
   model_path_ = arg[0];
@@ -141,6 +145,8 @@ void PairNNP::settings(int narg, char** arg) {
   dev_file_path_ = "model_devi.out";
   threads_ = 0;
   ew_settings_ = nnpkit_lammps::ExtrapolationSettings();
+  min_distance_ = -1.0;
+  max_neighbors_ = 0;
   int iarg = 1;
   while (iarg < narg) {
     const std::string key = arg[iarg];
@@ -161,9 +167,18 @@ void PairNNP::settings(int narg, char** arg) {
       ew_settings_.max_warnings = parse_non_negative(key, arg[iarg + 1], error);
     } else if (key == "resetew") {
       ew_settings_.reset_each_step = parse_yes_no(key, arg[iarg + 1], error);
+    } else if (key == "min_distance") {
+      min_distance_ = utils::numeric(FLERR, arg[iarg + 1], false, lmp);
+      if (min_distance_ < 0.0) {
+        error->all(FLERR, "pair_style nnp: min_distance must be >= 0 (a length in LAMMPS units), got {}",
+                   min_distance_);
+      }
+    } else if (key == "max_neighbors") {
+      max_neighbors_ = parse_non_negative(key, arg[iarg + 1], error);
+      if (max_neighbors_ == 0) error->all(FLERR, "pair_style nnp: max_neighbors must be >= 1");
     } else {
       error->all(FLERR, "pair_style nnp: unknown keyword '{}' (known: dev_every, dev_file, threads, showew, "
-                 "showewsum, maxew, resetew)", key);
+                 "showewsum, maxew, resetew, min_distance, max_neighbors)", key);
     }
     iarg += 2;
   }
@@ -178,6 +193,7 @@ void PairNNP::load_model() {
   }
   members_ = model_->committee_size();
   comm_reverse = 3 * members_;
+
   message_hops_ = nnpkit_lammps::message_hops(model_->interaction_range(), model_->cutoff());
   dev_file_.reset();
   if (dev_every_ > 0 && members_ > 1) {
@@ -191,7 +207,8 @@ void PairNNP::load_model() {
   }
   ew_counter_ = nnpkit_lammps::ExtrapolationCounter();
   const bool ew_requested = ew_settings_.active() || ew_settings_.reset_each_step;
-  ew_active_ = ew_settings_.active() && model_->provides_extrapolation();
+  // Counted whenever the model can (a summary per run); the keywords add lines, summaries, a limit.
+  ew_active_ = model_->provides_extrapolation();
   if (ew_requested && !model_->provides_extrapolation() && comm->me == 0) {
     error->warning(FLERR, "pair_style nnp: model {} provides no extrapolation check (no training range); "
                    "showew, showewsum, maxew and resetew are ignored", model_path_);
@@ -202,12 +219,17 @@ void PairNNP::load_model() {
     if (atom->find_custom(kExtrapolationProperty, flag, cols) < 0) atom->add_custom(kExtrapolationProperty, 0, 0);
   }
   apply_engine_units();
+  if (max_neighbors_ > 0) model_->set_max_neighbors(max_neighbors_);
   if (comm->me == 0) {
     utils::logmesg(lmp,
-                   "pair_style nnp: model {} (species {}; cutoff {:.6g}, interaction range {:.6g} in {} units; "
-                   "committee of {})\n",
+                   "pair_style nnp: model {} (species {}; cutoff {:.6g}, interaction range {:.6g}, min_distance "
+                   "{:.6g}{} in {} units; committee of {}{})\n",
                    model_path_, joined(model_->species()), model_->cutoff(), model_->interaction_range(),
-                   update->unit_style, members_);
+                   model_->min_distance(), min_distance_ >= 0.0 ? " (set by min_distance)" : "", update->unit_style,
+                   members_,
+                   members_ > 1 && dev_every_ == 0
+                       ? "; no committee deviation without dev_every N (compute pair nnp, d_nnp_force_dev)"
+                       : "");
   }
 }
 
@@ -223,6 +245,7 @@ void PairNNP::apply_engine_units() {
     if (style == u.style) {
       try {
         model_->set_engine_units(u.length, u.energy);
+        model_->set_min_distance(min_distance_);  // LAMMPS units: after the units are known
       } catch (const std::exception& e) {
         error->all(FLERR, "pair_style nnp: {}", e.what());
       }
@@ -284,6 +307,7 @@ void PairNNP::init_style() {
   neighbor->add_request(this, ghostneigh ? NeighConst::REQ_FULL | NeighConst::REQ_GHOST : NeighConst::REQ_FULL);
   set_ghost_cutoff();
   check_box_size();
+  check_compute_pair();
   comm_reverse = 3 * members_;
 
   // Threads per rank: the threads keyword, else OMP_NUM_THREADS (as LAMMPS' OPENMP
@@ -341,6 +365,46 @@ void PairNNP::check_box_size() {
   }
 }
 
+// compute pair nnp (and fix halt on it) would read values this style never
+// computes: refuse, naming the keyword that computes them. With pair_style hybrid
+// the compute may refer to another sub-style, so only a plain pair_style nnp is checked.
+void PairNNP::check_compute_pair() {
+  if (force->pair != this) return;
+  for (Compute* c : modify->get_compute_list()) {
+    if (strcmp(c->style, "pair") != 0) continue;
+    if (members_ > 1 && dev_every_ == 0) {
+      error->all(FLERR, "compute {} pair nnp reads the committee deviation, which pair_style nnp computes only "
+                 "every N steps given by its 'dev_every N' keyword: add 'dev_every N' (e.g. the thermo interval) "
+                 "to pair_style nnp", c->id);
+    }
+    if (members_ == 1 && !ew_active_ && comm->me == 0) {
+      error->warning(FLERR, "compute {} pair nnp has nothing to report: model {} is not a committee (no "
+                     "deviation) and has no training range (no extrapolation counts); its values are NaN", c->id,
+                     model_path_);
+    }
+  }
+}
+
+// The extrapolation summary of finish() counts one run (or minimization).
+void PairNNP::setup() {
+  run_warnings_ = 0;
+  run_evaluations_ = 0;
+  run_evaluations_warned_ = 0;
+}
+
+void PairNNP::finish() {
+  if (!ew_active_ || run_evaluations_ == 0 || comm->me != 0) return;
+  if (run_warnings_ == 0) {
+    utils::logmesg(lmp, "pair_style nnp: no extrapolation warnings in this run ({} evaluations inside the training "
+                   "range of model {})\n", run_evaluations_, model_path_);
+    return;
+  }
+  utils::logmesg(lmp, "pair_style nnp: WARNING: {} extrapolation warnings in this run: {} of {} evaluations had "
+                 "atoms with descriptors outside the training range of model {}, where its predictions are "
+                 "unreliable (showew yes lists the atoms, maxew N stops the run, dump i_{} per atom)\n",
+                 run_warnings_, run_evaluations_warned_, run_evaluations_, model_path_, kExtrapolationProperty);
+}
+
 double PairNNP::init_one(int i, int j) {
   if (setflag[i][j] == 0) error->all(FLERR, "All pair coeffs are not set (pair_coeff * * El1 El2 ... for nnp)");
   cutghost[i][j] = cutghost[j][i] = model_->cutoff();
@@ -353,6 +417,11 @@ bool PairNNP::deviation_due() const {
 
 void PairNNP::compute(int eflag, int vflag) {
   ev_init(eflag, vflag);
+  // Values this model cannot have (deviation of a single model, counts without a
+  // training range) read NaN in compute pair nnp, not a plausible 0.
+  const double nan = std::nan("");
+  if (members_ == 1) std::fill(pvector, pvector + kDeviationValues, comm->me == 0 ? nan : 0.0);
+  if (!ew_active_) std::fill(pvector + kDeviationValues, pvector + nextra, comm->me == 0 ? nan : 0.0);
   const int nlocal = atom->nlocal;
   const int nall = nlocal + atom->nghost;
   std::vector<int> species(nall);
@@ -369,13 +438,7 @@ void PairNNP::compute(int eflag, int vflag) {
   view.firstneigh = list->firstneigh;
   view.neighbor_mask = NEIGHMASK;
 
-  ModelEdges edges;
-  try {
-    edges = nnpkit_lammps::build_model_edges(view, model_->cutoff(), message_hops_, model_->min_distance());
-  } catch (const nnpkit_lammps::OverlapError& e) {
-    error->one(FLERR, "pair_style nnp: atoms {} and {} are {:.6g} apart, closer than the {:.6g} model {} accepts",
-               atom->tag[e.atom_i], atom->tag[e.atom_j], e.distance, model_->min_distance(), model_path_);
-  }
+  const ModelEdges edges = nnpkit_lammps::build_model_edges(view, model_->cutoff(), message_hops_);
 
   nnpkit_lammps::EvaluationRequest request;
   request.atom_energies = eflag_atom != 0;
@@ -385,6 +448,11 @@ void PairNNP::compute(int eflag, int vflag) {
   ModelOutput out;
   try {
     out = model_->evaluate(edges, request);
+  } catch (const nnpkit_lammps::OverlapError& e) {
+    error->one(FLERR, "pair_style nnp: atoms {} and {} are {:.6g} apart, closer than the min_distance {:.6g} of "
+               "model {} at step {} (atom IDs; the model has never seen atoms that close: add 'min_distance D' to "
+               "pair_style nnp to lower it deliberately)",
+               atom->tag[e.atom_i], atom->tag[e.atom_j], e.distance, e.limit, model_path_, update->ntimestep);
   } catch (const std::exception& e) {
     error->one(FLERR, "pair_style nnp: {}", e.what());
   }
@@ -489,6 +557,9 @@ void PairNNP::handle_extrapolation(const ModelEdges& edges, const ModelOutput& o
   }
   const int64_t step_warnings = ew_counter_.add(world, local_warnings, ew_settings_);
   const bigint step = update->ntimestep;
+  run_warnings_ += step_warnings;
+  run_evaluations_ += 1;
+  run_evaluations_warned_ += step_warnings > 0 ? 1 : 0;
 
   if (ew_settings_.show_each && step_warnings > 0) {
     const auto all = nnpkit_lammps::gather_on_root(world, flagged);
@@ -567,6 +638,8 @@ void PairNNP::write_restart_settings(FILE* fp) {
   const int64_t ew[4] = {ew_settings_.show_each, ew_settings_.summary_every, ew_settings_.max_warnings,
                          ew_settings_.reset_each_step};
   fwrite(ew, sizeof(int64_t), 4, fp);
+  fwrite(&min_distance_, sizeof(double), 1, fp);
+  fwrite(&max_neighbors_, sizeof(int64_t), 1, fp);
 }
 
 void PairNNP::read_restart_settings(FILE* fp) {
@@ -584,5 +657,15 @@ void PairNNP::read_restart_settings(FILE* fp) {
   ew_settings_.summary_every = ew[1];
   ew_settings_.max_warnings = ew[2];
   ew_settings_.reset_each_step = ew[3] != 0;
+  double min_distance = -1.0;
+  int64_t max_neighbors = 0;
+  if (comm->me == 0) {
+    utils::sfread(FLERR, &min_distance, sizeof(double), 1, fp, nullptr, error);
+    utils::sfread(FLERR, &max_neighbors, sizeof(int64_t), 1, fp, nullptr, error);
+  }
+  MPI_Bcast(&min_distance, 1, MPI_DOUBLE, 0, world);
+  MPI_Bcast(&max_neighbors, 1, MPI_INT64_T, 0, world);
+  min_distance_ = min_distance;
+  max_neighbors_ = max_neighbors;
   load_model();
 }

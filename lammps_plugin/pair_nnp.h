@@ -29,6 +29,8 @@ class PairNNP : public Pair {
   void settings(int narg, char** arg) override;
   void coeff(int narg, char** arg) override;
   void init_style() override;
+  void setup() override;
+  void finish() override;
   double init_one(int i, int j) override;
 
   void write_restart(FILE* fp) override;
@@ -51,6 +53,7 @@ class PairNNP : public Pair {
   void tally(const nnpkit_lammps::ModelEdges& edges, const nnpkit_lammps::ModelOutput& out);
   void compute_deviation(const nnpkit_lammps::ModelEdges& edges, const nnpkit_lammps::ModelOutput& out);
   void handle_extrapolation(const nnpkit_lammps::ModelEdges& edges, const nnpkit_lammps::ModelOutput& out);
+  void check_compute_pair();
 
   // settings (stored in restart files)
   std::string model_path_;
@@ -58,6 +61,8 @@ class PairNNP : public Pair {
   std::string dev_file_path_ = "model_devi.out";
   int threads_ = 0;                           // 0: automatic
   nnpkit_lammps::ExtrapolationSettings ew_settings_;  // showew, showewsum, maxew, resetew
+  double min_distance_ = -1.0;                // user's override, LAMMPS length units (< 0: the model's)
+  int64_t max_neighbors_ = 0;                 // 0: the core's default
 
   std::unique_ptr<nnpkit_lammps::NnpModel> model_;
   std::vector<int> type_species_;             // per atom type: model species index, -1 = NULL
@@ -66,8 +71,11 @@ class PairNNP : public Pair {
   std::vector<double> member_forces_;         // [nall][members][3] on deviation steps
   int members_ = 1;
   double max_force_deviation_ = 0.0;          // latest, for extract("max_force_dev")
-  bool ew_active_ = false;                    // extrapolation keywords given and the model can count
+  bool ew_active_ = false;                    // the model can count (always counted: per-run summary)
   nnpkit_lammps::ExtrapolationCounter ew_counter_;
+  int64_t run_warnings_ = 0;                  // this run, for the summary that finish() prints
+  int64_t run_evaluations_ = 0;
+  int64_t run_evaluations_warned_ = 0;
   double ghost_cutoff_set_ = -1.0;            // comm cutoff this style set, to restore it
   double ghost_cutoff_before_ = 0.0;
 };

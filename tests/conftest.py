@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import pathlib
+import sys
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -102,3 +104,27 @@ def random_triclinic(n_atoms=14, seed=0, species=(29, 28), density=0.07):
             positions.append(trial)
     numbers = [species[i % len(species)] for i in range(n_atoms)]
     return Atoms(numbers=numbers, positions=positions, cell=cell, pbc=True)
+
+
+class NanGradientModel(torch.nn.Module):
+    """A model whose energy is finite and whose gradient is NaN: each edge adds sqrt(0 * r^2) = 0,
+    whose derivative is 0 times infinity. Any force evaluation fails, so an energy that comes back
+    proves that no backward pass ran."""
+
+    def __init__(self, species=("H", "C", "N", "O"), cutoff=4.0):
+        super().__init__()
+        self.species = list(species)
+        self.cutoff = cutoff
+
+    def forward(self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor,
+                n_local: int) -> torch.Tensor:
+        per_edge = torch.sqrt(0.0 * (edge_vectors**2).sum(1))
+        energies = 0.1 * (species + 1).to(edge_vectors.dtype)
+        return energies.index_add(0, edge_index[0], per_edge)
+
+
+def export_nan_gradient_model(path, species=("H", "C", "N", "O")) -> str:
+    """A :class:`NanGradientModel` file. ``nnpkit.export`` refuses such a model (it validates every
+    file it writes with a force evaluation), so its validation is skipped here, for this model only."""
+    with mock.patch.object(sys.modules["nnpkit.export"], "validate_model_file", lambda tmp: None):
+        return nnpkit.export(NanGradientModel(species), path)

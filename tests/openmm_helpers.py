@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import locale
+
 import numpy as np
 import pytest
 import torch
@@ -46,9 +48,46 @@ def make_system(numbers, cell=None, masses=None):
     return system
 
 
-def context_for(system, positions_angstrom, platform="Reference", integrator=None):
+def _platform_skip_reason(name: str) -> str | None:
+    names = {openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())}
+    if name in names:
+        return None
+    failures = [f for f in openmm.Platform.getPluginLoadFailures() if name in f]
+    why = failures[0] if failures else "no such platform in this OpenMM"
+    hint = " (bash .ci/install-opencl installs pocl, a CPU OpenCL runtime)" if name == "OpenCL" else ""
+    return f"OpenMM's {name} platform is not available: {why}{hint}"
+
+
+#: OpenCL as a test parameter: skipped, with the reason, where OpenMM cannot load it.
+OPENCL = pytest.param("OpenCL", marks=pytest.mark.skipif(_platform_skip_reason("OpenCL") is not None,
+                                                          reason=str(_platform_skip_reason("OpenCL"))))
+#: Every platform the tests run NNPForce on.
+PLATFORMS = ["Reference", "CPU", OPENCL]
+#: Platforms that keep positions and forces on a device; the tests run them in double precision
+#: (pocl supports it), so positions reach the model unrounded and the model energy is Reference's.
+DEVICE_PLATFORMS = ("OpenCL", "CUDA", "HIP")
+
+
+def platform_properties(platform: str, precision: str = "double") -> dict[str, str]:
+    return {"Precision": precision} if platform in DEVICE_PLATFORMS else {}
+
+
+def force_atol(platform: str, scale: float, precision: str = "double") -> float:
+    """Absolute force tolerance (kJ/mol/nm) against Reference for forces of magnitude ``scale``.
+
+    Reference and CPU add the model's float64 forces as they are (1e-10 relative). The device
+    platforms sum forces in 64-bit fixed point with 2^-32 kJ/mol/nm resolution, after rounding them
+    to float in single and mixed precision (relative 2^-24 each).
+    """
+    if platform not in DEVICE_PLATFORMS:
+        return 1e-10 * scale
+    return (2.0**-31 + 1e-10 * scale) if precision == "double" else 2e-7 * scale
+
+
+def context_for(system, positions_angstrom, platform="Reference", integrator=None, precision="double"):
     integrator = integrator or openmm.VerletIntegrator(0.0005)
-    context = openmm.Context(system, integrator, openmm.Platform.getPlatformByName(platform))
+    context = openmm.Context(system, integrator, openmm.Platform.getPlatformByName(platform),
+                             platform_properties(platform, precision))
     context.setPositions(np.asarray(positions_angstrom) / 10.0)
     return context
 
@@ -83,3 +122,12 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def keep_locale():
+    """OpenMM's OpenCL platform (PME on pocl) sets the process's C locale to "C", after which later
+    tests' subprocess(text=True) decode UTF-8 output as ASCII; restore it. Import it into a test module."""
+    previous = locale.setlocale(locale.LC_CTYPE)
+    yield
+    locale.setlocale(locale.LC_CTYPE, previous)

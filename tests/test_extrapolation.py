@@ -182,7 +182,7 @@ def test_trained_committee_flags_compressed_structure(tmp_path):
         "output": {"directory": str(tmp_path / "out"), "plots": False},
     })
     result = train(config, committee=2)
-    model = nnpkit.load(result.model_path)
+    model = nnpkit.load(result.model_path, min_distance=0.0)  # compressed on purpose
     assert model.committee_size == 2 and model.provides_extrapolation
     # the module's range and the metadata's descriptor_ranges are the same numbers
     ranges = np.array(model.metadata["descriptor_ranges"]["Cu"])

@@ -61,3 +61,24 @@ def test_per_atom_quantities_sum_to_totals(any_model):
     result = any_model.compute(atoms, atom_virials=True)
     assert result["energies"].sum() == pytest.approx(result["energy"], rel=1e-12)
     np.testing.assert_allclose(result["atom_virials"].sum(0), result["virial"], atol=1e-10)
+
+
+def test_energy_only_matches_and_skips_the_backward_pass(bp_committee, model_dir):
+    import nnpkit
+    from conftest import export_nan_gradient_model
+
+    atoms = random_triclinic(n_atoms=10, seed=4)
+    full = bp_committee.compute(atoms)
+    energy_only = bp_committee.compute(atoms, forces=False)
+    assert energy_only["energy"] == full["energy"]
+    assert energy_only["energy_std"] == full["energy_std"]
+    np.testing.assert_array_equal(energy_only["member_energies"], full["member_energies"])
+    for key in ("forces", "virial", "stress", "member_forces", "forces_std"):
+        assert key in full and key not in energy_only
+    with pytest.raises(ValueError, match="atom virials need forces"):
+        bp_committee.compute(atoms, forces=False, atom_virials=True)
+
+    nan_gradient = nnpkit.load(export_nan_gradient_model(model_dir / "nan-grad.pt", species=("Cu", "Ni")))
+    assert np.isfinite(nan_gradient.compute(atoms, forces=False)["energy"])
+    with pytest.raises(RuntimeError, match="non-finite energy or force"):
+        nan_gradient.compute(atoms)

@@ -176,7 +176,7 @@ def structure(seed=0):
 ])
 def test_converted_fixture_matches_reference(tmp_path, options):
     spec = write_potential(tmp_path, **options)
-    model = nnpkit.load(convert(str(tmp_path), str(tmp_path / "model.pt"), progress=lambda m: None))
+    model = nnpkit.load(convert(str(tmp_path), str(tmp_path / "model.pt"), progress=lambda m: None, min_distance=0.0))
     atoms = structure()
     result = model.compute(atoms, extrapolation=False)
     expected = ref_energy(spec, atoms.positions, atoms.get_chemical_symbols())
@@ -200,7 +200,8 @@ def test_sorted_order_and_units(tmp_path, capsys):
     path = convert(str(tmp_path), str(tmp_path / "bohr.pt"), length_unit="Bohr", energy_unit="Hartree")
     err = capsys.readouterr()
     assert "length Bohr, energy Hartree" in err.out + err.err
-    model = nnpkit.load(path)
+    model = nnpkit.load(path, min_distance=0.0)  # random test structures, closer than the synthetic training data
+    assert "from scaling.data" in model.metadata["min_distance_source"] and model.metadata["min_distance"] > 0
     assert model.species == ELEMENTS
     assert model.metadata["length_unit"] == "Bohr" and model.metadata["energy_unit"] == "Hartree"
     types = [f.n2p2_type for f in spec["functions"]["H"]]
@@ -218,7 +219,7 @@ def test_sorted_order_and_units(tmp_path, capsys):
 
 def test_extrapolation_counts_follow_training_ranges(tmp_path):
     spec = write_potential(tmp_path)
-    model = nnpkit.load(convert(str(tmp_path), str(tmp_path / "m.pt"), progress=lambda m: None))
+    model = nnpkit.load(convert(str(tmp_path), str(tmp_path / "m.pt"), progress=lambda m: None, min_distance=0.0))
     atoms = structure()
     with pytest.warns(nnpkit.ExtrapolationWarning):
         counts = model.compute(atoms)["extrapolation_counts"]
@@ -251,7 +252,7 @@ def test_malformed_inputs_give_clear_errors(tmp_path, damage, message):
     write_potential(tmp_path)
     damage(tmp_path)
     with pytest.raises(N2p2FormatError, match=message):
-        convert(str(tmp_path), str(tmp_path / "m.pt"), progress=lambda m: None)
+        convert(str(tmp_path), str(tmp_path / "m.pt"), progress=lambda m: None, min_distance=0.0)
 
 
 def test_cli_convert_and_inspect(tmp_path, capsys):
@@ -320,7 +321,7 @@ def test_n2p2_conversion_factors_define_the_units_exactly(tmp_path):
     spec = write_potential(tmp_path)
     cflength, cfenergy = 1.8897261328, 0.0367493254
     path = convert(str(tmp_path), str(tmp_path / "cf.pt"), length_unit="Bohr", energy_unit="Hartree",
-                   cflength=cflength, cfenergy=cfenergy, progress=lambda m: None)
+                   cflength=cflength, cfenergy=cfenergy, min_distance=0.0, progress=lambda m: None)
     model = nnpkit.load(path)
     assert model.metadata["length_unit_in_angstrom"] == 1.0 / cflength
     atoms = structure()
@@ -331,7 +332,7 @@ def test_n2p2_conversion_factors_define_the_units_exactly(tmp_path):
     assert result["energy"] == pytest.approx(expected, rel=1e-12, abs=1e-12)
     # ASE's constants give a different number at the 1e-8 level: the factors are used.
     named = nnpkit.load(convert(str(tmp_path), str(tmp_path / "named.pt"), length_unit="Bohr", energy_unit="Hartree",
-                                progress=lambda m: None)).compute(scaled, extrapolation=False)["energy"]
+                                min_distance=0.0, progress=lambda m: None)).compute(scaled, extrapolation=False)["energy"]
     assert abs(named - expected) > 1e-9 * abs(expected)
     with pytest.raises(N2p2FormatError, match="--length-unit"):
         convert(str(tmp_path), str(tmp_path / "bad.pt"), cflength=cflength, progress=lambda m: None)

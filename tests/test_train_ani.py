@@ -71,7 +71,7 @@ def test_ani_training_reaches_force_bound(ani_run):
 
 def test_exported_ani_committee_reproduces_members(ani_run, tmp_path):
     config, result = ani_run
-    model = nnpkit.load(result.model_path)
+    model = nnpkit.load(result.model_path, min_distance=0.0)
     assert model.metadata["model_type"] == "ani" and model.committee_size == 2
     assert model.metadata["species"] == ["Cu"]
     assert "extrapolation_check" in model.metadata["architecture"]
@@ -100,7 +100,7 @@ def test_cached_aev_path_equals_module_forward(ani_run):
 
 def test_ani_committee_deviates_away_from_data(ani_run):
     config, result = ani_run
-    model = nnpkit.load(result.model_path)
+    model = nnpkit.load(result.model_path, min_distance=0.0)
     near = np.mean([model.compute(a, extrapolation=False)["forces_std"].mean() for a in morse_structures(6, seed=7)])
     far = np.mean([model.compute(a, extrapolation=False)["forces_std"].mean()
                    for a in morse_structures(6, seed=8, strain=0.0, rattle=0.35, a=3.25)])
@@ -126,7 +126,7 @@ def test_bad_ani_config_fails_at_start(morse_files, tmp_path, override, message)
 
 def test_trained_ani_model_flags_extrapolation(ani_run):
     config, result = ani_run
-    model = nnpkit.load(result.model_path)
+    model = nnpkit.load(result.model_path, min_distance=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", nnpkit.ExtrapolationWarning)
         inside = model.compute(ase.io.read(config.data.train[0], index="3"))
@@ -148,7 +148,7 @@ def test_trained_ani_committee_in_lammps_equals_python(ani_run, tmp_path):
 
     plugin_path()
     config, result = ani_run
-    model = nnpkit.load(result.model_path)
+    model = nnpkit.load(result.model_path, min_distance=0.0)
     atoms = wrapped(morse_structures(1, seed=12, rattle=0.12)[0] * (1, 2, 2))
     atoms.positions[0] += [0.5, 0.5, 0.0]  # one atom pushed: partly outside the training range
     atoms = wrapped(atoms)
@@ -161,7 +161,7 @@ def test_trained_ani_committee_in_lammps_equals_python(ani_run, tmp_path):
 units metal
 atom_style atomic
 read_data s.data
-pair_style nnp {result.model_path} showewsum 1
+pair_style nnp {result.model_path} showewsum 1 min_distance 0
 pair_coeff * * Cu
 dump ew all custom 1 ew.dump id i_nnp_extrapolation
 dump_modify ew sort id

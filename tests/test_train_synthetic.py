@@ -74,7 +74,7 @@ def test_exported_committee_reproduces_modules(committee_run, data_file):
     import ase.io
 
     config, result = committee_run
-    model = nnpkit.load(result.model_path)
+    model = nnpkit.load(result.model_path, min_distance=0.0)
     assert model.committee_size == 2
     ranges = model.metadata["descriptor_ranges"]["Cu"]
     assert len(ranges) == result.module.n_per_element[0] and all(lo <= hi for lo, hi in ranges)
@@ -117,7 +117,7 @@ def test_cached_descriptor_path_equals_module_forward(committee_run, dense_fract
 
 def test_committee_members_differ_and_deviate_away_from_data(committee_run):
     config, result = committee_run
-    model = nnpkit.load(result.model_path)
+    model = nnpkit.load(result.model_path, min_distance=0.0)
     near = morse_structures(6, seed=7)
     far = morse_structures(6, seed=8, strain=0.0, rattle=0.35, a=3.25)  # compressed and hot
     near_dev = np.mean([model.compute(a, extrapolation=False)["forces_std"].mean() for a in near])
@@ -161,7 +161,7 @@ def test_float32_message_passing_committee(data_file, tmp_path):
     result = train(config, committee=2)
     for history in result.histories:  # this small SchNet-like model learns slowly: ask only for progress
         assert history[-1]["train_loss"] < 0.97 * history[0]["train_loss"]
-    model = nnpkit.load(result.model_path)
+    model = nnpkit.load(result.model_path, min_distance=0.0)
     assert model.metadata["dtype"] == "float32" and model.interaction_range == pytest.approx(2 * CUTOFF)
     assert model.committee_size == 2
     atoms = morse_structures(1, seed=11)[0]

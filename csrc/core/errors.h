@@ -2,6 +2,7 @@
 // (Python exceptions, LAMMPS error->all, OpenMMException) with the message intact.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -11,6 +12,19 @@ namespace nnpkit {
 class InputError : public std::invalid_argument {
  public:
   explicit InputError(const std::string& what) : std::invalid_argument(what) {}
+};
+
+// Two atoms closer than the model accepts (its min_distance). The indices are
+// those of the atoms as the caller passed them to the core; engine adapters
+// catch this and name the atoms by their own indices (LAMMPS tags, OpenMM
+// particle indices).
+class AtomsTooCloseError : public InputError {
+ public:
+  AtomsTooCloseError(const std::string& what, int64_t atom_i, int64_t atom_j, double distance, double limit)
+      : InputError(what), atom_i(atom_i), atom_j(atom_j), distance(distance), limit(limit) {}
+  int64_t atom_i, atom_j;
+  double distance;  // engine length units
+  double limit;     // the min_distance in force, engine length units
 };
 
 // The model file is missing, corrupt or incompatible with this version.

@@ -104,6 +104,9 @@ ModelMetadata parse_model_metadata(const std::string& json_text) {
     if (!d.is_number() || d.get<double>() < 0.0) fail("'min_distance' must be a non-negative number");
     m.min_distance = d.get<double>();
   }
+  if (doc.contains("min_distance_source") && doc.at("min_distance_source").is_string()) {
+    m.min_distance_source = doc.at("min_distance_source").get<std::string>();
+  }
   return m;
 }
 

@@ -27,6 +27,7 @@ struct ModelMetadata {
   std::string dtype = "float64";
   int committee_size = 1;
   double min_distance = 0.0;          // model length unit; closer pairs are refused
+  std::string min_distance_source;    // where min_distance came from ("the closest pair of the training data")
   std::string json;                   // the whole document, for callers that want more keys
 
   // Index of an atomic number in `species`, or -1.

@@ -2,7 +2,9 @@
 
 #include <torch/autograd.h>
 
+#include <cmath>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <unordered_map>
 
@@ -43,12 +45,70 @@ ModelRunner::ModelRunner(const std::string& path) : path_(path) {
 void ModelRunner::set_engine_units(const std::string& length_unit, const std::string& energy_unit) {
   model_to_engine_length_ = metadata_.angstrom_per_length_unit / length_unit_in_angstrom(length_unit);
   model_to_engine_energy_ = metadata_.ev_per_energy_unit / energy_unit_in_ev(energy_unit);
+  engine_length_unit_ = length_unit;
 }
 
 double ModelRunner::min_distance() const {
   // Below 1e-4 Angstrom two atoms are the same point whatever the model says.
   const double floor_in_model_units = 1e-4 / metadata_.angstrom_per_length_unit;
-  return std::max(metadata_.min_distance, floor_in_model_units) * model_to_engine_length_;
+  const double chosen = min_distance_override_ >= 0.0 ? min_distance_override_ : metadata_.min_distance;
+  return std::max(chosen, floor_in_model_units) * model_to_engine_length_;
+}
+
+void ModelRunner::set_min_distance(double engine_length) {
+  if (std::isnan(engine_length)) throw InputError("min_distance must be a number");
+  min_distance_override_ = engine_length < 0.0 ? -1.0 : engine_length / model_to_engine_length_;
+}
+
+namespace {
+
+// The shortest edge below `limit` (edge vectors [E*3]), or -1.
+int64_t shortest_edge_below(const double* vectors, int64_t n_edges, double limit) {
+  int64_t found = -1;
+  double best = limit * limit;
+  for (int64_t e = 0; e < n_edges; ++e) {
+    const double* v = vectors + 3 * e;
+    const double d2 = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
+    if (d2 < best) {
+      best = d2;
+      found = e;
+    }
+  }
+  return found;
+}
+
+}  // namespace
+
+void ModelRunner::check_distances(const torch::Tensor& edge_index, const torch::Tensor& edge_vectors,
+                                  int64_t n_atoms) const {
+  const int64_t n_edges = edge_vectors.size(0);
+  const int64_t max_edges = limits_.max_edges(n_atoms);
+  if (n_edges > max_edges) {
+    std::ostringstream msg;
+    msg << n_edges << " edges for " << n_atoms << " atoms is more than the limit of " << limits_.max_neighbors_per_atom
+        << " neighbours per atom (max_neighbors) within the model's cutoff of " << cutoff() << " "
+        << engine_length_unit_ << ": check the model's cutoff and the units of the positions, or raise max_neighbors "
+        << "if this is meant";
+    throw InputError(msg.str());
+  }
+  const auto vectors = edge_vectors.to(torch::kFloat64).contiguous();
+  const double limit = min_distance();
+  const int64_t e = shortest_edge_below(vectors.data_ptr<double>(), n_edges, limit);
+  if (e < 0) return;
+  const auto index = edge_index.to(torch::kInt64).contiguous();
+  const int64_t i = index[0][e].item<int64_t>(), j = index[1][e].item<int64_t>();
+  const double* v = vectors.data_ptr<double>() + 3 * e;
+  const double distance = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+  std::ostringstream msg;
+  msg << "atoms " << i << " and " << j << " overlap: they are " << distance << " " << engine_length_unit_
+      << " apart, closer than this model's min_distance of " << limit << " " << engine_length_unit_;
+  if (min_distance_override_ >= 0.0) {
+    msg << " (set by the user)";
+  } else if (!metadata_.min_distance_source.empty()) {
+    msg << " (" << metadata_.min_distance_source << ")";
+  }
+  msg << "; the model has never seen atoms that close. Lower min_distance deliberately to go on";
+  throw AtomsTooCloseError(msg.str(), i, j, distance, limit);
 }
 
 torch::Tensor ModelRunner::species_indices(const std::vector<int64_t>& atomic_numbers) const {
@@ -90,10 +150,19 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   if (n_edges > 0 && !torch::isfinite(edge_vectors).all().item<bool>()) {
     throw InputError("edge vectors contain NaN or infinite numbers (check the positions and the box)");
   }
+  if (options.atom_virials && !options.forces) throw InputError("atom virials need forces (EvaluateOptions::forces)");
+  check_distances(edge_index, edge_vectors, n_atoms);
 
   // Model units and dtype; the edge vectors are the one differentiable input.
+  // Energy-only evaluations build no autograd graph at all.
   const double to_model_length = 1.0 / model_to_engine_length_;
-  auto vectors = (edge_vectors.to(torch::kFloat64) * to_model_length).to(dtype_).detach().requires_grad_(true);
+  auto vectors = (edge_vectors.to(torch::kFloat64) * to_model_length).to(dtype_).detach();
+  std::optional<torch::NoGradGuard> energy_only;
+  if (options.forces) {
+    vectors.requires_grad_(true);
+  } else {
+    energy_only.emplace();
+  }
   torch::Tensor atom_energy_members;
   torch::Tensor extrapolation_counts;
   // One descriptor computation gives energies and extrapolation counts when the model can.
@@ -118,13 +187,22 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
     }
     if (out.dim() == 1) out = out.unsqueeze(0);
     if (out.dim() != 2 || out.size(1) != n_atoms) {
-      throw ModelFileError("the model returned per-atom energies of the wrong shape (expected [N] or [M, N])");
+      std::ostringstream msg;
+      msg << "the model returned per-atom energies of shape " << out.sizes() << " for " << n_atoms
+          << " atoms (expected [N] or [M, N])";
+      throw ModelFileError(msg.str());
+    }
+    if (out.size(0) != metadata_.committee_size) {
+      throw ModelFileError("the model returned energies of " + std::to_string(out.size(0)) +
+                           " committee members, but its metadata declares committee_size " +
+                           std::to_string(metadata_.committee_size));
     }
     atom_energy_members = out;
   }
   const int64_t n_members = atom_energy_members.size(0);
   auto local_members = atom_energy_members.narrow(1, 0, n_local);
   auto member_energy = local_members.sum(1);  // [M], model units, model dtype
+  const bool want_forces = options.forces && (!options.forces_wanted || options.forces_wanted());
 
   EvaluationResult result;
   const double ef = model_to_engine_energy_;
@@ -144,7 +222,9 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   auto virial_from = [&](const torch::Tensor& dE_dr) { return -torch::einsum("ea,eb->ab", {r, dE_dr}); };
 
   torch::Tensor mean_gradient;
-  if (n_edges == 0) {
+  if (!want_forces) {
+    // energies only: no backward pass
+  } else if (n_edges == 0) {
     mean_gradient = torch::zeros({0, 3}, pos_opts);
     if (per_member) {
       result.member_forces = torch::zeros({n_members, n_atoms, 3}, pos_opts);
@@ -175,13 +255,15 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
 
   auto energies = member_energy.detach().to(torch::kFloat64) * ef;
   result.energy = energies.mean().item<double>();
-  result.forces = forces_from(mean_gradient);
-  result.virial = virial_from(mean_gradient);
+  if (want_forces) {
+    result.forces = forces_from(mean_gradient);
+    result.virial = virial_from(mean_gradient);
+  }
   if (options.atom_energies) {
     result.atom_energies = torch::zeros({n_atoms}, pos_opts);
     result.atom_energies.narrow(0, 0, n_local).copy_(local_members.detach().to(torch::kFloat64).mean(0) * ef);
   }
-  if (options.atom_virials) {
+  if (options.atom_virials && want_forces) {
     auto per_edge = (-0.5 * r.unsqueeze(2) * mean_gradient.unsqueeze(1)).reshape({n_edges, 9});
     auto av = torch::zeros({n_atoms, 9}, pos_opts);
     av.index_add_(0, centre, per_edge);
@@ -191,8 +273,10 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   if (per_member) {
     result.member_energies = energies;
     result.energy_std = energies.std(/*unbiased=*/false).item<double>();
-    auto dev = result.member_forces - result.forces.unsqueeze(0);
-    result.forces_std = dev.pow(2).sum(2).mean(0).sqrt();
+    if (want_forces) {
+      auto dev = result.member_forces - result.forces.unsqueeze(0);
+      result.forces_std = dev.pow(2).sum(2).mean(0).sqrt();
+    }
   }
   if (options.extrapolation && !fused_extrapolation && has_extrapolation_method_) {
     // Model files written before forward_with_extrapolation existed: a second descriptor pass.
@@ -207,7 +291,7 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
     }
     result.extrapolation_counts = extrapolation_counts.detach().to(torch::kInt64);
   }
-  if (!std::isfinite(result.energy) || !torch::isfinite(result.forces).all().item<bool>()) {
+  if (!std::isfinite(result.energy) || (want_forces && !torch::isfinite(result.forces).all().item<bool>())) {
     throw std::runtime_error("the model produced a non-finite energy or force; the structure is probably far " +
                              std::string("outside what the model was trained on (atoms too close?)"));
   }
@@ -225,19 +309,8 @@ EvaluationResult ModelRunner::compute(const torch::Tensor& positions, const std:
                      " positions");
   }
   const auto species = species_indices(atomic_numbers);
-  const NeighborList list = build_neighbor_list(pos.data_ptr<double>(), n, cell, pbc, cutoff());
+  const NeighborList list = build_neighbor_list(pos.data_ptr<double>(), n, cell, pbc, cutoff(), limits_);
   const int64_t n_edges = list.size();
-  const double dmin = min_distance();
-  for (int64_t e = 0; e < n_edges; ++e) {
-    const double* v = &list.vectors[3 * e];
-    const double d2 = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
-    if (d2 < dmin * dmin) {
-      std::ostringstream msg;
-      msg << "atoms " << list.centers[e] << " and " << list.neighbors[e] << " overlap: they are " << std::sqrt(d2)
-          << " apart, closer than the " << dmin << " this model accepts";
-      throw InputError(msg.str());
-    }
-  }
   auto edge_index = torch::empty({2, n_edges}, torch::kInt64);
   std::copy(list.centers.begin(), list.centers.end(), edge_index.data_ptr<int64_t>());
   std::copy(list.neighbors.begin(), list.neighbors.end(), edge_index.data_ptr<int64_t>() + n_edges);

@@ -7,17 +7,28 @@
 #include <torch/script.h>
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/model_metadata.h"
+#include "core/neighbor_limits.h"
 
 namespace nnpkit {
 
 struct EvaluateOptions {
+  // Forces, virial and everything else that needs dE/dr. false: energies only,
+  // with no autograd graph and no backward pass (MC moves, energy-only queries);
+  // forces, virial, member forces and forces_std are then left undefined.
+  bool forces = true;
+  // For engines that learn only during an evaluation whether they want forces
+  // (OpenMM's GPU platforms start the model before they say): with forces true,
+  // asked once after the forward pass; false skips the backward pass after all,
+  // leaving the same fields undefined as forces=false.
+  std::function<bool()> forces_wanted;
   bool atom_energies = true;
-  bool atom_virials = false;
+  bool atom_virials = false;  // needs forces
   // Per-member energies, forces and virials, and their deviations. Costs one
   // backward pass per member instead of one in all.
   bool committee_statistics = true;
@@ -57,12 +68,23 @@ class ModelRunner {
   // Neighbour cutoff and interaction range in engine length units.
   double cutoff() const { return metadata_.cutoff * model_to_engine_length_; }
   double interaction_range() const { return metadata_.interaction_range * model_to_engine_length_; }
-  // Smallest distance allowed between two atoms, engine length units.
+  // Smallest distance allowed between two atoms, engine length units: the model's
+  // min_distance (the closest pair of its training data), or the user's override,
+  // never below 1e-4 Angstrom. evaluate() and compute() refuse closer pairs with
+  // AtomsTooCloseError.
   double min_distance() const;
+  // The user's deliberate override of the model's min_distance, engine length
+  // units (0 accepts any pair farther apart than 1e-4 Angstrom); negative: back to the model's.
+  void set_min_distance(double engine_length);
+  // Bounds on the neighbour search (compute) and on the edges of evaluate.
+  void set_neighbor_limits(const NeighborLimits& limits) { limits_ = limits; }
+  const NeighborLimits& neighbor_limits() const { return limits_; }
 
   // species: [N] indices into metadata().species; edge_index: [2, E] grouped by
   // centre; edge_vectors: [E, 3] in engine length units. Atoms 0..n_local-1 are
-  // local; only their energies count.
+  // local; only their energies count. Throws AtomsTooCloseError for an edge
+  // shorter than min_distance(), InputError for more edges than the limits allow,
+  // ModelFileError when the model's output disagrees with its metadata.
   EvaluationResult evaluate(const torch::Tensor& species, const torch::Tensor& edge_index,
                             const torch::Tensor& edge_vectors, int64_t n_local,
                             const EvaluateOptions& options = EvaluateOptions()) const;
@@ -83,12 +105,18 @@ class ModelRunner {
   torch::Tensor species_indices(const std::vector<int64_t>& atomic_numbers) const;
 
  private:
+  // Refuses too many edges and pairs closer than min_distance() (AtomsTooCloseError).
+  void check_distances(const torch::Tensor& edge_index, const torch::Tensor& edge_vectors, int64_t n_atoms) const;
+
   std::string path_;
   ModelMetadata metadata_;
   mutable torch::jit::Module module_;
   torch::Dtype dtype_ = torch::kFloat64;
   double model_to_engine_length_ = 1.0;  // one model length unit in engine units
   double model_to_engine_energy_ = 1.0;
+  std::string engine_length_unit_ = "Ang";  // for messages
+  double min_distance_override_ = -1.0;     // model length units; < 0: the model's own
+  NeighborLimits limits_;
   bool has_extrapolation_method_ = false;  // separate `extrapolation_counts` (a second descriptor pass)
   bool has_fused_extrapolation_ = false;   // `forward_with_extrapolation`
 };

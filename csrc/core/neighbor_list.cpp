@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <sstream>
 
@@ -86,7 +87,7 @@ constexpr int64_t kMaxImagesPerDirection = 200;
 }  // namespace
 
 NeighborList build_neighbor_list(const double* positions, int64_t n, const std::array<double, 9>& cell,
-                                 const std::array<bool, 3>& pbc, double cutoff) {
+                                 const std::array<bool, 3>& pbc, double cutoff, const NeighborLimits& limits) {
   if (!(cutoff > 0.0) || !std::isfinite(cutoff)) throw InputError("the neighbour cutoff must be positive and finite");
   for (int64_t i = 0; i < 3 * n; ++i) {
     if (!std::isfinite(positions[i])) {
@@ -149,10 +150,31 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const std::
           << kMaxImagesPerDirection << " images across lattice planes " << width << " apart (direction " << d << ")";
       throw InputError(msg.str());
     }
-    nbins[d] = std::max<int64_t>(1, static_cast<int64_t>(std::floor(width / cutoff)));
+    // Capped before the product below, which would overflow for a huge box.
+    const int64_t max_bins = 2 * n + 8;
+    nbins[d] = static_cast<int64_t>(std::clamp(std::floor(width / cutoff), 1.0, static_cast<double>(max_bins)));
+  }
+  {
+    // Periodic images the cutoff sphere spans: the work per atom grows with them.
+    double images = 1.0;
+    std::ostringstream per_direction;
+    for (int d = 0; d < 3; ++d) {
+      const double k = pbc[d] ? 2.0 * std::ceil(cutoff / plane_spacing[d]) + 1.0 : 1.0;
+      images *= k;
+      per_direction << (d ? " x " : "") << k;
+    }
+    if (images > static_cast<double>(limits.max_images)) {
+      std::ostringstream msg;
+      msg << "the periodic cell is too small for the cutoff: a cutoff of " << cutoff << " spans " << per_direction.str()
+          << " = " << images << " periodic images (lattice planes " << plane_spacing[0] << ", " << plane_spacing[1]
+          << ", " << plane_spacing[2] << " apart), more than the limit of " << limits.max_images
+          << " (max_images); check the cutoff and the cell, or raise max_images if this is meant";
+      throw InputError(msg.str());
+    }
   }
   const int64_t max_bins = 2 * n + 8;
-  while (nbins[0] * nbins[1] * nbins[2] > max_bins) {
+  while (static_cast<double>(nbins[0]) * static_cast<double>(nbins[1]) * static_cast<double>(nbins[2]) >
+         static_cast<double>(max_bins)) {
     const int d = static_cast<int>(std::max_element(nbins.begin(), nbins.end()) - nbins.begin());
     nbins[d] = std::max<int64_t>(1, nbins[d] / 2);
   }
@@ -188,11 +210,16 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const std::
   const int64_t grain = 256;
   const int64_t n_chunks = (n + grain - 1) / grain;
   std::vector<NeighborList> parts(n_chunks);
+  // Edges found so far by all threads; the search stops once past the limit.
+  const int64_t max_edges = limits.max_edges(n);
+  std::atomic<int64_t> found{0};
   at::parallel_for(0, n_chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
     for (int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
       NeighborList& part = parts[chunk];
       const int64_t i_end = std::min(n, (chunk + 1) * grain);
       for (int64_t i = chunk * grain; i < i_end; ++i) {
+        if (found.load(std::memory_order_relaxed) > max_edges) return;
+        const int64_t edges_before = part.size();
         const double* xi = positions + 3 * i;
         const auto& bi = bin_coords[i];
         for (int64_t o0 = -reach[0]; o0 <= reach[0]; ++o0) {
@@ -243,9 +270,18 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const std::
             }
           }
         }
+        found.fetch_add(part.size() - edges_before, std::memory_order_relaxed);
       }
     }
   });
+  if (found.load() > max_edges) {
+    std::ostringstream msg;
+    msg << "the neighbour search found more than " << max_edges << " edges for " << n << " atoms (over "
+        << limits.max_neighbors_per_atom << " neighbours per atom within the cutoff of " << cutoff
+        << "; the limit is max_neighbors): check the cutoff and the units of the positions, or raise max_neighbors "
+           "if this is meant";
+    throw InputError(msg.str());
+  }
 
   int64_t total = 0;
   for (const auto& p : parts) total += p.size();

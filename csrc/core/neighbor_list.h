@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/neighbor_limits.h"
+
 namespace nnpkit {
 
 // Full list (both directions), grouped by centre atom in ascending order.
@@ -23,9 +25,11 @@ struct NeighborList {
 // positions: [n * 3]; cell: 9 numbers, row i = lattice vector i (ignored along
 // non-periodic directions); pbc: periodicity per lattice vector. Pairs closer than
 // `cutoff` (strictly) are listed. Throws InputError for non-finite positions, a
-// singular cell along periodic directions, or a cell so thin that the cutoff spans
-// an unreasonable number of periodic images.
+// singular cell along periodic directions, a cell so thin that the cutoff spans
+// more periodic images than `limits.max_images`, or more edges than
+// `limits.max_edges(n)` (the search stops as soon as it passes the limit).
 NeighborList build_neighbor_list(const double* positions, int64_t n, const std::array<double, 9>& cell,
-                                 const std::array<bool, 3>& pbc, double cutoff);
+                                 const std::array<bool, 3>& pbc, double cutoff,
+                                 const NeighborLimits& limits = NeighborLimits());
 
 }  // namespace nnpkit

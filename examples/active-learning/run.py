@@ -55,7 +55,7 @@ def train_committee(train_file: pathlib.Path, validation_file: pathlib.Path, dir
                      "min_learning_rate": 1e-4, "early_stopping_patience": 0, "committee": 4, "progress": False},
         "output": {"directory": str(directory), "plots": False},
     })
-    return nnpkit.load(train(config).model_path)
+    return nnpkit.load(train(config, force=True).model_path)  # this script owns its output folders
 
 
 def explore(model: nnpkit.Model, temperature: float, steps: int, seed: int) -> tuple[list, np.ndarray]:

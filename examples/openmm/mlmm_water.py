@@ -61,7 +61,8 @@ def solute_force_field_xml(topology) -> str:
             f'</ForceField>')
 
 
-def build_simulation(model_path: str, box_nm: float, platform: str, dt_fs: float, temperature: float):
+def build_simulation(model_path: str, box_nm: float, platform: str, dt_fs: float, temperature: float,
+                     precision: str | None = None):
     topology, positions = solute_topology()
     with tempfile.NamedTemporaryFile("w", suffix=".xml", delete=False) as xml:
         xml.write(solute_force_field_xml(topology))
@@ -80,18 +81,30 @@ def build_simulation(model_path: str, box_nm: float, platform: str, dt_fs: float
     integrator = openmm.LangevinMiddleIntegrator(temperature * unit.kelvin, 1.0 / unit.picosecond,
                                                  dt_fs * unit.femtosecond)
     integrator.setRandomNumberSeed(1)
-    simulation = app.Simulation(modeller.topology, system, integrator, openmm.Platform.getPlatformByName(platform))
-    simulation.context.setPositions(modeller.positions)
-    simulation.minimizeEnergy(maxIterations=50)
+    properties = {} if precision is None else {"Precision": precision}  # OpenCL, CUDA, HIP
+    simulation = app.Simulation(modeller.topology, system, integrator, openmm.Platform.getPlatformByName(platform),
+                                properties)
+    simulation.context.setPositions(minimized_positions(system, modeller.positions))
     simulation.context.setVelocitiesToTemperature(temperature * unit.kelvin, 1)
     return simulation, ml_atoms
+
+
+def minimized_positions(system, positions, iterations: int = 50):
+    """A short energy minimisation on the CPU platform, whatever platform the run uses: OpenMM's
+    minimiser crashes in pocl's OpenCL (its getScale kernel), and 50 iterations cost little."""
+    context = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("CPU"))
+    context.setPositions(positions)
+    openmm.LocalEnergyMinimizer.minimize(context, 10.0, iterations)
+    return context.getState(getPositions=True).getPositions()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="nnpkit model file with H, C, N, O (default: a demonstration model)")
     parser.add_argument("--box", type=float, default=2.2, help="water box edge, nm")
-    parser.add_argument("--platform", default="CPU", choices=["CPU", "Reference"])
+    parser.add_argument("--platform", default="CPU", choices=["CPU", "Reference", "OpenCL", "CUDA", "HIP"])
+    parser.add_argument("--precision", choices=["single", "mixed", "double"],
+                        help="OpenCL/CUDA/HIP precision (default: the platform's, single)")
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--report", type=int, default=50)
     parser.add_argument("--dt", type=float, default=1.0, help="time step, fs")
@@ -105,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
 
             model_path = demonstration_model(os.path.join(tmp, "demo-hcno.pt"))
             print("NOTE: using a DEMONSTRATION model with random weights; energies are not physical.")
-        simulation, ml_atoms = build_simulation(model_path, args.box, args.platform, args.dt, args.temperature)
+        simulation, ml_atoms = build_simulation(model_path, args.box, args.platform, args.dt, args.temperature,
+                                                args.precision)
         n = simulation.topology.getNumAtoms()
         print(f"ML/MM: {len(ml_atoms)} atoms by the model, {n - len(ml_atoms)} by TIP3P (PME)")
         ml = simulation.context.getState(getEnergy=True, groups={1}).getPotentialEnergy()

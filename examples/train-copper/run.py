@@ -1,9 +1,11 @@
 """Train the bundled copper model and validate it against EMT.
 
     python run.py            # generate EMT data (if absent), train 4 members, validate
-    python run.py --validate # only validate the existing ../models/copper-bp.pt
+    python run.py --validate # only validate output/copper-bp.pt (else the bundled ../models/copper-bp.pt)
+    python run.py --install  # also copy output/copper-bp.pt over the bundled ../models/copper-bp.pt
 
-Writes ../models/copper-bp.pt (the model `make demo` runs), output/report.txt,
+Writes output/copper-bp.pt (--install copies it to ../models/copper-bp.pt, the model
+`make demo` runs), output/report.txt,
 output/*.png (learning curves, parity) and output/validation.txt: energy and force
 errors on held-out structures, lattice constant, bulk modulus and vacancy
 formation energy of the committee against EMT.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import shutil
 import time
 import warnings
 
@@ -116,6 +119,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--validate", action="store_true", help="skip training, validate the existing model")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoints in output/")
+    parser.add_argument("--force", action="store_true", help="retrain although output/ holds a trained model")
+    parser.add_argument("--install", action="store_true",
+                        help="copy the trained model over the bundled examples/models/copper-bp.pt")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--config", default="train.yaml",
                         help="training config (train.yaml: the bundled BP model; train-ani.yaml: an ANI-style one)")
@@ -130,7 +136,7 @@ def main() -> None:
         print(f"data generated in {time.perf_counter() - started:.0f} s")
     if not args.validate:
         t0 = time.perf_counter()
-        result = train(config, resume=args.resume)
+        result = train(config, resume=args.resume, force=args.force)
         seconds = [h["seconds"] for history in result.histories for h in history]
         print(open(config.output_directory + "/report.txt").read(), end="")
         print(f"training: {time.perf_counter() - t0:.0f} s in all, {np.mean(seconds):.3f} s per epoch "
@@ -139,7 +145,12 @@ def main() -> None:
             print(f"test: {format_metrics(result.evaluation)}")
     out = pathlib.Path(config.output_directory)
     out.mkdir(exist_ok=True)
-    validate(pathlib.Path(config.model_path), out)
+    model_path = pathlib.Path(config.model_path)
+    bundled = HERE.parent / "models" / "copper-bp.pt"
+    validate(model_path if model_path.exists() else bundled, out)
+    if args.install:
+        shutil.copyfile(model_path, bundled)
+        print(f"installed {model_path} as {bundled}")
     print(f"total {time.perf_counter() - started:.0f} s")
 
 

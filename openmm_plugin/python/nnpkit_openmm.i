@@ -103,7 +103,8 @@ def __init__(self, model_file, elements, particles=None):
         model_file: path of an nnpkit model file (.pt); loaded when a Context is created.
         elements: element of each particle the force acts on: symbols ("O"),
             atomic numbers (8) or openmm.app.Element objects.
-        particles: their indices in the System; None means all particles 0..n-1 in order.
+        particles: their indices in the System; None means every particle of the
+            System, so ``elements`` must then name one element per particle.
 
     The model is evaluated in the box of the System if
     setUsesPeriodicBoundaryConditions(True) was called, in open space otherwise.
@@ -124,6 +125,9 @@ class NNPForce : public OpenMM::Force {
   const std::vector<int>& getAtomicNumbers() const;
   const std::vector<int>& getParticles() const;
   int getNumParticles() const;
+  bool actsOnAllParticles() const;
+  void setMinDistance(double distance);
+  double getMinDistance() const;
   void setUsesPeriodicBoundaryConditions(bool periodic);
   bool usesPeriodicBoundaryConditions() const;
   NNPKitPlugin::NNPCommitteeDeviation computeCommitteeDeviation(OpenMM::Context& context) const;

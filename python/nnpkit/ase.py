@@ -27,7 +27,10 @@ class NNPCalculator(Calculator):
             (models that store one) and warn with :class:`nnpkit.ExtrapolationWarning`.
     """
 
-    implemented_properties = ["energy", "free_energy", "forces", "stress", "energies"]
+    implemented_properties = ["energy", "free_energy", "forces", "stress", "energies", "energy_std", "forces_std"]
+    #: Committee spread: computed when asked for (get_property('energy_std')) even
+    #: without ``committee_statistics``, at one backward pass per member for that call.
+    _committee_properties = ("energy_std", "forces_std")
 
     def __init__(
         self,
@@ -45,8 +48,14 @@ class NNPCalculator(Calculator):
         super().calculate(atoms, properties, system_changes)
         if "stress" in properties and not self.atoms.pbc.all():
             raise PropertyNotImplementedError("stress needs a structure periodic in all three directions")
+        wants_spread = any(p in self._committee_properties for p in properties)
+        if wants_spread and self.model.committee_size == 1:
+            raise PropertyNotImplementedError(
+                f"{', '.join(p for p in properties if p in self._committee_properties)}: model {self.model.path} is "
+                "not a committee, so it has no spread"
+            )
         result = self.model.compute(
-            self.atoms, committee=self.committee_statistics, extrapolation=self.extrapolation
+            self.atoms, committee=self.committee_statistics or wants_spread, extrapolation=self.extrapolation
         )
         self.results = {
             "energy": result["energy"],

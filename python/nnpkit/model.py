@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import warnings
 from typing import Any, Sequence
 
@@ -17,6 +18,22 @@ _VOIGT = [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]
 class ExtrapolationWarning(UserWarning):
     """Atoms whose descriptors lie outside the model's training range: the
     prediction for them is an extrapolation and may be unreliable."""
+
+
+_PACKAGE_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` for :func:`warnings.warn` that points at the first frame
+    outside nnpkit and ASE, i.e. at the user's line (``atoms.get_potential_energy()``
+    or ``model.compute(...)``), not at nnpkit's own source."""
+    import ase
+
+    skipped = (_PACKAGE_DIRECTORY, os.path.dirname(os.path.abspath(ase.__file__)))
+    frame, level = sys._getframe(1), 1  # level 1: the function calling warnings.warn
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(skipped):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _atomic_numbers(numbers: Sequence[int] | Sequence[str]) -> list[int]:
@@ -36,12 +53,29 @@ def _atomic_numbers(numbers: Sequence[int] | Sequence[str]) -> list[int]:
 class Model:
     """An nnpkit model file, loaded and validated.
 
+    Args:
+        path: the model file.
+        min_distance: overrides the model's ``min_distance`` (Angstrom): pairs closer
+            than it are refused with :class:`nnpkit.AtomsTooCloseError`. The model's
+            own value is the closest pair of its training data; lower it only
+            deliberately (0 accepts anything but coincident atoms).
+        max_neighbors: neighbours per atom (on average) beyond which a structure is
+            refused (default 1000): a guard against a wrong cutoff or wrong units.
+        max_images: periodic images of the cell the cutoff may span (default 100000).
+
     Attributes:
         metadata: the file's metadata (``species``, ``cutoff``, ``interaction_range``,
             ``length_unit``, ``energy_unit``, ``dtype``, ``committee_size``, ...).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        min_distance: float | None = None,
+        max_neighbors: int | None = None,
+        max_images: int | None = None,
+    ) -> None:
         path = os.fspath(path)
         if not os.path.exists(path):
             raise FileNotFoundError(f"model file not found: {path}")
@@ -50,6 +84,19 @@ class Model:
         self.metadata: dict[str, Any] = json.loads(self._runner.metadata_json)
         self.metadata.setdefault("committee_size", 1)
         self.metadata.setdefault("interaction_range", self.metadata["cutoff"])
+        if min_distance is not None:
+            if not min_distance >= 0:
+                raise ValueError(f"min_distance must be a non-negative length in Angstrom, got {min_distance}")
+            self._runner.set_min_distance(float(min_distance))
+        for name, value in (("max_neighbors", max_neighbors), ("max_images", max_images)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self._runner.set_neighbor_limits(max_images=max_images or 0, max_neighbors=max_neighbors or 0)
+
+    @property
+    def min_distance(self) -> float:
+        """Closest pair of atoms the model accepts, in Angstrom (see ``min_distance=``)."""
+        return float(self._runner.min_distance)
 
     @property
     def species(self) -> list[str]:
@@ -86,6 +133,7 @@ class Model:
         atom_virials: bool = False,
         committee: bool = True,
         extrapolation: bool = True,
+        forces: bool = True,
     ) -> dict[str, Any]:
         """Energy, forces, stress and per-atom quantities of one structure.
 
@@ -107,6 +155,9 @@ class Model:
           ``extrapolation=True``: ``extrapolation_counts`` ([N] int, how many
           descriptors of each atom lie outside the training range); an
           :class:`ExtrapolationWarning` is issued when any is non-zero.
+
+        ``forces=False`` computes energies only, with no backward pass: the result
+        then has no ``forces``, ``virial``, ``stress`` or per-member forces.
         """
         if atoms is not None:
             if positions is not None or numbers is not None:
@@ -127,7 +178,7 @@ class Model:
         pbc_list = [bool(pbc)] * 3 if np.ndim(pbc) == 0 else [bool(p) for p in pbc]
         result = self._runner.compute(
             positions, z, cell_array, pbc_list, atom_virials=atom_virials, committee_statistics=committee,
-            extrapolation=extrapolation,
+            extrapolation=extrapolation, forces=forces,
         )
         counts = result.get("extrapolation_counts")
         if counts is not None and counts.any():
@@ -137,9 +188,9 @@ class Model:
                 f"({int(counts.sum())} values; first atoms: {', '.join(map(str, atoms_out[:5]))}): "
                 "the model extrapolates there",
                 ExtrapolationWarning,
-                stacklevel=2,
+                stacklevel=caller_stacklevel(),
             )
-        if all(pbc_list):
+        if forces and all(pbc_list):
             volume = abs(np.linalg.det(cell_array))
             stress = -result["virial"] / volume
             result["stress"] = np.array([stress[a, b] for a, b in _VOIGT])
@@ -153,6 +204,7 @@ class Model:
         )
 
 
-def load(path: str | os.PathLike[str]) -> Model:
-    """Load an nnpkit model file (TorchScript with ``nnpkit.json`` metadata)."""
-    return Model(path)
+def load(path: str | os.PathLike[str], **options: Any) -> Model:
+    """Load an nnpkit model file (TorchScript with ``nnpkit.json`` metadata); ``options``
+    as for :class:`Model` (``min_distance``, ``max_neighbors``, ``max_images``)."""
+    return Model(path, **options)

@@ -1,6 +1,7 @@
 // NNPForce: an nnpkit model as an OpenMM Force, for all particles of a System
 // or for a subset of them (ML/MM). The force only describes what to evaluate;
-// the kernels hand the particles to nnpkit's core, which does the physics.
+// NNPForceImpl hands the particles to nnpkit's core, which does the physics, on
+// every OpenMM platform.
 #pragma once
 
 #include <openmm/Context.h>
@@ -21,7 +22,8 @@ struct NNPCommitteeDeviation {
 class NNPForce : public OpenMM::Force {
  public:
   // modelFile: an nnpkit model file. atomicNumbers: element of each particle the
-  // force acts on. particles: their indices in the System (empty: 0..n-1 in order).
+  // force acts on. particles: their indices in the System (empty: every particle
+  // of the System, in order, so atomicNumbers must then have one per particle).
   // The model is loaded, and elements and indices checked, when a Context is created.
   NNPForce(const std::string& modelFile, const std::vector<int>& atomicNumbers,
            const std::vector<int>& particles = std::vector<int>());
@@ -30,6 +32,14 @@ class NNPForce : public OpenMM::Force {
   const std::vector<int>& getAtomicNumbers() const { return atomicNumbers_; }
   const std::vector<int>& getParticles() const { return particles_; }
   int getNumParticles() const { return static_cast<int>(particles_.size()); }
+  // Whether the force was made without a particle list (for every particle of its System).
+  bool actsOnAllParticles() const { return allParticles_; }
+
+  // Smallest distance between two particles the model accepts, nm; negative (the
+  // default): the model's own min_distance (the closest pair of its training data).
+  // Closer pairs stop the evaluation with an error; lower it only deliberately.
+  void setMinDistance(double distance) { minDistance_ = distance; }
+  double getMinDistance() const { return minDistance_; }
 
   // Whether the model sees the System's periodic box (triclinic allowed) or an open system.
   void setUsesPeriodicBoundaryConditions(bool periodic) { periodic_ = periodic; }
@@ -47,7 +57,9 @@ class NNPForce : public OpenMM::Force {
   std::string modelFile_;
   std::vector<int> atomicNumbers_;
   std::vector<int> particles_;
+  bool allParticles_ = false;
   bool periodic_ = false;
+  double minDistance_ = -1.0;
 };
 
 }  // namespace NNPKitPlugin

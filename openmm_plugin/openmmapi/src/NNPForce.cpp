@@ -10,7 +10,7 @@ namespace NNPKitPlugin {
 
 NNPForce::NNPForce(const std::string& modelFile, const std::vector<int>& atomicNumbers,
                    const std::vector<int>& particles)
-    : modelFile_(modelFile), atomicNumbers_(atomicNumbers), particles_(particles) {
+    : modelFile_(modelFile), atomicNumbers_(atomicNumbers), particles_(particles), allParticles_(particles.empty()) {
   if (particles_.empty()) {
     particles_.resize(atomicNumbers_.size());
     std::iota(particles_.begin(), particles_.end(), 0);

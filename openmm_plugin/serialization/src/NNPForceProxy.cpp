@@ -20,6 +20,8 @@ void NNPForceProxy::serialize(const void* object, OpenMM::SerializationNode& nod
   node.setBoolProperty("usesPeriodic", force.usesPeriodicBoundaryConditions());
   node.setIntProperty("forceGroup", force.getForceGroup());
   node.setStringProperty("name", force.getName());
+  node.setBoolProperty("allParticles", force.actsOnAllParticles());
+  node.setDoubleProperty("minDistance", force.getMinDistance());
   auto& particles = node.createChildNode("Particles");
   for (int i = 0; i < force.getNumParticles(); ++i) {
     particles.createChildNode("Particle")
@@ -39,7 +41,10 @@ void* NNPForceProxy::deserialize(const OpenMM::SerializationNode& node) const {
     indices.push_back(particle.getIntProperty("index"));
     numbers.push_back(particle.getIntProperty("z"));
   }
+  // Files without "allParticles" (written before it existed) name every particle.
+  if (node.getBoolProperty("allParticles", false)) indices.clear();
   auto force = std::make_unique<NNPForce>(node.getStringProperty("modelFile"), numbers, indices);
+  force->setMinDistance(node.getDoubleProperty("minDistance", -1.0));
   force->setUsesPeriodicBoundaryConditions(node.getBoolProperty("usesPeriodic"));
   force->setForceGroup(node.getIntProperty("forceGroup", 0));
   force->setName(node.getStringProperty("name", force->getName()));

@@ -21,7 +21,7 @@ def _train(args: argparse.Namespace) -> int:
         config.training.seed = args.seed
     if args.no_progress:
         config.training.progress = False
-    result = train(config, resume=args.resume, committee=args.committee)
+    result = train(config, resume=args.resume, committee=args.committee, force=args.force)
     print(open(f"{config.output_directory}/report.txt").read(), end="")
     if result.evaluation is not None:
         print(f"{result.evaluation_set}: {format_metrics(result.evaluation)}")
@@ -35,6 +35,7 @@ def register(subparsers) -> None:
     p.add_argument("--committee", type=int, metavar="M",
                    help="train M members (different seeds and splits) into one committee model file")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in the output folder")
+    p.add_argument("--force", action="store_true", help="overwrite an existing model file in the output folder")
     p.add_argument("--output", help="output folder (overrides output.directory)")
     p.add_argument("--epochs", type=int, help="overrides training.epochs")
     p.add_argument("--dtype", choices=["float32", "float64"], help="overrides training.dtype")

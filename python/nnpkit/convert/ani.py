@@ -238,9 +238,15 @@ def read_neurochem(
     if missing:
         raise ValueError(f"{sae_file}: no self energy for {', '.join(missing)}")
     chosen = list(range(size)) if members is None else list(members)
+    if not chosen:
+        raise ValueError("no ensemble members chosen: give at least one (e.g. --members 0)")
     for m in chosen:
         if not 0 <= m < size:
             raise ValueError(f"member {m} does not exist: the ensemble has {size} (0..{size - 1})")
+    repeated = sorted({m for m in chosen if chosen.count(m) > 1})
+    if repeated:
+        raise ValueError(f"member(s) {', '.join(map(str, repeated))} chosen more than once: a duplicated member "
+                         "would shrink the committee's spread; list each member once")
     networks = []
     for k, m in enumerate(chosen):
         folder = prefix.parent / f"{prefix.name}{m}" / "networks"
@@ -383,11 +389,20 @@ def from_torchani_state_dict(
 # ------------------------------------------------------------------ writing model files
 
 
-def export_ani(model: AniModel, output: str | os.PathLike[str], origin: dict[str, Any]) -> str:
-    """Write an :class:`AniModel` as an nnpkit model file in Angstrom and Hartree."""
-    from ..export import export
+def export_ani(
+    model: AniModel, output: str | os.PathLike[str], origin: dict[str, Any], min_distance: float | None = None
+) -> str:
+    """Write an :class:`AniModel` as an nnpkit model file in Angstrom and Hartree.
 
-    return export(model, output, length_unit=LENGTH_UNIT, energy_unit=ENERGY_UNIT, origin=origin)
+    ``min_distance`` (Angstrom; ANI files record no training distances) defaults to
+    :data:`nnpkit.export.DEFAULT_MIN_DISTANCE`."""
+    from ..export import DEFAULT_MIN_DISTANCE, export
+
+    source = "given when the model was converted" if min_distance is not None else (
+        "nnpkit's default: ANI files record no training distances")
+    return export(model, output, length_unit=LENGTH_UNIT, energy_unit=ENERGY_UNIT, origin=origin,
+                  min_distance=DEFAULT_MIN_DISTANCE if min_distance is None else min_distance,
+                  min_distance_source=source)
 
 
 def convert_neurochem(
@@ -396,11 +411,12 @@ def convert_neurochem(
     dtype: torch.dtype = torch.float64,
     members: Optional[Sequence[int]] = None,
     progress: Progress = None,
+    min_distance: float | None = None,
 ) -> str:
     """Convert a NeuroChem ANI model (``.info`` file) into an nnpkit model file."""
     model = read_neurochem(info_file, members=members, dtype=dtype, progress=progress)
     origin = {"kind": "neurochem", "file": Path(info_file).name, "members": members or list(range(model.committee_size))}
-    return export_ani(model, output, origin)
+    return export_ani(model, output, origin, min_distance)
 
 
 def convert_torchani(
@@ -425,12 +441,19 @@ def convert_torchani(
 
 def _run(args) -> int:
     dtype = {"float64": torch.float64, "float32": torch.float32}[args.dtype]
-    members = [int(m) for m in args.members.split(",")] if args.members else None
+    members = None
+    if args.members:
+        try:
+            members = [int(m) for m in args.members.split(",")]
+        except ValueError:
+            raise ValueError(f"--members must be comma-separated member numbers (e.g. 0,1,2), got "
+                             f"{args.members!r}") from None
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr)
 
-    path = convert_neurochem(args.info_file, args.output, dtype=dtype, members=members, progress=progress)
+    path = convert_neurochem(args.info_file, args.output, dtype=dtype, members=members, progress=progress,
+                             min_distance=args.min_distance)
     from ..model import load
 
     model = load(path)
@@ -452,7 +475,8 @@ def register(subparsers) -> None:
     p.add_argument("info_file", help="NeuroChem .info file (e.g. resources/ani-2x_8x.info)")
     p.add_argument("-o", "--output", required=True, help="model file to write")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64", help="precision (default float64)")
-    p.add_argument("--members", help="comma-separated ensemble members to keep (default: all)")
+    p.add_argument("--members", help="comma-separated ensemble members to keep, each once (default: all)")
+    p.add_argument("--min-distance", type=float, help="closest pair of atoms engines accept, Angstrom (default 0.5)")
     p.set_defaults(func=_run)
 
 

@@ -475,6 +475,49 @@ def build_model(directory: str, progress: Progress = print):
     return model
 
 
+def min_distance_from_scaling(model, step: float = 0.005) -> float | None:
+    """A lower bound on the closest pair of atoms in the training data, from the
+    largest symmetry-function values in scaling.data (model length units).
+
+    Radial symmetry functions are sums of non-negative pair terms, so a training
+    structure holding an (a, b) pair at distance r had, at both atoms, every radial
+    G at least the value that pair alone gives. Dimers are scanned from short to
+    long r: the first r whose dimer stays within every Gmax bounds the training
+    data's closest pair from below (the grid point before it is returned). None
+    when scaling.data gave no ranges or no dimer exceeds them.
+    """
+    import torch
+
+    if not bool(torch.isfinite(model.g_max).any()):
+        return None
+    r = torch.arange(step, model.cutoff, step, dtype=torch.float64)
+    k = r.shape[0]
+    pairs = torch.arange(k, dtype=torch.int64) * 2
+    # dimer k: atoms 2k and 2k+1, edges (2k -> 2k+1) and (2k+1 -> 2k): grouped by centre
+    edge_index = torch.stack([torch.stack([pairs, pairs + 1], 1).reshape(-1),
+                              torch.stack([pairs + 1, pairs], 1).reshape(-1)])
+    vectors = torch.zeros(2 * k, 3, dtype=torch.float64)
+    vectors[0::2, 0], vectors[1::2, 0] = r, -r
+    bound = None
+    n_el = len(model.species)
+    with torch.no_grad():
+        for a in range(n_el):
+            for b in range(a, n_el):
+                species = torch.tensor([a, b], dtype=torch.int64).repeat(k)
+                g = model.descriptors(species, edge_index, vectors, 2 * k)
+                g_max = model.g_max[species]
+                beyond = (g > g_max + 1e-12 * g_max.abs().clamp(min=1.0)).any(1).reshape(k, 2).any(1)
+                if not bool(beyond[0]):
+                    continue  # even the shortest dimer looks like training data: no information
+                inside = torch.nonzero(~beyond).flatten()
+                if inside.numel() == 0:
+                    continue
+                first = int(inside[0])
+                pair_bound = float(r[first - 1])
+                bound = pair_bound if bound is None else min(bound, pair_bound)
+    return bound
+
+
 def convert(
     directory: str,
     output: str,
@@ -483,6 +526,7 @@ def convert(
     energy_unit: str = "eV",
     cflength: float | None = None,
     cfenergy: float | None = None,
+    min_distance: float | None = None,
     progress: Progress = print,
 ) -> str:
     """Convert the n2p2 potential in ``directory`` into the nnpkit model file ``output``.
@@ -493,10 +537,13 @@ def convert(
     an n2p2 LAMMPS input (``pair_style hdnnp ... cflength X cfenergy Y``: model
     length per Angstrom, model energy per eV); given, they define the model's
     units exactly, so that results equal that n2p2 run to the last digit instead
-    of using ASE's CODATA 2014 constants for the unit names. Returns the path written.
+    of using ASE's CODATA 2014 constants for the unit names. ``min_distance``
+    (``length_unit``), the closest pair engines accept, defaults to a lower bound on the closest pair of the training data
+    derived from scaling.data (:func:`min_distance_from_scaling`), else to
+    :data:`nnpkit.export.DEFAULT_MIN_DISTANCE` Angstrom. Returns the path written.
     """
     from .. import _core
-    from ..export import export
+    from ..export import DEFAULT_MIN_DISTANCE, export
 
     try:
         length_in_angstrom = _core.length_unit_in_angstrom(length_unit)
@@ -523,12 +570,25 @@ def convert(
     model = build_model(directory, progress)
     progress(f"units (not stored by n2p2, as given): length {length_unit}, energy {energy_unit}"
              + "".join(f", {k} {v:.12g}" for k, v in exact_units.items()))
+    if min_distance is not None:
+        source = "given when the model was converted"
+    else:
+        min_distance = min_distance_from_scaling(model)
+        source = "a lower bound on the closest pair of its training data, from scaling.data"
+        if min_distance is None:
+            min_distance = DEFAULT_MIN_DISTANCE / _core.length_unit_in_angstrom(length_unit)
+            source = "nnpkit's default: n2p2 records no training distances"
+            progress(f"warning: no training ranges to derive min_distance from; using the default "
+                     f"{min_distance:.4g} {length_unit} (set it with --min-distance)")
+    progress(f"min_distance: {min_distance:.4g} {length_unit} ({source}); closer pairs are refused")
     progress(f"writing {output}")
     export(
         model,
         output,
         length_unit=length_unit,
         energy_unit=energy_unit,
+        min_distance=min_distance,
+        min_distance_source=source,
         origin={"kind": "n2p2", "source": os.path.basename(os.path.normpath(directory))},
         extra_metadata={"extrapolation": "extrapolation_counts", **exact_units},
     )
@@ -538,8 +598,13 @@ def convert(
 
 def _run(args: argparse.Namespace) -> int:
     quiet = args.quiet
+
+    def progress(message: str) -> None:
+        if not quiet or message.startswith("warning"):  # -q hides progress, never warnings
+            print(message, file=sys.stderr)
+
     convert(args.directory, args.output, length_unit=args.length_unit, energy_unit=args.energy_unit,
-            cflength=args.cflength, cfenergy=args.cfenergy, progress=(lambda message: None) if quiet else (lambda message: print(message, file=sys.stderr)))
+            cflength=args.cflength, cfenergy=args.cfenergy, min_distance=args.min_distance, progress=progress)
     return 0
 
 
@@ -553,5 +618,7 @@ def register(subparsers) -> None:
                    help="n2p2's cflength (model length per Angstrom) from your LAMMPS input: units exactly as n2p2's")
     p.add_argument("--cfenergy", type=float, default=None,
                    help="n2p2's cfenergy (model energy per eV) from your LAMMPS input: units exactly as n2p2's")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("--min-distance", type=float, help="closest pair engines accept, in --length-unit (default: "
+                   "derived from scaling.data)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output (warnings are still printed)")
     p.set_defaults(func=_run)

@@ -144,16 +144,17 @@ def check_model_file(
     }
 
 
-def check_or_remove(module: torch.nn.Module, path: str, atoms: Any, tolerance: float) -> dict[str, Any]:
-    """:func:`check_model_file`; on disagreement the file is removed and ValueError raised."""
+def require_agreement(module: torch.nn.Module, path: str, atoms: Any, tolerance: float) -> dict[str, Any]:
+    """:func:`check_model_file`; raises ValueError on disagreement (the caller decides
+    what happens to the file: :func:`convert_module` never renames a failed one over
+    the target)."""
     result = check_model_file(module, path, atoms, tolerance)
     if not result["ok"]:
-        os.remove(path)
         raise ValueError(
             f"check failed: the written file gives E = {result['energy_file']:.10g} eV, the live module "
             f"{result['energy_module']:.10g} eV (relative energy error {result['energy_error']:.2e}, force "
             f"error {result['force_error']:.2e}, tolerance {tolerance:g}). Does the module read neighbours "
-            "beyond its declared cutoff? The file was removed."
+            "beyond its declared cutoff?"
         )
     return result
 
@@ -165,13 +166,36 @@ def convert_module(
     tolerance: float = 1e-6,
     **metadata: Any,
 ) -> str:
+    """Write ``module`` as an nnpkit model file; see :func:`convert_and_check`. Returns the path."""
+    return convert_and_check(module, output, check_structure, tolerance, **metadata)[0]
+
+
+def convert_and_check(
+    module: torch.nn.Module,
+    output: str | os.PathLike[str],
+    check_structure: Optional[Any] = None,
+    tolerance: float = 1e-6,
+    **metadata: Any,
+) -> tuple[str, dict[str, Any] | None]:
     """Write ``module`` as an nnpkit model file (``metadata`` as for :func:`nnpkit.export`:
     species, cutoff, interaction_range, length_unit, energy_unit, committee_size, ...).
 
     With ``check_structure`` (an ``ase.Atoms``), the written file is compared with the
-    live module on it; a disagreement beyond ``tolerance`` raises ValueError and the
-    file is removed."""
-    from ..export import export
+    live module on it; a disagreement beyond ``tolerance`` raises ValueError. The file
+    is written beside ``output`` and renamed over it only once it loads, evaluates to
+    finite numbers of the declared shape and passes the check: a failed conversion
+    leaves an existing ``output`` untouched. ``min_distance`` defaults to
+    :data:`nnpkit.export.DEFAULT_MIN_DISTANCE` Angstrom (a module carries no training data)."""
+    from .. import _core
+    from ..export import DEFAULT_MIN_DISTANCE, export
+
+    metadata = dict(metadata)
+    if metadata.get("min_distance") is None:
+        metadata["min_distance"] = DEFAULT_MIN_DISTANCE / _core.length_unit_in_angstrom(
+            metadata.get("length_unit", "Ang"))
+        metadata["min_distance_source"] = "nnpkit's default for converted PyTorch modules"
+    else:
+        metadata.setdefault("min_distance_source", "given when the model was converted")
 
     if isinstance(module, torch.jit.ScriptModule):
         missing = [k for k in ("species", "cutoff") if metadata.get(k) is None and not hasattr(module, k)]
@@ -187,15 +211,18 @@ def convert_module(
             f"the module's forward({', '.join(arguments)}) does not follow the model contract "
             "forward(species, edge_index, edge_vectors, n_local)"
         )
+    check = None
+    if check_structure is not None:
+        def check(tmp: str) -> None:
+            results.update(require_agreement(module, tmp, check_structure, tolerance))
+    results: dict[str, Any] = {}
     try:
-        path = export(module, output, **metadata)
+        path = export(module, output, check=check, **metadata)
     except AttributeError as error:
         raise ValueError(f"missing metadata: {error} (pass --species and --cutoff)") from None
     except (RuntimeError, torch.jit.frontend.FrontendError) as error:  # type: ignore[attr-defined]
         raise ValueError(f"the module cannot be scripted or does not follow the model contract: {error}") from None
-    if check_structure is not None:
-        check_or_remove(module, path, check_structure, tolerance)
-    return path
+    return path, results or None
 
 
 def _run(args) -> int:
@@ -207,13 +234,17 @@ def _run(args) -> int:
         "energy_unit": args.energy_unit,
         "origin": {"kind": "pytorch-module", "source": os.path.basename(args.source)},
     }
-    for key in ("species", "cutoff", "interaction_range", "committee_size"):
+    for key in ("species", "cutoff", "interaction_range", "committee_size", "min_distance"):
         value = getattr(args, key)
         if value is not None:
             metadata[key] = value
-    atoms = ase.io.read(args.check) if args.check else None
-    path = convert_module(module, args.output, **metadata)
-    result = check_or_remove(module, path, atoms, args.tolerance) if atoms is not None else None
+    atoms = None
+    if args.check:
+        try:
+            atoms = ase.io.read(args.check)
+        except Exception as error:  # noqa: BLE001  (ASE raises many types for unreadable files)
+            raise ValueError(f"cannot read the check structure {args.check}: {error}") from None
+    path, result = convert_and_check(module, args.output, atoms, args.tolerance, **metadata)
     from ..model import load
 
     model = load(path)
@@ -244,6 +275,8 @@ def register(subparsers) -> None:
     p.add_argument("--cutoff", type=float, help="neighbour cutoff, in the module's length unit")
     p.add_argument("--interaction-range", type=float, help="cutoff x message-passing layers (default: cutoff)")
     p.add_argument("--committee-size", type=int, help="members, for modules returning [M, N]")
+    p.add_argument("--min-distance", type=float, help="closest pair of atoms engines accept, in the module's length "
+                   "unit: the closest pair of the training data (default 0.5 Angstrom)")
     p.add_argument("--length-unit", default="Ang", help="the module's length unit (ASE name; default Ang)")
     p.add_argument("--energy-unit", default="eV", help="the module's energy unit (ASE name; default eV)")
     p.add_argument("--check", metavar="STRUCTURE", help="compare the written file with the live module on this "
@@ -252,4 +285,4 @@ def register(subparsers) -> None:
     p.set_defaults(func=_run)
 
 
-__all__ = ["check_model_file", "check_or_remove", "convert_module", "evaluate_module", "load_module"]
+__all__ = ["check_model_file", "convert_and_check", "convert_module", "evaluate_module", "load_module", "require_agreement"]

@@ -1,7 +1,7 @@
 """nnpkit models in OpenMM: the ``NNPForce`` plugin and helpers around it.
 
-``import nnpkit.openmm`` loads the plugin library into OpenMM once (Reference and
-CPU platforms) and exposes:
+``import nnpkit.openmm`` loads the plugin library into OpenMM once (every platform:
+Reference, CPU, OpenCL, CUDA, HIP) and exposes:
 
 - :class:`NNPForce` -- ``NNPForce(model_file, elements, particles=None)``, a Force
   evaluating an nnpkit model on all particles of a System or on a subset (ML/MM);

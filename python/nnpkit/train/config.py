@@ -206,6 +206,13 @@ def check_config(config: TrainConfig) -> None:
                          "(or give 'data.validation' files)")
     if config.model.cutoff <= 0:
         raise ValueError("config 'model.cutoff' must be positive")
+    model = config.output.model
+    if not model or os.path.isabs(model) or os.path.normpath(model).split(os.sep)[0] == "..":
+        raise ValueError(
+            f"config 'output.model' must be a file name inside the output folder (e.g. 'model.pt'), got {model!r}: "
+            "trained models are written only inside output.directory (or --output); copy the file elsewhere "
+            "yourself"
+        )
 
 
 def load_config(path: str | os.PathLike[str]) -> TrainConfig:
@@ -220,12 +227,21 @@ def load_config(path: str | os.PathLike[str]) -> TrainConfig:
         import tomllib
 
         with open(path, "rb") as handle:
-            values = tomllib.load(handle)
+            try:
+                values = tomllib.load(handle)
+            except tomllib.TOMLDecodeError as error:
+                raise ValueError(f"{path}: not valid TOML: {error}") from None
     elif path.endswith((".yaml", ".yml")):
         import yaml
 
         with open(path) as handle:
-            values = yaml.safe_load(handle)
+            try:
+                values = yaml.safe_load(handle)
+            except yaml.YAMLError as error:
+                mark = getattr(error, "problem_mark", None)
+                where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+                problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+                raise ValueError(f"{path}: not valid YAML{where}: {problem}") from None
     else:
         raise ValueError(f"{path}: config files must end in .yaml, .yml or .toml")
     try:

@@ -105,7 +105,9 @@ def _slice(index: str) -> slice:
     return slice(*parts)
 
 
-def _labels(atoms, source: str) -> tuple[float | None, np.ndarray | None, np.ndarray | None]:
+def reference_labels(atoms, source: str) -> tuple[float | None, np.ndarray | None, np.ndarray | None]:
+    """Reference energy (eV), forces ([N, 3], eV/Angstrom) and stress (3x3, eV/Angstrom^3)
+    of an ``ase.Atoms`` from its calculator's results or its info/arrays; None where absent."""
     results = dict(atoms.calc.results) if atoms.calc is not None else {}
     energy = results.get("energy", atoms.info.get("energy"))
     forces = results.get("forces", atoms.arrays.get("forces"))
@@ -144,7 +146,7 @@ def atoms_to_structure(
     unknown = sorted(set(symbols) - set(index))
     if unknown:
         raise ValueError(f"{source}: element(s) {unknown} not among the model's species {list(species)}")
-    energy, forces, stress = _labels(atoms, source)
+    energy, forces, stress = reference_labels(atoms, source)
     if energy is None and require_energy:
         raise ValueError(f"{source}: no reference energy (need atoms.calc results or info['energy'])")
     if forces is not None and forces.shape != (len(atoms), 3):

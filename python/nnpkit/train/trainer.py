@@ -19,6 +19,21 @@ from .loss import loss_terms, predict
 from .models import ModelType, model_type
 
 CHECKPOINT_FILE = "checkpoint.pt"
+#: Where training reads min_distance from: recorded in the model file, named in engines' messages.
+MIN_DISTANCE_SOURCE = "the closest pair of atoms in its training data"
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training; the message says where the checkpoint is and how to resume."""
+
+
+def _hint_for_missing(path: str, config_directory: str) -> str:
+    """A hint for a missing data file: the example folders have a script that writes it."""
+    for folder in {os.path.dirname(os.path.abspath(path)), config_directory}:
+        script = os.path.join(folder, "generate_data.py")
+        if os.path.exists(script):
+            return f" (run 'python {os.path.basename(script)}' in {folder} to generate it)"
+    return ""
 
 
 @dataclass
@@ -42,6 +57,9 @@ def load_data(config: TrainConfig, dtype: torch.dtype) -> DataSets:
         groups[role] = []
         for path in getattr(data, role):
             resolved = config.resolve(path)
+            if not os.path.exists(resolved):
+                raise FileNotFoundError(f"data file not found: {resolved} (data.{role} of the config)"
+                                        + _hint_for_missing(resolved, config.base_directory))
             atoms_list = read_structures(resolved, data.format, data.index)
             groups[role] += [(atoms, f"{path}:{k}") for k, atoms in enumerate(atoms_list)]
     if not groups["train"]:
@@ -49,13 +67,17 @@ def load_data(config: TrainConfig, dtype: torch.dtype) -> DataSets:
     species = config.model.species or species_in([a for role in groups.values() for a, _ in role])
     structures: list[Structure] = []
     roles: dict[str, list[int]] = {}
+    progress = _progress(config.training.progress, total=sum(len(e) for e in groups.values()), initial=0,
+                         label="neighbour lists", unit="structure")
     for role, entries in groups.items():
         roles[role] = []
         for atoms, source in entries:
+            progress.update(1)
             roles[role].append(len(structures))
             structures.append(
                 atoms_to_structure(atoms, species, config.model.cutoff, dtype, source, length_scale, energy_scale)
             )
+    progress.close()
     need_forces = config.loss.force_weight > 0
     need_stress = config.loss.stress_weight > 0
     for role in ("train", "validation"):
@@ -187,6 +209,7 @@ class MemberTrainer:
         self.best_state: dict[str, torch.Tensor] | None = None
         self.bad_epochs = 0
         self.finished = False
+        self.saved_epoch: int | None = None  # epoch of the checkpoint on disk
 
     # --- checkpoints -------------------------------------------------------
     @property
@@ -213,6 +236,7 @@ class MemberTrainer:
         tmp = self.checkpoint_path + ".tmp"
         torch.save(state, tmp)
         os.replace(tmp, self.checkpoint_path)  # never leave a half-written checkpoint
+        self.saved_epoch = self.epoch
 
     def load_checkpoint(self) -> bool:
         if not os.path.exists(self.checkpoint_path):
@@ -236,6 +260,7 @@ class MemberTrainer:
         self.best_state = state["best_state"]
         self.bad_epochs = state["bad_epochs"]
         self.finished = state["finished"]
+        self.saved_epoch = self.epoch
         return True
 
     # --- the loop ----------------------------------------------------------
@@ -272,11 +297,28 @@ class MemberTrainer:
             self._restore_best()
             return self.history
         progress = _progress(t.progress, total=t.epochs, initial=self.epoch, label=self.label)
+        try:
+            self._loop(progress, stop_after_epochs)
+        except KeyboardInterrupt:
+            progress.close()
+            if self.saved_epoch is None:
+                raise TrainingInterrupted(f"interrupted in epoch {self.epoch + 1} of {self.label}, before the first "
+                                          "checkpoint: nothing to resume; rerun the same command") from None
+            raise TrainingInterrupted(
+                f"interrupted after epoch {self.epoch} of {self.label}; the checkpoint {self.checkpoint_path} holds "
+                f"epoch {self.saved_epoch}: rerun with --resume to continue from there"
+            ) from None
+        progress.close()
+        if stop_after_epochs is None or self.finished:
+            self._restore_best()
+        return self.history
+
+    def _loop(self, progress: Any, stop_after_epochs: int | None) -> None:
+        t = self.config.training
         ran = 0
         while self.epoch < t.epochs and not self.finished:
             if stop_after_epochs is not None and ran >= stop_after_epochs:
-                progress.close()
-                return self.history
+                return
             started = time.perf_counter()
             train_loss = self.train_epoch()
             val = evaluate(self.config, self.evaluator, self.structures, self.validation_indices)
@@ -306,20 +348,40 @@ class MemberTrainer:
             if val.forces_rmse is not None:
                 postfix["val_F"] = f"{1000 * val.forces_rmse:.1f}meV/A"
             progress.set_postfix(postfix, refresh=False)
-        progress.close()
-        self._restore_best()
-        return self.history
 
     def _restore_best(self) -> None:
         if self.best_state is not None:
             self.module.load_state_dict(self.best_state)
 
 
-def _progress(enabled: bool, total: int, initial: int, label: str):
+def _progress(enabled: bool, total: int, initial: int, label: str, unit: str = "epoch"):
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, desc=label, unit="epoch", disable=not enabled,
+    return tqdm(total=total, initial=initial, desc=label, unit=unit, disable=not enabled,
                 file=sys.stderr, dynamic_ncols=True, leave=True)
+
+
+class _Counted:
+    """An iterable that advances a progress bar as it is consumed."""
+
+    def __init__(self, items: Sequence[Any], progress: Any) -> None:
+        self.items, self.progress = items, progress
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self):
+        for item in self.items:
+            yield item
+            self.progress.update(1)
+        self.progress.close()
+
+
+def training_min_distance(structures: Sequence[Structure]) -> float | None:
+    """The closest pair of atoms (Angstrom) over ``structures`` (within the cutoff), or None without pairs."""
+    closest = [float(s.edge_vectors.detach().double().norm(dim=1).min()) for s in structures
+               if s.edge_vectors.shape[0] > 0]
+    return min(closest) if closest else None
 
 
 @dataclass
@@ -341,18 +403,32 @@ def _dtype(name: str) -> torch.dtype:
 
 def train(
     config: TrainConfig, resume: bool = False, stop_after_epochs: int | None = None, committee: int | None = None,
+    force: bool = False,
 ) -> TrainResult:
     """Train the model(s) a config describes, export one model file and write a report.
 
     ``committee`` overrides ``training.committee``. With ``resume``, members continue from
-    the checkpoints in the output folder (finished members are not retrained).
+    the checkpoints in the output folder (finished members are not retrained); there
+    must be at least one. An existing model file in the output folder is not
+    overwritten unless ``force`` (checked before training starts).
     ``stop_after_epochs`` stops every member after that many more epochs without
     exporting (to test resuming); the return value is then None.
+    Ctrl-C raises :class:`TrainingInterrupted` (a KeyboardInterrupt) that says how to resume.
     """
     if committee is not None:
         if committee < 1:
             raise ValueError("--committee must be at least 1")
         config.training.committee = committee
+    if os.path.exists(config.model_path) and not force and stop_after_epochs is None:
+        raise FileExistsError(f"{config.model_path} exists: pass --force (force=True) to overwrite it, or choose "
+                              "another output folder (--output) or output.model")
+    if resume:
+        checkpoints = [os.path.join(config.output_directory, f"member-{m}", CHECKPOINT_FILE)
+                       for m in range(config.training.committee)]
+        if not any(os.path.exists(c) for c in checkpoints):
+            raise FileNotFoundError(f"--resume: no checkpoint to resume from in {config.output_directory} "
+                                    f"(expected {os.path.join('member-0', CHECKPOINT_FILE)} there); run without "
+                                    "--resume to start training")
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(config.training.threads)
     try:
@@ -373,7 +449,10 @@ def _train(config: TrainConfig, resume: bool, stop_after_epochs: int | None) -> 
     fitted = kind.fit_inputs(reference, pool_structures)
     offsets = fit_energy_offsets(pool_structures, len(data.species))
     kind.set_energy_offsets(reference, torch.from_numpy(offsets))
-    cache = kind.cache(reference, data.structures)
+    descriptor_progress = _progress(t.progress, total=len(data.structures), initial=0, label="descriptors",
+                                    unit="structure")
+    cache = kind.cache(reference, _Counted(data.structures, descriptor_progress))
+    descriptor_progress.close()  # also when the model type caches nothing
 
     members, histories, validations = [], [], []
     out = config.output_directory
@@ -416,8 +495,10 @@ def _train(config: TrainConfig, resume: bool, stop_after_epochs: int | None) -> 
     from ..export import export
 
     os.makedirs(os.path.dirname(os.path.abspath(config.model_path)), exist_ok=True)
+    min_distance = training_min_distance([data.structures[i] for i in data.pool])
     model_path = export(final, config.model_path, origin={"kind": "nnpkit-train", "config": config.to_dict()},
-                        extra_metadata=metadata)
+                        extra_metadata=metadata, min_distance=min_distance,
+                        min_distance_source=MIN_DISTANCE_SOURCE if min_distance is not None else None)
     result = TrainResult(model_path, final, members, histories, validations, evaluation, evaluation_set, data,
                          metadata)
     from .report import write_report
