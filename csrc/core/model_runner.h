@@ -18,8 +18,9 @@ namespace nnpkit {
 struct EvaluateOptions {
   bool atom_energies = true;
   bool atom_virials = false;
-  // Per-member energies, forces and virials, and their deviations. Costs one
-  // backward pass per member instead of one in all.
+  // Per-member energies, forces and virials, and their deviations. Models with
+  // `forward_members` (ANI) get all members' gradients from one backward pass;
+  // others take one backward pass per member.
   bool committee_statistics = true;
   // Per-atom count of descriptors outside the training range, for models that
   // provide it: a `forward_with_extrapolation` method (energies and counts from
@@ -91,6 +92,7 @@ class ModelRunner {
   double model_to_engine_energy_ = 1.0;
   bool has_extrapolation_method_ = false;  // separate `extrapolation_counts` (a second descriptor pass)
   bool has_fused_extrapolation_ = false;   // `forward_with_extrapolation`
+  bool has_forward_members_ = false;       // `forward_members`: one backward pass for all members
 };
 
 }  // namespace nnpkit
