@@ -3,12 +3,11 @@
 // one call, with an analytic backward to the AEV (no gradients to the weights:
 // this is the inference path; training goes through autograd in Python).
 //
-// Per element, the first layer of all M members is one matrix product,
-// [n_e, D] x [D, M*h1], on the AEV columns the caller kept (the species present);
-// the later layers are batched products over the members. The backward is one
-// pass for all members: with a shared AEV [n, D] the members' gradients are summed
-// by the first layer's product; with member copies [M, n, D] (committee
-// statistics) each copy gets its own member's gradient.
+// Per element, the first layer reads only the AEV columns the caller kept (the
+// species present), from one [D, M*h1] matrix of all members; the later layers are
+// batched products over the members. The backward is one pass for all members:
+// with a shared AEV [n, D] the members' gradients are summed; with member copies
+// [M, n, D] (committee statistics) each copy gets its own member's gradient.
 #pragma once
 
 #include <torch/types.h>

@@ -111,11 +111,16 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
       const int64_t h1 = net.first_bias.size(1);
       const auto index = torch::tensor(rows[e], torch::kInt64);
       const auto x = aev.index_select(0, index);
-      // All members' first layers at once: [n_e, D] x [D, M*h1].
-      auto z = at::addmm(net.first_bias.reshape({n_members * h1}), x, net.first_weight);
+      // Each member's first layer, [n_e, D] x [D, h1], written member-major so that the
+      // batched products after read it without a copy.
+      auto z = torch::empty({n_members, n_e, h1}, aev.options());
+      for (int64_t m = 0; m < n_members; ++m) {
+        auto out = z.select(0, m);
+        at::addmm_out(out, net.first_bias.select(0, m), x, net.first_weight.narrow(1, m * h1, h1));
+      }
       at::celu_(z, celu_alpha);
       std::vector<torch::Tensor> activations{z};
-      auto h = z.view({n_e, n_members, h1}).transpose(0, 1);  // [M, n_e, h1]
+      auto h = z;  // [M, n_e, h1]
       const size_t n_layers = net.weights.size();
       for (size_t l = 0; l < n_layers; ++l) {
         z = at::baddbmm(net.biases[l].unsqueeze(1), h, net.weights[l].transpose(1, 2));
@@ -167,22 +172,27 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
       k += n_activations;
       const int64_t n_members = weights[0].size(0);
       const int64_t n_e = index.size(0);
-      const int64_t h1 = activations[0].size(1) / n_members;
+      const int64_t h1 = activations[0].size(2);
       // Back through the layers: g is dE/d(output of a hidden layer), [M, n_e, width].
       auto g = seed.index_select(1, index).unsqueeze(2) * weights.back();  // [M, n_e, 1] x [M, 1, h_last]
       for (int64_t l = n_activations - 1; l >= 1; --l) {
         multiply_by_celu_derivative(g, activations[l], alpha);
         g = at::bmm(g, weights[l - 1]);  // [M, n_e, out] x [M, out, in]
       }
-      // Through the first layer's CELU, whose derivative is laid out [n_e, M*h1].
-      g = g.transpose(0, 1).reshape({n_e, n_members * h1});
+      // Through the first layer: member m's gradient is g[m] x W_m^T, [n_e, D].
       multiply_by_celu_derivative(g, activations[0], alpha);
       if (member_copies) {
-        // Each member's own gradient: [M, n_e, h1] x [M, h1, D].
-        const auto w = first_weight.reshape({-1, n_members, h1}).permute({1, 2, 0});
-        grad_aev.index_copy_(1, index, at::bmm(g.view({n_e, n_members, h1}).transpose(0, 1), w));
+        auto grads = torch::empty({n_members, n_e, first_weight.size(0)}, g.options());
+        for (int64_t m = 0; m < n_members; ++m) {
+          auto out = grads.select(0, m);
+          at::mm_out(out, g.select(0, m), first_weight.narrow(1, m * h1, h1).t());
+        }
+        grad_aev.index_copy_(1, index, grads);
       } else {
-        grad_aev.index_copy_(0, index, at::mm(g, first_weight.t()));  // summed over members
+        // Summed over members, accumulated in place (the [n_e, D] sum stays in cache).
+        auto sum = at::mm(g.select(0, 0), first_weight.narrow(1, 0, h1).t());
+        for (int64_t m = 1; m < n_members; ++m) sum.addmm_(g.select(0, m), first_weight.narrow(1, m * h1, h1).t());
+        grad_aev.index_copy_(0, index, sum);
       }
     }
     return {grad_aev, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
