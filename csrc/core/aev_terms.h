@@ -109,6 +109,7 @@ NNPKIT_HD void ani_triplet_setup(const T* a, T ra, T fc_a, T dfc_a, const T* b, 
   // cos(theta - z) = cos(theta) cos z + sin(theta) sin z with cos(theta) = 0.95 c.
   const T x = T(0.95) * c;
   const T sin_theta = std::sqrt(T(1) - x * x);
+  const T x_over_sin = x / sin_theta;
   for (int l = 0; l < p.n_sections; ++l) {
     const T half = T(0.5) * (T(1) + x * p.cos_sections[l] + sin_theta * p.sin_sections[l]);
     const T pz1 = p.zeta_minus_one_int >= 0 ? ani_integer_power<T>(half, p.zeta_minus_one_int)
@@ -116,7 +117,7 @@ NNPKIT_HD void ani_triplet_setup(const T* a, T ra, T fc_a, T dfc_a, const T* b, 
     t.angle[l] = T(2) * pz1 * half;
     if (derivatives) {
       // d(half)/dc = 0.5 * 0.95 (cos z - x sin z / sin(theta))
-      const T dhalf = T(0.475) * (p.cos_sections[l] - x * p.sin_sections[l] / sin_theta);
+      const T dhalf = T(0.475) * (p.cos_sections[l] - x_over_sin * p.sin_sections[l]);
       t.dangle[l] = T(2) * p.zeta * pz1 * dhalf;
     }
   }

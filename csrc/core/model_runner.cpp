@@ -155,13 +155,14 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
 
   // Forces and virials of edge gradients [E, 3] or of several at once [M, E, 3].
   auto forces_from = [&](const torch::Tensor& dE_dr) {
-    const int64_t dim = dE_dr.dim() - 2;
-    auto shape = dE_dr.sizes().vec();
-    shape[dim] = n_atoms;
-    auto f = torch::zeros(shape, pos_opts);
-    f.index_add_(dim, centre, dE_dr);
-    f.index_add_(dim, neighbour, -dE_dr);
-    return f;
+    // Several gradients are scattered as rows of [E, 3M] (a scatter along the first
+    // dimension is the fast one), then laid out [M, N, 3].
+    const int64_t m = dE_dr.dim() == 3 ? dE_dr.size(0) : 1;
+    const auto rows = dE_dr.dim() == 3 ? dE_dr.permute({1, 0, 2}).reshape({n_edges, 3 * m}) : dE_dr;
+    auto f = torch::zeros({n_atoms, 3 * m}, pos_opts);
+    f.index_add_(0, centre, rows);
+    f.index_add_(0, neighbour, -rows);
+    return dE_dr.dim() == 3 ? f.view({n_atoms, m, 3}).permute({1, 0, 2}).contiguous() : f;
   };
   auto virial_from = [&](const torch::Tensor& dE_dr) {
     return dE_dr.dim() == 3 ? -torch::einsum("ea,meb->mab", {r, dE_dr}) : -torch::einsum("ea,eb->ab", {r, dE_dr});
