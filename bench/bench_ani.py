@@ -1,18 +1,28 @@
-"""ANI-2x energy and forces on periodic water boxes: nnpkit versus TorchANI 2.9.
+"""ANI-2x energy and forces: nnpkit versus TorchANI 2.9, side by side in one run.
 
-Both run in this process with the same precision and thread count, neighbour
-search included. TorchANI uses its linear-scaling cell list (its default
-all-pairs list needs O(N^2) memory) and, as a second configuration, its
-inference-optimised batched ensemble (``to_infer_model``); the ratio is taken
-against the faster of the two. nnpkit is timed as engines call it by default
-for the mean energy and forces (one backward pass) and, separately, with
-per-member committee statistics (one backward pass per member).
+Both read the same NeuroChem files and run in this process with the same precision
+and thread count, neighbour search included:
 
-    python bench/bench_ani.py [--sizes 1000 5000 20000] [--threads 2] [--repeats 5]
+- periodic water boxes (default 1k and 5k atoms), float64 and float32, 1 and 2
+  threads: atoms per second of energy + forces, and the ratio to TorchANI's faster
+  configuration (its cell list with the standard ensemble, or its inference-optimised
+  batched ensemble ``to_infer_model``, scripted);
+- committee statistics (member energies and forces, their deviation) against the
+  mean-only evaluation, same boxes;
+- small molecules (ethanol, benzene, acetamide, benzonitrile; 9-13 atoms), 1 thread:
+  latency per energy + forces call, the cost ML/MM pays every step.
 
-Times are the best of several runs (fewer for large boxes) after a warm-up.
+Every configuration is timed in interleaved rounds (each round runs every contender:
+once for the boxes, five calls in a row for the molecules, as an MD loop calls it),
+after a warm-up; figures are medians with the range (min-max) over rounds.
+The machine's load average is printed with each block: on a shared machine read
+the figures next to it.
 
-Needs ../shared/data/ani-model-zoo (or --info pointing at ani-2x_8x.info).
+    python bench/bench_ani.py [--sizes 1000 5000] [--threads 1 2] [--rounds 5]
+                              [--dtypes float64 float32] [--no-molecules] [--info FILE]
+
+Needs the ANI-2x NeuroChem files (../shared/data/ani-model-zoo beside the repository,
+or --info pointing at ani-2x_8x.info).
 """
 
 from __future__ import annotations
@@ -20,9 +30,11 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import statistics
 import sys
 import tempfile
 import time
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -30,50 +42,107 @@ import torch
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from ani_reference import water_box  # noqa: E402  (the tests' water boxes)
+
 DEFAULT_INFO = REPO.parent / "shared" / "data" / "ani-model-zoo" / "resources" / "ani-2x_8x.info"
 
 
-def timed(fn, repeats: int) -> float:
-    """Best of ``repeats`` runs after a warm-up: on a shared machine the minimum is the
-    time the code needs, the rest is other processes."""
-    fn()  # warm-up (TorchScript profiling runs, allocator)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def load_average() -> str:
+    return "load average %.2f %.2f %.2f" % os.getloadavg()
+
+
+def interleaved(contenders: dict[str, Callable[[], object]], rounds: int, calls: int = 1) -> dict[str, list[float]]:
+    """Seconds per call of each contender over ``rounds`` rounds; one warm-up call each
+    (TorchScript profiling runs, allocator) and every round runs all contenders, so that
+    a burst of load on the shared machine hits all of them alike. Each round times
+    ``calls`` consecutive calls of a contender (as an MD loop makes them) and records
+    their mean."""
+    for fn in contenders.values():
         fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            times[name].append((time.perf_counter() - start) / calls)
+    return times
 
 
-def torchani_runner(model, atoms, dtype):
+def median(times: Sequence[float]) -> float:
+    return statistics.median(times)
+
+
+def spread(times: Sequence[float], scale: float = 1.0, digits: int = 3) -> str:
+    """``median [min-max]`` of ``times`` times ``scale``."""
+    return f"{median(times) * scale:.{digits}f} [{min(times) * scale:.{digits}f}-{max(times) * scale:.{digits}f}]"
+
+
+def torchani_runner(model, atoms, dtype: torch.dtype) -> Callable[[], tuple[float, torch.Tensor]]:
+    """Energy and forces as a TorchANI user computes them (autograd to the positions)."""
     species = torch.tensor(atoms.get_atomic_numbers(), dtype=torch.int64).unsqueeze(0)
     positions = torch.tensor(atoms.get_positions(), dtype=dtype).unsqueeze(0)
-    cell = torch.tensor(atoms.cell.array, dtype=dtype)
-    pbc = torch.tensor([True, True, True])
+    kwargs = {}
+    if atoms.pbc.any():
+        kwargs = {"cell": torch.tensor(atoms.cell.array, dtype=dtype), "pbc": torch.tensor(atoms.pbc)}
 
-    def run():
+    def run() -> tuple[float, torch.Tensor]:
         x = positions.clone().requires_grad_(True)
-        energy = model((species, x), cell=cell, pbc=pbc).energies.sum()
+        energy = model((species, x), **kwargs).energies.sum()
         forces = -torch.autograd.grad(energy, x)[0]
         return energy.item(), forces
 
     return run
 
 
+def contenders_for(model, reference, infer, atoms, dtype: torch.dtype) -> dict[str, Callable[[], object]]:
+    """nnpkit mean-only and with committee statistics, TorchANI standard and inference-optimised."""
+    return {
+        "nnpkit": lambda: model.compute(atoms, committee=False, extrapolation=False),
+        "committee": lambda: model.compute(atoms, committee=True, extrapolation=False),
+        "torchani": torchani_runner(reference, atoms, dtype),
+        "infer": torchani_runner(infer, atoms, dtype),
+    }
+
+
+def benzonitrile():
+    """Benzonitrile (13 atoms): benzene with one H replaced by a nitrile group."""
+    from ase import Atoms
+    from ase.build import molecule
+
+    benzene = molecule("C6H6")
+    ring_carbon, hydrogen = benzene.positions[0], benzene.positions[6]
+    axis = (hydrogen - ring_carbon) / np.linalg.norm(hydrogen - ring_carbon)
+    keep = [i for i in range(len(benzene)) if i != 6]
+    symbols = [benzene.get_chemical_symbols()[i] for i in keep] + ["C", "N"]
+    positions = np.vstack([benzene.positions[keep], ring_carbon + 1.44 * axis, ring_carbon + 2.60 * axis])
+    return Atoms(symbols, positions=positions)
+
+
+def molecules() -> dict:
+    from ase.build import molecule
+
+    return {
+        "ethanol": molecule("CH3CH2OH"),
+        "benzene": molecule("C6H6"),
+        "acetamide": molecule("CH3CONH2"),
+        "benzonitrile": benzonitrile(),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 20000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--dtypes", nargs="+", default=["float64", "float32"])
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds (fewer for boxes above 2k atoms)")
+    parser.add_argument("--no-molecules", action="store_true", help="skip the small-molecule latencies")
     parser.add_argument("--info", default=str(DEFAULT_INFO))
-    parser.add_argument("--skip-torchani-above", type=int, default=10**9, help="atoms above which TorchANI is skipped")
     args = parser.parse_args()
     if not os.path.exists(args.info):
         print(f"ANI-2x NeuroChem files not found at {args.info} (pass --info)", file=sys.stderr)
         return 1
 
-    torch.set_num_threads(args.threads)
     os.environ.setdefault("TORCHANI_NO_WARN_EXTENSIONS", "1")
     import nnpkit
     from nnpkit.convert.ani import convert_neurochem
@@ -85,46 +154,69 @@ def main() -> int:
     os.environ["TORCHANI_DATA_DIR"] = str(workdir)
     import torchani
 
-    print(f"threads {torch.get_num_threads()}, torch {torch.__version__}, torchani {torchani.__version__}")
-    header = (
-        f"{'atoms':>6} {'dtype':>7} | {'nnpkit s':>9} {'+committee':>10} | {'torchani s':>10} {'ta infer':>9} | "
-        f"{'speed-up':>8} {'atoms/s':>9} | {'|dE| Ha':>8} {'max|dF|':>8}"
-    )
-    print(header)
-    print("-" * len(header))
+    hartree = nnpkit._core.energy_unit_in_ev("Hartree")
+    print(f"torch {torch.__version__}, torchani {torchani.__version__}, ANI-2x (8 members); {load_average()}")
+    models = {}
     for dtype_name in args.dtypes:
         dtype = getattr(torch, dtype_name)
-        path = convert_neurochem(info, workdir / f"ani2x-{dtype_name}.pt", dtype=dtype)
-        model = nnpkit.load(path)
+        model = nnpkit.load(convert_neurochem(info, workdir / f"ani2x-{dtype_name}.pt", dtype=dtype))
         reference = torchani.neurochem.load_model_from_info_file(info).to(dtype)
         reference.neighborlist = torchani.neighbors.CellList()
         infer = torchani.neurochem.load_model_from_info_file(info).to(dtype)
         infer.neighborlist = torchani.neighbors.CellList()
-        # BmmEnsemble calls CUDA profiling markers unless scripted.
-        infer = torch.jit.script(infer.to_infer_model())
-        hartree = nnpkit._core.energy_unit_in_ev("Hartree")
-        for size in args.sizes:
-            atoms = water_box(size)
-            n = len(atoms)
-            repeats = max(2, args.repeats * 1000 // max(n, 1000))  # fewer repeats for large boxes
-            t_nnpkit = timed(lambda: model.compute(atoms, committee=False), repeats)
-            t_committee = timed(lambda: model.compute(atoms, committee=True), repeats)
-            result = model.compute(atoms, committee=False)
-            if n > args.skip_torchani_above:
-                print(f"{n:>6} {dtype_name:>7} | {t_nnpkit:>9.3f} {t_committee:>10.3f} | {'-':>10} {'-':>9} |")
-                continue
-            run_ref, run_infer = torchani_runner(reference, atoms, dtype), torchani_runner(infer, atoms, dtype)
-            t_ref = timed(run_ref, repeats)
-            t_infer = timed(run_infer, repeats)
-            energy, forces = run_ref()
-            d_energy = abs(result["energy"] / hartree - energy)
-            d_forces = np.abs(result["forces"] / hartree - forces[0].detach().double().numpy()).max()
-            best = min(t_ref, t_infer)
-            print(
-                f"{n:>6} {dtype_name:>7} | {t_nnpkit:>9.3f} {t_committee:>10.3f} | {t_ref:>10.3f} {t_infer:>9.3f} | "
-                f"{best / t_nnpkit:>7.1f}x {n / t_nnpkit:>9.0f} | {d_energy:>8.1e} {d_forces:>8.1e}"
-            )
-            sys.stdout.flush()
+        infer = torch.jit.script(infer.to_infer_model())  # BmmEnsemble calls CUDA markers unless scripted
+        models[dtype_name] = (dtype, model, reference, infer)
+
+    print("\nWater boxes, energy + forces: seconds per call, median [min-max]; atoms/s and ratio from medians")
+    header = (
+        f"{'atoms':>6} {'dtype':>7} {'thr':>3} | {'nnpkit s':>21} {'atoms/s':>8} | {'TorchANI s':>21} "
+        f"{'TA infer s':>21} | {'vs TA':>6} | {'+committee s':>21} {'cost':>5} | {'max|dF| Ha/A':>12}"
+    )
+    print(header)
+    print("-" * len(header))
+    for size in args.sizes:
+        atoms = water_box(size)
+        n = len(atoms)
+        rounds = args.rounds if n <= 2000 else max(2, args.rounds // 2)
+        for dtype_name, (dtype, model, reference, infer) in models.items():
+            for threads in args.threads:
+                torch.set_num_threads(threads)
+                contenders = contenders_for(model, reference, infer, atoms, dtype)
+                t = interleaved(contenders, rounds)
+                ours = model.compute(atoms, committee=False, extrapolation=False)
+                _, ref_forces = contenders["torchani"]()
+                d_forces = np.abs(ours["forces"] / hartree - ref_forces[0].detach().double().numpy()).max()
+                best = min(median(t["torchani"]), median(t["infer"]))
+                mean_only = median(t["nnpkit"])
+                print(
+                    f"{n:>6} {dtype_name:>7} {threads:>3} | {spread(t['nnpkit']):>21} {n / mean_only:>8.0f} | "
+                    f"{spread(t['torchani']):>21} {spread(t['infer']):>21} | {best / mean_only:>5.1f}x | "
+                    f"{spread(t['committee']):>21} {median(t['committee']) / mean_only:>4.2f}x | {d_forces:>12.1e}"
+                )
+                sys.stdout.flush()
+        print(f"  ({load_average()})")
+
+    if not args.no_molecules:
+        torch.set_num_threads(1)
+        print("\nSmall molecules, 1 thread, energy + forces: milliseconds per call, median [min-max]")
+        header = (
+            f"{'molecule':>12} {'atoms':>5} {'dtype':>7} | {'nnpkit ms':>20} {'+committee ms':>20} | "
+            f"{'TorchANI ms':>20} {'TA infer ms':>20} | {'latency vs TA':>13}"
+        )
+        print(header)
+        print("-" * len(header))
+        for name, atoms in molecules().items():
+            for dtype_name, (dtype, model, reference, infer) in models.items():
+                contenders = contenders_for(model, reference, infer, atoms, dtype)
+                t = interleaved(contenders, 2 * args.rounds, calls=5)
+                best = min(median(t["torchani"]), median(t["infer"]))
+                print(
+                    f"{name:>12} {len(atoms):>5} {dtype_name:>7} | {spread(t['nnpkit'], 1e3, 2):>20} "
+                    f"{spread(t['committee'], 1e3, 2):>20} | {spread(t['torchani'], 1e3, 2):>20} "
+                    f"{spread(t['infer'], 1e3, 2):>20} | {median(t['nnpkit']) / best:>12.2f}x"
+                )
+                sys.stdout.flush()
+        print(f"  ({load_average()})")
     return 0
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import nnpkit
-from nnpkit.models.ani import AevParameters, AniAev, AniModel
+from nnpkit.models.ani import AevParameters, AniAev, AniModel, celu
 
 PARAMS = AevParameters(
     radial_cutoff=4.2,
@@ -166,9 +166,9 @@ def plain_energies(model, species, edge_index, vectors, n_local):
             e = int(species[i])
             net = model.networks[e]
             x = aev[i] @ net.first_weight[m].T + net.first_bias[m]
-            x = torch.nn.functional.celu(x, 0.1)
+            x = celu(x, 0.1)
             for layer in net.hidden:
-                x = torch.nn.functional.celu(x @ layer.weight[m].T + layer.bias[m], 0.1)
+                x = celu(x @ layer.weight[m].T + layer.bias[m], 0.1)
             out[m, i] = (x @ net.output.weight[m].T + net.output.bias[m])[0] + model.self_energies[e]
     return out
 

@@ -86,7 +86,9 @@ def test_tiny_model_matches_torchani_reading_the_same_files(tmp_path):
     ours = model.compute(atoms)
     ref = torchani_results(load_torchani(info, tmp_path), atoms)
     assert abs(ours["energy"] / HARTREE_IN_EV - ref["energy"]) < 1e-10
-    assert np.abs(ours["forces"] / HARTREE_IN_EV - ref["forces"]).max() < 1e-10
+    # TorchANI's forces carry torch's CELU backward, which scales by 1/alpha with alpha
+    # rounded to float32 (relative error ~1e-8); nnpkit's derivative is exact.
+    assert np.abs(ours["forces"] / HARTREE_IN_EV - ref["forces"]).max() < 1e-8
     np.testing.assert_allclose(ours["member_energies"] / HARTREE_IN_EV, ref["member_energies"], atol=1e-10)
 
 

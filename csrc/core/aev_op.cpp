@@ -59,9 +59,12 @@ struct WorkingParameters {
     }
     radial = AniRadialParams<T>{T(p.radial_cutoff), T(p.radial_eta), static_cast<int>(radial_shifts.size()),
                                 radial_shifts.data()};
+    const double zeta_minus_one = p.angular_zeta - 1.0;
+    const bool integer_zeta = zeta_minus_one == std::floor(zeta_minus_one) && p.angular_zeta <= kAniMaxIntegerZeta;
     angular = AniAngularParams<T>{T(p.angular_cutoff),
                                   T(p.angular_eta),
                                   T(p.angular_zeta),
+                                  integer_zeta ? static_cast<int>(zeta_minus_one) : -1,
                                   static_cast<int>(angular_shifts.size()),
                                   static_cast<int>(cos_sections.size()),
                                   angular_shifts.data(),
@@ -104,9 +107,13 @@ struct AngularNeighbor {
   int species;
 };
 
+// Vector-Jacobian mode takes `n_seeds` seeds ([n_seeds, n_centers, width]) and
+// writes as many edge gradients ([n_seeds, E, 3]): the terms and their derivatives
+// are computed once per pair and triplet and contracted with every seed, which is
+// what makes one backward pass over all committee members cheap.
 template <typename T, Mode M>
 void run_kernel(const Inputs& in, const AniAevParameters& params, int64_t n_centers, const T* seed, T* out_rows,
-                T* out_edges) {
+                T* out_edges, int64_t n_seeds = 1) {
   const WorkingParameters<T> wp(params);
   const AniRadialParams<T>& rp = wp.radial;
   const AniAngularParams<T>& ap = wp.angular;
@@ -119,6 +126,8 @@ void run_kernel(const Inputs& in, const AniAevParameters& params, int64_t n_cent
   const std::vector<int64_t> offsets = centre_offsets(in.edge_index, n_atoms, "ani_aev");
   const int64_t* neighbor = in.edge_index.data_ptr<int64_t>() + in.edge_index.size(1);
   const T* vec = in.edge_vectors.data_ptr<T>();
+  const int64_t seed_stride = n_centers * width;     // between seeds (VJP)
+  const int64_t out_stride = 3 * in.edge_vectors.size(0);  // between edge gradients (VJP)
 
   at::parallel_for(0, n_centers, 8, [&](int64_t begin, int64_t end) {
     std::vector<AngularNeighbor<T>> close;
@@ -146,9 +155,13 @@ void run_kernel(const Inputs& in, const AniAevParameters& params, int64_t n_cent
           for (int k = 0; k < rp.n_shifts; ++k) row[column + k] += value[k];
         } else if (M == Mode::VectorJacobian) {
           ani_radial_terms<T>(r, rp, value, dvalue);
-          T dE_dr = T(0);
-          for (int k = 0; k < rp.n_shifts; ++k) dE_dr += seed_row[column + k] * dvalue[k];
-          for (int c = 0; c < 3; ++c) out_edges[3 * e + c] += dE_dr * a[c] / r;
+          for (int64_t m = 0; m < n_seeds; ++m) {
+            const T* g = seed_row + m * seed_stride + column;
+            T dE_dr = T(0);
+            for (int k = 0; k < rp.n_shifts; ++k) dE_dr += g[k] * dvalue[k];
+            T* out = out_edges + m * out_stride + 3 * e;
+            for (int c = 0; c < 3; ++c) out[c] += dE_dr * a[c] / r;
+          }
         } else {
           ani_radial_terms<T>(r, rp, value, dvalue);
           const T* t = seed + 3 * e;
@@ -170,8 +183,11 @@ void run_kernel(const Inputs& in, const AniAevParameters& params, int64_t n_cent
             ani_angular_add_terms<T>(triplet, ap, row + column);
           } else if (M == Mode::VectorJacobian) {
             ani_triplet_setup<T>(a, na.distance, na.fc, na.dfc, b, nb.distance, nb.fc, nb.dfc, ap, true, triplet);
-            ani_angular_vjp<T>(triplet, a, na.distance, b, nb.distance, ap, seed_row + column,
-                               out_edges + 3 * na.edge, out_edges + 3 * nb.edge);
+            for (int64_t m = 0; m < n_seeds; ++m) {
+              T* out = out_edges + m * out_stride;
+              ani_angular_vjp<T>(triplet, a, na.distance, b, nb.distance, ap, seed_row + m * seed_stride + column,
+                                 out + 3 * na.edge, out + 3 * nb.edge);
+            }
           } else {
             ani_triplet_setup<T>(a, na.distance, na.fc, na.dfc, b, nb.distance, nb.fc, nb.dfc, ap, true, triplet);
             ani_angular_jvp<T>(triplet, a, na.distance, b, nb.distance, ap, seed + 3 * na.edge, seed + 3 * nb.edge,
@@ -199,13 +215,17 @@ torch::Tensor ani_aev_vjp(const torch::Tensor& grad_aev, const torch::Tensor& ed
                           const torch::Tensor& edge_index, const torch::Tensor& species,
                           const AniAevParameters& params, int64_t n_centers) {
   const Inputs in = check_inputs(edge_vectors, edge_index, species, params, n_centers);
-  TORCH_CHECK(grad_aev.dim() == 2 && grad_aev.size(0) == n_centers && grad_aev.size(1) == params.length(),
+  const bool batched = grad_aev.dim() == 3;
+  TORCH_CHECK((grad_aev.dim() == 2 || batched) && grad_aev.size(-2) == n_centers &&
+                  grad_aev.size(-1) == params.length(),
               "ani_aev: gradient of the AEV has the wrong shape");
   const auto seed = grad_aev.to(in.edge_vectors.scalar_type()).contiguous();
-  auto out = torch::zeros_like(in.edge_vectors);
+  const int64_t n_seeds = batched ? grad_aev.size(0) : 1;
+  auto out = batched ? torch::zeros({n_seeds, in.edge_vectors.size(0), 3}, in.edge_vectors.options())
+                     : torch::zeros_like(in.edge_vectors);
   AT_DISPATCH_FLOATING_TYPES(in.edge_vectors.scalar_type(), "ani_aev_vjp", [&] {
     run_kernel<scalar_t, Mode::VectorJacobian>(in, params, n_centers, seed.data_ptr<scalar_t>(), nullptr,
-                                                out.data_ptr<scalar_t>());
+                                                out.data_ptr<scalar_t>(), n_seeds);
   });
   return out;
 }
@@ -286,8 +306,18 @@ class AniAevFunction : public torch::autograd::Function<AniAevFunction> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& edge_vectors,
                                const torch::Tensor& edge_index, const torch::Tensor& species,
                                const AniAevParameters& params, int64_t n_centers) {
-    ctx->save_for_backward({edge_vectors, edge_index, species});
     save_parameters(ctx, params, n_centers);
+    if (edge_vectors.dim() == 3) {
+      // One copy of the edge vectors per committee member (equal values): the AEV is
+      // computed once and shared; the backward gives each copy its own member's gradient.
+      TORCH_CHECK(edge_vectors.size(0) >= 1, "ani_aev: member-batched edge vectors need at least one member");
+      const auto vectors = edge_vectors.select(0, 0);
+      ctx->save_for_backward({vectors, edge_index, species});
+      return ani_aev_forward(vectors, edge_index, species, params, n_centers)
+          .unsqueeze(0)
+          .expand({edge_vectors.size(0), n_centers, params.length()});
+    }
+    ctx->save_for_backward({edge_vectors, edge_index, species});
     return ani_aev_forward(edge_vectors, edge_index, species, params, n_centers);
   }
 
@@ -295,8 +325,15 @@ class AniAevFunction : public torch::autograd::Function<AniAevFunction> {
     const auto saved = ctx->get_saved_variables();
     torch::Tensor grad_edges;
     if (ctx->needs_input_grad(0)) {
-      grad_edges = AniAevVjpFunction::apply(grad_outputs[0], saved[0], saved[1], saved[2], load_parameters(ctx),
-                                            ctx->saved_data["n_centers"].toInt());
+      const auto params = load_parameters(ctx);
+      const int64_t n_centers = ctx->saved_data["n_centers"].toInt();
+      if (grad_outputs[0].dim() == 3) {
+        TORCH_CHECK(!at::GradMode::is_enabled(),
+                    "ani_aev: second derivatives through member-batched edge vectors are not implemented");
+        grad_edges = ani_aev_vjp(grad_outputs[0], saved[0], saved[1], saved[2], params, n_centers);
+      } else {
+        grad_edges = AniAevVjpFunction::apply(grad_outputs[0], saved[0], saved[1], saved[2], params, n_centers);
+      }
     }
     return {grad_edges, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }

@@ -32,11 +32,28 @@ struct AniRadialParams {
 template <typename T>
 struct AniAngularParams {
   T cutoff, eta, zeta;
+  // Zeta - 1 when Zeta is a whole number up to kAniMaxIntegerZeta (ANI's 32 is),
+  // else -1: x^(Zeta-1) is then a few multiplications instead of a pow call.
+  int zeta_minus_one_int;
   int n_shifts, n_sections;
   const T* shifts;
   const T* cos_sections;  // cos(ShfZ_l), sin(ShfZ_l), precomputed
   const T* sin_sections;
 };
+
+constexpr int kAniMaxIntegerZeta = 1024;
+
+// x^n for n >= 0 by repeated squaring (within a few ulp of std::pow).
+template <typename T>
+NNPKIT_HD T ani_integer_power(T x, int n) {
+  T result = T(1);
+  while (n > 0) {
+    if (n & 1) result *= x;
+    x *= x;
+    n >>= 1;
+  }
+  return result;
+}
 
 template <typename T>
 NNPKIT_HD void ani_cosine_cutoff(T r, T rc, T& f, T& df) {
@@ -92,13 +109,15 @@ NNPKIT_HD void ani_triplet_setup(const T* a, T ra, T fc_a, T dfc_a, const T* b, 
   // cos(theta - z) = cos(theta) cos z + sin(theta) sin z with cos(theta) = 0.95 c.
   const T x = T(0.95) * c;
   const T sin_theta = std::sqrt(T(1) - x * x);
+  const T x_over_sin = x / sin_theta;
   for (int l = 0; l < p.n_sections; ++l) {
     const T half = T(0.5) * (T(1) + x * p.cos_sections[l] + sin_theta * p.sin_sections[l]);
-    const T pz1 = std::pow(half, p.zeta - T(1));
+    const T pz1 = p.zeta_minus_one_int >= 0 ? ani_integer_power<T>(half, p.zeta_minus_one_int)
+                                            : std::pow(half, p.zeta - T(1));
     t.angle[l] = T(2) * pz1 * half;
     if (derivatives) {
       // d(half)/dc = 0.5 * 0.95 (cos z - x sin z / sin(theta))
-      const T dhalf = T(0.475) * (p.cos_sections[l] - x * p.sin_sections[l] / sin_theta);
+      const T dhalf = T(0.475) * (p.cos_sections[l] - x_over_sin * p.sin_sections[l]);
       t.dangle[l] = T(2) * p.zeta * pz1 * dhalf;
     }
   }

@@ -2,6 +2,7 @@
 
 #include <torch/autograd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <optional>
@@ -37,6 +38,10 @@ ModelRunner::ModelRunner(const std::string& path) : path_(path) {
   }
   dtype_ = metadata_.dtype == "float32" ? torch::kFloat32 : torch::kFloat64;
   module_.eval();
+  // Evaluation differentiates with respect to the edge vectors only: weights that
+  // required gradients in training would only grow the autograd graph.
+  for (auto parameter : module_.parameters()) parameter.requires_grad_(false);
+  has_forward_members_ = module_.find_method("forward_members").has_value();
   has_extrapolation_method_ = module_.find_method("extrapolation_counts").has_value();
   has_fused_extrapolation_ = module_.find_method("forward_with_extrapolation").has_value();
   set_engine_units("Ang", "eV");
@@ -154,9 +159,16 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   check_distances(edge_index, edge_vectors, n_atoms);
 
   // Model units and dtype; the edge vectors are the one differentiable input.
-  // Energy-only evaluations build no autograd graph at all.
+  // Energy-only evaluations build no autograd graph at all. For committee
+  // statistics, models with `forward_members` take one copy of the edge vectors
+  // per member, so that one backward pass gives every member's gradient.
   const double to_model_length = 1.0 / model_to_engine_length_;
-  auto vectors = (edge_vectors.to(torch::kFloat64) * to_model_length).to(dtype_).detach();
+  const int64_t committee_size = std::max<int64_t>(metadata_.committee_size, 1);
+  const bool batched_members =
+      options.forces && options.committee_statistics && committee_size > 1 && has_forward_members_;
+  auto model_vectors = (edge_vectors.to(torch::kFloat64) * to_model_length).to(dtype_);
+  if (batched_members) model_vectors = model_vectors.unsqueeze(0).expand({committee_size, n_edges, 3});
+  auto vectors = model_vectors.detach();
   std::optional<torch::NoGradGuard> energy_only;
   if (options.forces) {
     vectors.requires_grad_(true);
@@ -166,19 +178,26 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   torch::Tensor atom_energy_members;
   torch::Tensor extrapolation_counts;
   // One descriptor computation gives energies and extrapolation counts when the model can.
-  const bool fused_extrapolation = options.extrapolation && has_fused_extrapolation_;
+  const bool fused_extrapolation = options.extrapolation && (has_fused_extrapolation_ || batched_members);
   {
     std::vector<torch::jit::IValue> inputs{species.to(torch::kInt64), edge_index.to(torch::kInt64), vectors,
                                            n_local};
     torch::Tensor out;
     try {
-      if (fused_extrapolation) {
-        const auto outputs = module_.get_method("forward_with_extrapolation")(inputs);
+      if (batched_members || fused_extrapolation) {
+        torch::jit::IValue outputs;
+        if (batched_members) {
+          inputs.emplace_back(fused_extrapolation);
+          outputs = module_.get_method("forward_members")(inputs);
+        } else {
+          outputs = module_.get_method("forward_with_extrapolation")(inputs);
+        }
         if (!outputs.isTuple() || outputs.toTupleRef().elements().size() != 2) {
-          throw ModelFileError("the model's forward_with_extrapolation must return (energies, counts)");
+          throw ModelFileError("the model's forward_with_extrapolation and forward_members must return "
+                               "(energies, counts)");
         }
         out = outputs.toTupleRef().elements()[0].toTensor();
-        extrapolation_counts = outputs.toTupleRef().elements()[1].toTensor();
+        if (fused_extrapolation) extrapolation_counts = outputs.toTupleRef().elements()[1].toTensor();
       } else {
         out = module_.forward(inputs).toTensor();
       }
@@ -213,13 +232,24 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   auto neighbour = edge_index[1].to(torch::kInt64);
   auto r = edge_vectors.to(torch::kFloat64);
 
+  // Forces and virials of edge gradients [E, 3] or of several at once [M, E, 3].
   auto forces_from = [&](const torch::Tensor& dE_dr) {
-    auto f = torch::zeros({n_atoms, 3}, pos_opts);
-    f.index_add_(0, centre, dE_dr);
-    f.index_add_(0, neighbour, -dE_dr);
-    return f;
+    // Several gradients are scattered as rows of [E, 3M] (a scatter along the first
+    // dimension is the fast one), then laid out [M, N, 3].
+    const int64_t m = dE_dr.dim() == 3 ? dE_dr.size(0) : 1;
+    const auto rows = dE_dr.dim() == 3 ? dE_dr.permute({1, 0, 2}).reshape({n_edges, 3 * m}) : dE_dr;
+    auto f = torch::zeros({n_atoms, 3 * m}, pos_opts);
+    f.index_add_(0, centre, rows);
+    f.index_add_(0, neighbour, -rows);
+    return dE_dr.dim() == 3 ? f.view({n_atoms, m, 3}).permute({1, 0, 2}).contiguous() : f;
   };
-  auto virial_from = [&](const torch::Tensor& dE_dr) { return -torch::einsum("ea,eb->ab", {r, dE_dr}); };
+  auto virial_from = [&](const torch::Tensor& dE_dr) {
+    return dE_dr.dim() == 3 ? -torch::einsum("ea,meb->mab", {r, dE_dr}) : -torch::einsum("ea,eb->ab", {r, dE_dr});
+  };
+  auto gradient_of = [&](const torch::Tensor& energy, bool retain) {
+    auto g = torch::autograd::grad({energy}, {vectors}, {}, retain, /*create_graph=*/false, /*allow_unused=*/true)[0];
+    return g.defined() ? g.to(torch::kFloat64) * gradient_factor : torch::zeros(vectors.sizes(), pos_opts);
+  };
 
   torch::Tensor mean_gradient;
   if (!want_forces) {
@@ -231,26 +261,19 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
       result.member_virials = torch::zeros({n_members, 3, 3}, pos_opts);
     }
   } else if (per_member) {
-    std::vector<torch::Tensor> grads;
-    for (int64_t m = 0; m < n_members; ++m) {
-      auto g = torch::autograd::grad({member_energy[m]}, {vectors}, {}, /*retain_graph=*/m + 1 < n_members,
-                                     /*create_graph=*/false, /*allow_unused=*/true)[0];
-      if (!g.defined()) g = torch::zeros_like(vectors);
-      grads.push_back(g.to(torch::kFloat64) * gradient_factor);
+    torch::Tensor stacked;  // [M, E, 3]
+    if (batched_members) {
+      stacked = gradient_of(member_energy.sum(), false);
+    } else {
+      std::vector<torch::Tensor> grads;
+      for (int64_t m = 0; m < n_members; ++m) grads.push_back(gradient_of(member_energy[m], m + 1 < n_members));
+      stacked = torch::stack(grads);
     }
-    auto stacked = torch::stack(grads);  // [M, E, 3]
     mean_gradient = stacked.mean(0);
-    std::vector<torch::Tensor> forces, virials;
-    for (int64_t m = 0; m < n_members; ++m) {
-      forces.push_back(forces_from(stacked[m]));
-      virials.push_back(virial_from(stacked[m]));
-    }
-    result.member_forces = torch::stack(forces);
-    result.member_virials = torch::stack(virials);
+    result.member_forces = forces_from(stacked);
+    result.member_virials = virial_from(stacked);
   } else {
-    auto g = torch::autograd::grad({member_energy.mean()}, {vectors}, {}, false, false, true)[0];
-    if (!g.defined()) g = torch::zeros_like(vectors);
-    mean_gradient = g.to(torch::kFloat64) * gradient_factor;
+    mean_gradient = gradient_of(member_energy.mean(), false);
   }
 
   auto energies = member_energy.detach().to(torch::kFloat64) * ef;

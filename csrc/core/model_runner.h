@@ -29,8 +29,9 @@ struct EvaluateOptions {
   std::function<bool()> forces_wanted;
   bool atom_energies = true;
   bool atom_virials = false;  // needs forces
-  // Per-member energies, forces and virials, and their deviations. Costs one
-  // backward pass per member instead of one in all.
+  // Per-member energies, forces and virials, and their deviations. Models with
+  // `forward_members` (ANI) get all members' gradients from one backward pass;
+  // others take one backward pass per member.
   bool committee_statistics = true;
   // Per-atom count of descriptors outside the training range, for models that
   // provide it: a `forward_with_extrapolation` method (energies and counts from
@@ -119,6 +120,7 @@ class ModelRunner {
   NeighborLimits limits_;
   bool has_extrapolation_method_ = false;  // separate `extrapolation_counts` (a second descriptor pass)
   bool has_fused_extrapolation_ = false;   // `forward_with_extrapolation`
+  bool has_forward_members_ = false;       // `forward_members`: one backward pass for all members
 };
 
 }  // namespace nnpkit

@@ -17,7 +17,8 @@ class NNPCalculator(Calculator):
     its mean energy and forces from one backward pass. With
     ``committee_statistics=True`` ``calc.results`` also holds ``energy_std`` and
     ``forces_std`` (per-atom force deviation, DeePMD-kit's definition) of each
-    evaluation, at the cost of one backward pass per member.
+    evaluation: for models with ``forward_members`` (ANI) from the same one
+    backward pass, for others at the cost of one backward pass per member.
 
     Args:
         model: an :class:`nnpkit.Model` or the path of a model file.

@@ -6,15 +6,24 @@ element's self-atomic energy. Networks use CELU(alpha) activations (0.1 in
 NeuroChem and TorchANI). The members of an ensemble form a committee: the model
 returns per-atom energies ``[M, N]`` and the engine reports their mean and spread.
 
-Two things make it fast: the members of each element are evaluated together
-(one matrix product for the first layer of all members, batched products after),
-and the first layer only reads the AEV columns that can be non-zero, those of the
-species present in the structure (for water: 128 of ANI-2x's 1008).
+Three things make it fast: the members of each element are evaluated together
+(one matrix product for the first layer of all members, batched products after);
+the first layer only reads the AEV columns that can be non-zero, those of the
+species present in the structure (for water: 128 of ANI-2x's 1008); and, once no
+weight needs a gradient (model files run by the engines), all networks run in one
+C++ operator (``torch.ops.nnpkit.ani_networks``) with an analytic backward, the
+first layers restricted to each species set kept between calls. Training, with
+weights that require gradients, goes through the same arithmetic in autograd.
+
+Committee statistics need each member's forces. :meth:`AniModel.forward_members`
+takes one copy of the edge vectors per member, and one backward pass of the sum of
+all member energies gives every copy its own member's gradient: the AEV and its
+derivatives are computed once and contracted with all members' gradients.
 """
 
 import math
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -152,6 +161,15 @@ class AniAev(torch.nn.Module):
         )
 
 
+def celu(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    """CELU, max(0, x) + alpha (exp(min(0, x)/alpha) - 1), with an exact derivative.
+
+    ``torch.nn.functional.celu``'s backward scales by 1/alpha with alpha rounded to
+    float32, which puts a relative error of about 1e-8 into forces; this form's
+    autograd (also twice, for training on forces) is exact, as is the C++ operator."""
+    return torch.relu(x) + alpha * torch.expm1(torch.clamp(x, max=0.0) / alpha)
+
+
 class _BatchedLinear(torch.nn.Module):
     """One linear layer of M members: [M, n, in] -> [M, n, out]."""
 
@@ -184,6 +202,32 @@ class ElementNetworks(torch.nn.Module):
             raise ValueError(f"the last layer must have one output, not {self.output.weight.shape[1]}")
         self.celu_alpha = float(celu_alpha)
 
+    def requires_grad(self) -> bool:
+        """Whether any weight or bias needs a gradient (then autograd, not the C++ operator, evaluates)."""
+        trainable = self.first_weight.requires_grad or self.first_bias.requires_grad
+        for layer in self.hidden:
+            trainable = trainable or layer.weight.requires_grad or layer.bias.requires_grad
+        return trainable or self.output.weight.requires_grad or self.output.bias.requires_grad
+
+    def first_layer_columns(self, columns: Optional[torch.Tensor]) -> torch.Tensor:
+        """The first layer of all members as one matrix [D, M*h1] over the AEV columns
+        ``columns`` (None: all), the layout the ``ani_networks`` operator reads."""
+        weight = self.first_weight
+        if columns is not None:
+            weight = weight.index_select(2, columns)
+        return weight.permute(2, 0, 1).reshape(weight.shape[2], -1)
+
+    def operator_layers(self, first_weight: torch.Tensor) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+        """Weights and biases in the ``ani_networks`` operator's order, with ``first_weight``
+        (from :meth:`first_layer_columns`) as the first layer."""
+        weights, biases = [first_weight], [self.first_bias]
+        for layer in self.hidden:
+            weights.append(layer.weight)
+            biases.append(layer.bias)
+        weights.append(self.output.weight)
+        biases.append(self.output.bias)
+        return weights, biases
+
     def shapes(self) -> list[int]:
         dims = [int(self.first_weight.shape[2]), int(self.first_weight.shape[1])]
         dims += [int(layer.weight.shape[1]) for layer in self.hidden]
@@ -198,9 +242,9 @@ class ElementNetworks(torch.nn.Module):
         m, h1, d = weight.shape
         # All members' first layers in one matrix product: [n, D] x [D, M*h1].
         x = torch.addmm(self.first_bias.reshape(m * h1), aev, weight.reshape(m * h1, d).t())
-        x = torch.nn.functional.celu(x.reshape(-1, m, h1).transpose(0, 1), self.celu_alpha)
+        x = celu(x.reshape(-1, m, h1).transpose(0, 1), self.celu_alpha)
         for layer in self.hidden:
-            x = torch.nn.functional.celu(layer(x), self.celu_alpha)
+            x = celu(layer(x), self.celu_alpha)
         return self.output(x).squeeze(2)
 
 
@@ -218,6 +262,11 @@ class AniModel(torch.nn.Module):
 
     model_type: str = "ani"
     species: List[str]
+    celu_alpha: float
+    # Per species set present (bit mask), each element's first layer over that set's
+    # AEV columns ([D', M*h1], empty for absent elements). Filled only when scripted
+    # (model files: weights fixed); eager modules recompute them, as weights may change.
+    _first_layers: Dict[int, List[torch.Tensor]]
     n_species: int
     cutoff: float
     interaction_range: float
@@ -253,6 +302,8 @@ class AniModel(torch.nn.Module):
         self.committee_size = members.pop()
         self.aev = AniAev(aev)
         self.networks = torch.nn.ModuleList([ElementNetworks(layers, celu_alpha) for layers in networks])
+        self.celu_alpha = float(celu_alpha)
+        self._first_layers = {}
         for s, net in zip(self.species, self.networks):
             if net.first_weight.shape[2] != self.aev_length:
                 raise ValueError(
@@ -302,10 +353,9 @@ class AniModel(torch.nn.Module):
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """The AEV rows of the local atoms over only the species present (absent
         species' columns are zero, and their first-layer weights need not be read),
-        and the full-AEV column of each of its columns (None: all species present)."""
-        present = torch.zeros(self.n_species, dtype=torch.bool, device=species.device)
-        present[species] = True
-        active = torch.nonzero(present).squeeze(1)
+        and the full-AEV column of each of its columns (None: all species present).
+        With member copies of the edge vectors ([M, E, 3]) the AEV is [M, n_local, D']."""
+        active = self._present_species(species)
         n_active = int(active.shape[0])
         columns: Optional[torch.Tensor] = None
         aev_species = species
@@ -316,12 +366,77 @@ class AniModel(torch.nn.Module):
             columns = self._aev_columns(active)
         return self.aev(edge_vectors, edge_index, aev_species, max(n_active, 1), n_local), columns
 
+    def _present_species(self, species: torch.Tensor) -> torch.Tensor:
+        """Indices of the species present among ``species``, ascending."""
+        present = torch.zeros(self.n_species, dtype=torch.bool, device=species.device)
+        present[species] = True
+        return torch.nonzero(present).squeeze(1)
+
     def atomic_energies(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
     ) -> torch.Tensor:
         """Per-atom energies [M, N] (zero for atoms n_local..N-1)."""
         aev, columns = self.local_aev(species, edge_index, edge_vectors, n_local)
-        return self.energies_from_aev(aev, species, species.shape[0], columns)
+        return self._energies(aev, species, columns)
+
+    def _uses_operator(self) -> bool:
+        """Whether the networks run in the ``ani_networks`` operator: when no weight
+        needs a gradient (or gradients are off). Training takes the autograd path."""
+        if not torch.is_grad_enabled():
+            return True
+        for network in self.networks:
+            if network.requires_grad():
+                return False
+        return True
+
+    def _energies(self, aev: torch.Tensor, species: torch.Tensor, columns: Optional[torch.Tensor]) -> torch.Tensor:
+        """Per-atom energies [M, N] from the local AEV rows ([n, D'] or member copies [M, n, D'])."""
+        if not self._uses_operator():
+            if aev.dim() == 3:
+                raise RuntimeError("member copies of the edge vectors (forward_members) are the inference path: "
+                                   "call requires_grad_(False) on the model first")
+            return self.energies_from_aev(aev, species, species.shape[0], columns)
+        active = self._present_species(species)
+        firsts = self._first_layer_weights(active, columns)
+        weights: List[torch.Tensor] = []
+        biases: List[torch.Tensor] = []
+        n_layers: List[int] = []
+        for e, network in enumerate(self.networks):
+            if firsts[e].numel() == 0:
+                n_layers.append(0)
+            else:
+                w, b = network.operator_layers(firsts[e])
+                weights.extend(w)
+                biases.extend(b)
+                n_layers.append(len(w))
+        n_rows = aev.shape[-2]
+        return torch.ops.nnpkit.ani_networks(
+            aev, species[:n_rows], species.shape[0], weights, biases, n_layers, self.self_energies, self.celu_alpha
+        )
+
+    def _first_layer_weights(self, active: torch.Tensor, columns: Optional[torch.Tensor]) -> List[torch.Tensor]:
+        """Per element, its first layer over the AEV columns of the ``active`` species
+        (:meth:`ElementNetworks.first_layer_columns`; empty for elements not active)."""
+        present = [False] * self.n_species
+        key = 0
+        active_species: List[int] = active.tolist()
+        for s in active_species:
+            present[s] = True
+            key += 1 << s
+        scripted = torch.jit.is_scripting()
+        if scripted and key in self._first_layers:
+            return self._first_layers[key]
+        out: List[torch.Tensor] = []
+        for e, network in enumerate(self.networks):
+            if present[e]:
+                out.append(network.first_layer_columns(columns))
+            else:
+                out.append(torch.empty(0, dtype=self.self_energies.dtype))
+        if scripted:
+            if len(self._first_layers) >= 32:  # bounded: a long run meets few species sets
+                self._first_layers.clear()
+            self._first_layers[key] = out
+        return out
 
     def _outside_training_range(
         self, aev: torch.Tensor, species: torch.Tensor, columns: Optional[torch.Tensor]
@@ -337,9 +452,30 @@ class AniModel(torch.nn.Module):
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """``forward``'s energies and :meth:`extrapolation_counts` from one AEV computation."""
         aev, columns = self.local_aev(species, edge_index, edge_vectors, n_local)
-        energies = self.energies_from_aev(aev, species, species.shape[0], columns)
+        energies = self._energies(aev, species, columns)
         counts = self._outside_training_range(aev, species, columns)
         return self._contract_energies(energies), counts
+
+    @torch.jit.export
+    def forward_members(
+        self,
+        species: torch.Tensor,
+        edge_index: torch.Tensor,
+        member_edge_vectors: torch.Tensor,
+        n_local: int,
+        extrapolation: bool,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Every member's per-atom energies [M, N] from member copies of the edge
+        vectors ``[M, E, 3]`` (equal values; member m's energies depend on copy m
+        only), so that one backward pass of their sum gives each member's gradient;
+        and, with ``extrapolation``, :meth:`extrapolation_counts` (else an empty tensor).
+        The engines call this for committee statistics."""
+        aev, columns = self.local_aev(species, edge_index, member_edge_vectors, n_local)
+        energies = self._energies(aev, species, columns)
+        counts = torch.zeros(0, dtype=torch.int64)
+        if extrapolation:
+            counts = self._outside_training_range(aev[0], species, columns)
+        return energies, counts
 
     @torch.jit.export
     def extrapolation_counts(

@@ -1,0 +1,251 @@
+// CPU driver of the ANI networks operator: per element one matrix product for the
+// first layer of all members, batched products after, and a backward that takes
+// CELU's derivative from the kept activations (no autograd graph).
+#include <ATen/Parallel.h>
+#include <torch/autograd.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "core/ani_networks.h"
+
+namespace nnpkit {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+// For z <= 0, celu(z) = alpha (exp(z/alpha) - 1), so d celu/dz = exp(z/alpha) =
+// celu(z)/alpha + 1: the backward reads the activations kept from the forward
+// and needs neither a second exponential nor a derivative tensor.
+void multiply_by_celu_derivative(torch::Tensor& g, const torch::Tensor& activation, double alpha) {
+  TORCH_CHECK(g.is_contiguous() && activation.is_contiguous() && g.numel() == activation.numel(),
+              "ani_networks: gradient and activation layouts differ");
+  AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "ani_networks_celu_backward", [&] {
+    scalar_t* out = g.data_ptr<scalar_t>();
+    const scalar_t* a = activation.data_ptr<scalar_t>();
+    const scalar_t inv_alpha = scalar_t(1.0 / alpha);
+    at::parallel_for(0, g.numel(), 16384, [&](int64_t begin, int64_t end) {
+      // min(celu/alpha + 1, 1) is 1 for a > 0 and exp(z/alpha) otherwise: branch-free,
+      // so the loop vectorizes (signs are random, a branch would mispredict).
+      for (int64_t k = begin; k < end; ++k) out[k] *= std::min(a[k] * inv_alpha + scalar_t(1), scalar_t(1));
+    });
+  });
+}
+
+std::vector<std::vector<int64_t>> rows_by_element(const torch::Tensor& row_species, int64_t n_elements) {
+  std::vector<std::vector<int64_t>> rows(n_elements);
+  const auto species = row_species.to(torch::kInt64).contiguous();
+  const int64_t* s = species.data_ptr<int64_t>();
+  for (int64_t i = 0; i < species.numel(); ++i) {
+    TORCH_CHECK(s[i] >= 0 && s[i] < n_elements, "ani_networks: row ", i, " has species ", s[i], " outside 0..",
+                n_elements - 1);
+    rows[s[i]].push_back(i);
+  }
+  return rows;
+}
+
+void check_element(const AniElementNetworks& net, int64_t e, int64_t width, const torch::Tensor& aev) {
+  TORCH_CHECK(net.first_weight.defined() && net.first_bias.defined(), "ani_networks: element ", e,
+              " has atoms but no networks");
+  TORCH_CHECK(net.first_bias.dim() == 2, "ani_networks: element ", e, ": first bias must be [M, h1]");
+  const int64_t m = net.first_bias.size(0), h1 = net.first_bias.size(1);
+  TORCH_CHECK(net.first_weight.dim() == 2 && net.first_weight.size(0) == width && net.first_weight.size(1) == m * h1,
+              "ani_networks: element ", e, ": first weight must be [", width, ", ", m * h1, "], got ",
+              net.first_weight.sizes());
+  TORCH_CHECK(!net.weights.empty() && net.weights.size() == net.biases.size(), "ani_networks: element ", e,
+              " needs an output layer");
+  int64_t in = h1;
+  for (size_t l = 0; l < net.weights.size(); ++l) {
+    const auto& w = net.weights[l];
+    TORCH_CHECK(w.dim() == 3 && w.size(0) == m && w.size(2) == in && net.biases[l].dim() == 2 &&
+                    net.biases[l].size(0) == m && net.biases[l].size(1) == w.size(1),
+                "ani_networks: element ", e, ": layer ", l + 1, " has shape ", w.sizes(), " after width ", in);
+    in = w.size(1);
+  }
+  TORCH_CHECK(in == 1, "ani_networks: element ", e, ": the last layer must have one output");
+  TORCH_CHECK(net.first_weight.scalar_type() == aev.scalar_type(), "ani_networks: element ", e,
+              " has weights of another dtype than the AEV");
+}
+
+class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& aev_in, const torch::Tensor& row_species,
+                               int64_t n_atoms, const std::vector<AniElementNetworks>& elements,
+                               const torch::Tensor& self_energies, double celu_alpha) {
+    const bool member_copies = aev_in.dim() == 3;
+    TORCH_CHECK(aev_in.dim() == 2 || member_copies, "ani_networks: aev must be [n, D] or [M, n, D]");
+    const auto aev = member_copies ? aev_in.select(0, 0) : aev_in;
+    const int64_t n = aev.size(0), width = aev.size(1);
+    TORCH_CHECK(row_species.dim() == 1 && row_species.size(0) == n, "ani_networks: row_species must be [n]");
+    TORCH_CHECK(n_atoms >= n, "ani_networks: n_atoms must be at least the number of AEV rows");
+    const auto n_elements = static_cast<int64_t>(elements.size());
+    const auto rows = rows_by_element(row_species, n_elements);
+    int64_t n_members = -1;
+    for (int64_t e = 0; e < n_elements; ++e) {
+      if (rows[e].empty()) continue;
+      check_element(elements[e], e, width, aev);
+      const int64_t m = elements[e].first_bias.size(0);
+      TORCH_CHECK(n_members < 0 || n_members == m, "ani_networks: elements have different committee sizes");
+      n_members = m;
+    }
+    if (n_members < 0) {  // no rows: take the committee size from any element
+      for (const auto& net : elements) {
+        if (net.first_bias.defined()) n_members = net.first_bias.size(0);
+      }
+    }
+    TORCH_CHECK(n_members >= 1, "ani_networks: no element has networks");
+    TORCH_CHECK(!member_copies || aev_in.size(0) == n_members, "ani_networks: ", aev_in.size(0),
+                " AEV copies for a committee of ", n_members);
+    const auto self = self_energies.to(aev.scalar_type());
+    const bool keep_for_backward = aev_in.requires_grad();
+
+    auto energies = torch::zeros({n_members, n_atoms}, aev.options());
+    std::vector<torch::Tensor> saved;  // per element with rows: row indices, first weight, activations, weights
+    std::vector<int64_t> saved_layout;  // per element with rows: element, number of activations
+    for (int64_t e = 0; e < n_elements; ++e) {
+      if (rows[e].empty()) continue;
+      const AniElementNetworks& net = elements[e];
+      const int64_t n_e = static_cast<int64_t>(rows[e].size());
+      const int64_t h1 = net.first_bias.size(1);
+      const auto index = torch::tensor(rows[e], torch::kInt64);
+      const auto x = aev.index_select(0, index);
+      // Each member's first layer, [n_e, D] x [D, h1], written member-major so that the
+      // batched products after read it without a copy.
+      auto z = torch::empty({n_members, n_e, h1}, aev.options());
+      for (int64_t m = 0; m < n_members; ++m) {
+        auto out = z.select(0, m);
+        at::addmm_out(out, net.first_bias.select(0, m), x, net.first_weight.narrow(1, m * h1, h1));
+      }
+      at::celu_(z, celu_alpha);
+      std::vector<torch::Tensor> activations{z};
+      auto h = z;  // [M, n_e, h1]
+      const size_t n_layers = net.weights.size();
+      for (size_t l = 0; l < n_layers; ++l) {
+        z = at::baddbmm(net.biases[l].unsqueeze(1), h, net.weights[l].transpose(1, 2));
+        if (l + 1 < n_layers) {
+          at::celu_(z, celu_alpha);
+          activations.push_back(z);
+        }
+        h = z;
+      }
+      energies.index_copy_(1, index, h.squeeze(2) + self[e]);
+      if (keep_for_backward) {
+        saved.push_back(index);
+        saved.push_back(net.first_weight);
+        for (auto& a : activations) saved.push_back(a);
+        for (const auto& w : net.weights) saved.push_back(w);
+        saved_layout.push_back(e);
+        saved_layout.push_back(static_cast<int64_t>(activations.size()));
+      }
+    }
+    if (keep_for_backward) {
+      ctx->saved_data["saved"] = saved;
+      ctx->saved_data["layout"] = saved_layout;
+      ctx->saved_data["member_copies"] = member_copies;
+      ctx->saved_data["celu_alpha"] = celu_alpha;
+      ctx->saved_data["shape"] = aev_in.sizes().vec();
+    }
+    return energies;
+  }
+
+  static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
+    TORCH_CHECK(!at::GradMode::is_enabled(),
+                "ani_networks: second derivatives are not implemented (the inference path); train through the "
+                "Python networks, whose weights require gradients");
+    const auto saved = ctx->saved_data["saved"].toTensorVector();
+    const auto layout = ctx->saved_data["layout"].toIntVector();
+    const bool member_copies = ctx->saved_data["member_copies"].toBool();
+    const auto shape = ctx->saved_data["shape"].toIntVector();
+    const double alpha = ctx->saved_data["celu_alpha"].toDouble();
+    const auto& seed = grad_outputs[0];  // [M, n_atoms]
+    auto grad_aev = torch::zeros(shape, seed.options());
+    size_t k = 0;
+    for (size_t p = 0; p < layout.size(); p += 2) {
+      const int64_t n_activations = layout[p + 1];
+      const auto& index = saved[k++];
+      const auto& first_weight = saved[k++];  // [D, M*h1]
+      std::vector<torch::Tensor> activations(saved.begin() + k, saved.begin() + k + n_activations);
+      k += n_activations;
+      std::vector<torch::Tensor> weights(saved.begin() + k, saved.begin() + k + n_activations);
+      k += n_activations;
+      const int64_t n_members = weights[0].size(0);
+      const int64_t n_e = index.size(0);
+      const int64_t h1 = activations[0].size(2);
+      // Back through the layers: g is dE/d(output of a hidden layer), [M, n_e, width].
+      auto g = seed.index_select(1, index).unsqueeze(2) * weights.back();  // [M, n_e, 1] x [M, 1, h_last]
+      for (int64_t l = n_activations - 1; l >= 1; --l) {
+        multiply_by_celu_derivative(g, activations[l], alpha);
+        g = at::bmm(g, weights[l - 1]);  // [M, n_e, out] x [M, out, in]
+      }
+      // Through the first layer: member m's gradient is g[m] x W_m^T, [n_e, D].
+      multiply_by_celu_derivative(g, activations[0], alpha);
+      if (member_copies) {
+        auto grads = torch::empty({n_members, n_e, first_weight.size(0)}, g.options());
+        for (int64_t m = 0; m < n_members; ++m) {
+          auto out = grads.select(0, m);
+          at::mm_out(out, g.select(0, m), first_weight.narrow(1, m * h1, h1).t());
+        }
+        grad_aev.index_copy_(1, index, grads);
+      } else {
+        // Summed over members, accumulated in place (the [n_e, D] sum stays in cache).
+        auto sum = at::mm(g.select(0, 0), first_weight.narrow(1, 0, h1).t());
+        for (int64_t m = 1; m < n_members; ++m) sum.addmm_(g.select(0, m), first_weight.narrow(1, m * h1, h1).t());
+        grad_aev.index_copy_(0, index, sum);
+      }
+    }
+    return {grad_aev, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+// The registered operator's flat signature: per element n_layers[e] weights and
+// biases (first layer [D, M*h1] and [M, h1], then [M, out, in] and [M, out]);
+// n_layers[e] = 0 for an element without networks here.
+torch::Tensor ani_networks_op(const torch::Tensor& aev, const torch::Tensor& row_species, int64_t n_atoms,
+                              std::vector<torch::Tensor> weights, std::vector<torch::Tensor> biases,
+                              std::vector<int64_t> n_layers, const torch::Tensor& self_energies, double celu_alpha) {
+  TORCH_CHECK(weights.size() == biases.size(), "ani_networks: need as many biases as weights");
+  std::vector<AniElementNetworks> elements(n_layers.size());
+  size_t k = 0;
+  for (size_t e = 0; e < n_layers.size(); ++e) {
+    if (n_layers[e] == 0) continue;
+    TORCH_CHECK(n_layers[e] >= 2 && k + n_layers[e] <= weights.size(), "ani_networks: element ", e, " declares ",
+                n_layers[e], " layers (need 2 or more, and that many weights)");
+    elements[e].first_weight = weights[k];
+    elements[e].first_bias = biases[k];
+    for (int64_t l = 1; l < n_layers[e]; ++l) {
+      elements[e].weights.push_back(weights[k + l]);
+      elements[e].biases.push_back(biases[k + l]);
+    }
+    k += n_layers[e];
+  }
+  TORCH_CHECK(k == weights.size(), "ani_networks: ", weights.size(), " weights for ", k, " declared layers");
+  return ani_networks(aev, row_species, n_atoms, elements, self_energies, celu_alpha);
+}
+
+}  // namespace
+
+torch::Tensor ani_networks(const torch::Tensor& aev, const torch::Tensor& row_species, int64_t n_atoms,
+                           const std::vector<AniElementNetworks>& elements, const torch::Tensor& self_energies,
+                           double celu_alpha) {
+  if (at::GradMode::is_enabled()) {
+    for (const auto& net : elements) {
+      bool trainable = net.first_weight.defined() && net.first_weight.requires_grad();
+      for (const auto& w : net.weights) trainable = trainable || w.requires_grad();
+      TORCH_CHECK(!trainable, "ani_networks: weights that require gradients need the autograd path (training)");
+    }
+  }
+  TORCH_CHECK(aev.device().is_cpu(), "ani_networks: the CPU operator needs CPU tensors");
+  return AniNetworksFunction::apply(aev, row_species, n_atoms, elements, self_energies, celu_alpha);
+}
+
+TORCH_LIBRARY_FRAGMENT(nnpkit, m) {
+  m.def(
+      "ani_networks(Tensor aev, Tensor row_species, int n_atoms, Tensor[] weights, Tensor[] biases, int[] n_layers, "
+      "Tensor self_energies, float celu_alpha) -> Tensor",
+      &ani_networks_op);
+}
+
+}  // namespace nnpkit

@@ -1,0 +1,251 @@
+"""The fast ANI paths against the straightforward ones, in float64 to 1e-12:
+
+- the ``ani_networks`` operator (all members and elements in one call, first layer
+  on the species blocks present) against one member, one element, one atom at a
+  time on the full AEV, energies and gradients;
+- the member-batched AEV backward against one backward pass per member;
+- committee statistics from one backward pass (``forward_members``) against one
+  backward pass per member, through the engine's ModelRunner;
+- model files written before these paths existed, which run their own code.
+
+Structures hold all seven ANI-2x elements, or a species subset, and periodic cells
+shorter than twice the cutoff (atoms see their own images).
+"""
+
+import math
+import pathlib
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+
+import nnpkit
+from nnpkit.models.ani import AevParameters, AniAev, AniModel, celu
+
+SPECIES = ["H", "C", "N", "O", "S", "F", "Cl"]
+NUMBERS = [1, 6, 7, 8, 16, 9, 17]
+PARAMS = AevParameters.standard(4.6, 3.1, n_radial=6, n_angular=2, n_sections=4)
+LEGACY_FILE = pathlib.Path(__file__).resolve().parent / "data" / "ani-committee-format1.pt"
+
+
+def seven_element_model(committee_size=3, seed=12, hidden=(6, 4)) -> AniModel:
+    """A random ANI model over ANI-2x's elements; with the defaults exactly the model in
+    tests/data/ani-committee-format1.pt (written with the AniModel of the first format)."""
+    g = torch.Generator().manual_seed(seed)
+    dims = [PARAMS.length(len(SPECIES)), *hidden, 1]
+    networks = [
+        [
+            (torch.randn(committee_size, o, i, generator=g, dtype=torch.float64) / math.sqrt(i),
+             torch.randn(committee_size, o, generator=g, dtype=torch.float64) * 0.1)
+            for i, o in zip(dims[:-1], dims[1:])
+        ]
+        for _ in SPECIES
+    ]
+    return AniModel(SPECIES, PARAMS, networks, [-0.5, -38.0, -54.6, -75.0, -398.0, -99.7, -460.1])
+
+
+def periodic_structure(numbers, seed=0, n_atoms=14):
+    """Atoms on a jittered grid in a skewed cell whose heights (about 4.3 Angstrom) are
+    shorter than twice the cutoff (9.2): every atom sees images of itself."""
+    rng = np.random.default_rng(seed)
+    grid = [(i, j, k) for i in range(3) for j in range(3) for k in range(2)][:n_atoms]
+    cell = np.array([[5.6, 0.0, 0.0], [0.9, 5.2, 0.0], [-0.6, 0.5, 4.4]])
+    fractions = (np.array(grid) + 0.5 + rng.uniform(-0.1, 0.1, (len(grid), 3))) / [3, 3, 2]
+    return Atoms(numbers=[numbers[i % len(numbers)] for i in range(len(grid))], positions=fractions @ cell,
+                 cell=cell, pbc=True)
+
+
+def molecule_cluster(seed=1):
+    """Chloroethane, methanethiol, acetyl fluoride and ethylamine side by side: all seven elements."""
+    from ase.build import molecule
+
+    atoms = molecule("CH3CH2Cl")
+    for k, formula in enumerate(["CH3SH", "CH3COF", "CH3CH2NH2"], 1):
+        other = molecule(formula)
+        other.positions += [3.6 * k, 0.3 * k, 0.0]
+        atoms += other
+    atoms.rattle(0.05, seed=seed)
+    return atoms
+
+
+STRUCTURES = {
+    "periodic, all seven": lambda: periodic_structure(NUMBERS),
+    "periodic, H and O": lambda: periodic_structure([8, 1, 1], seed=1),
+    "periodic, C only": lambda: periodic_structure([6], seed=2, n_atoms=8),
+    "molecules, all seven": molecule_cluster,
+}
+
+
+def edges(atoms, n_local=None):
+    edge_index, _, vectors = nnpkit._core.neighbor_list(atoms.positions, atoms.cell.array, list(atoms.pbc),
+                                                        PARAMS.radial_cutoff)
+    species = torch.tensor([NUMBERS.index(z) for z in atoms.numbers])
+    return species, torch.from_numpy(edge_index), torch.from_numpy(vectors)
+
+
+def plain_energies(model: AniModel, species, edge_index, vectors, n_local):
+    """Full AEV; one member, one element, one atom at a time; plain products."""
+    aev = AniAev(PARAMS)(vectors, edge_index, species, model.n_species, n_local)
+    rows = []
+    for m in range(model.committee_size):
+        row = []
+        for i in range(species.shape[0]):
+            if i >= n_local:
+                row.append(torch.zeros((), dtype=torch.float64))
+                continue
+            e = int(species[i])
+            net = model.networks[e]
+            x = celu(aev[i] @ net.first_weight[m].T + net.first_bias[m], net.celu_alpha)
+            for layer in net.hidden:
+                x = celu(x @ layer.weight[m].T + layer.bias[m], net.celu_alpha)
+            row.append((x @ net.output.weight[m].T + net.output.bias[m])[0] + model.self_energies[e])
+        rows.append(torch.stack(row))
+    return torch.stack(rows)
+
+
+@pytest.mark.parametrize("name", list(STRUCTURES))
+def test_operator_equals_plain_networks_energies_and_gradients(name):
+    atoms = STRUCTURES[name]()
+    species, edge_index, vectors = edges(atoms)
+    n_local = len(atoms) - 2  # the last two play ghost atoms
+    model = seven_element_model()
+    v = vectors.clone().requires_grad_(True)
+    reference = plain_energies(model, species, edge_index, v, n_local)
+    seed = torch.randn(reference.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    (ref_grad,) = torch.autograd.grad((reference * seed).sum(), v)
+
+    model.requires_grad_(False)  # the inference path: the ani_networks operator
+    assert model._uses_operator()
+    v = vectors.clone().requires_grad_(True)
+    got = model(species, edge_index, v, n_local)
+    (grad,) = torch.autograd.grad((got * seed).sum(), v)
+    torch.testing.assert_close(got, reference.detach(), rtol=1e-12, atol=1e-12)
+    assert torch.all(got[:, n_local:] == 0)
+    assert ref_grad.abs().max() > 1e-2
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["periodic, all seven", "molecules, all seven"])
+def test_batched_aev_backward_equals_one_pass_per_seed(name):
+    species, edge_index, vectors = edges(STRUCTURES[name]())
+    aev = AniAev(PARAMS)
+    n = species.shape[0]
+    members = 4
+    copies = vectors.unsqueeze(0).expand(members, -1, -1).detach().requires_grad_(True)
+    out = aev(copies, edge_index, species, len(SPECIES), n)
+    assert out.shape == (members, n, PARAMS.length(len(SPECIES)))
+    torch.testing.assert_close(out[2], aev(vectors, edge_index, species, len(SPECIES), n), rtol=0, atol=0)
+    seeds = torch.randn(out.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    (batched,) = torch.autograd.grad((out * seeds).sum(), copies)
+    for m in range(members):
+        v = vectors.clone().requires_grad_(True)
+        (one,) = torch.autograd.grad((aev(v, edge_index, species, len(SPECIES), n) * seeds[m]).sum(), v)
+        torch.testing.assert_close(batched[m], one, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("name", ["periodic, all seven", "molecules, all seven", "periodic, H and O"])
+def test_forward_members_gives_each_member_its_own_gradient(name):
+    species, edge_index, vectors = edges(STRUCTURES[name]())
+    n_local = species.shape[0]
+    model = seven_element_model().requires_grad_(False)
+    copies = vectors.unsqueeze(0).expand(model.committee_size, -1, -1).detach().requires_grad_(True)
+    energies, counts = model.forward_members(species, edge_index, copies, n_local, False)
+    assert counts.numel() == 0
+    (batched,) = torch.autograd.grad(energies.sum(), copies)
+    for m in range(model.committee_size):
+        v = vectors.clone().requires_grad_(True)
+        member = model(species, edge_index, v, n_local)[m]
+        torch.testing.assert_close(energies[m], member.detach(), rtol=1e-12, atol=1e-12)
+        (one,) = torch.autograd.grad(member.sum(), v)
+        torch.testing.assert_close(batched[m], one, rtol=1e-12, atol=1e-12)
+
+
+class _MeanOnly(torch.nn.Module):
+    """The same model without ``forward_members``: the runner falls back to one backward
+    pass per member (the straightforward committee statistics)."""
+
+    def __init__(self, inner: AniModel) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor,
+                n_local: int) -> torch.Tensor:
+        return self.inner(species, edge_index, edge_vectors, n_local)
+
+
+@pytest.fixture(scope="module")
+def batched_and_per_member(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ani-fast")
+    model = seven_element_model(committee_size=4, seed=7, hidden=(10, 6))
+    with torch.no_grad():  # a known training range, so that some atoms extrapolate
+        model.aev_min.fill_(0.0)
+        model.aev_max.fill_(0.35)
+    fast = nnpkit.load(nnpkit.export(model, folder / "fast.pt", energy_unit="Hartree"))
+    slow = nnpkit.load(nnpkit.export(_MeanOnly(model), folder / "slow.pt", species=SPECIES, cutoff=model.cutoff,
+                                     committee_size=4, energy_unit="Hartree"))
+    return fast, slow
+
+
+@pytest.mark.parametrize("name", list(STRUCTURES))
+def test_runner_committee_statistics_from_one_pass_equal_one_pass_per_member(batched_and_per_member, name):
+    fast, slow = batched_and_per_member
+    atoms = STRUCTURES[name]()
+    a = fast.compute(atoms, committee=True, extrapolation=False, atom_virials=True)
+    b = slow.compute(atoms, committee=True, extrapolation=False, atom_virials=True)
+    assert a["energy"] == pytest.approx(b["energy"], rel=1e-12)
+    assert a["energy_std"] == pytest.approx(b["energy_std"], rel=1e-10)
+    np.testing.assert_allclose(a["member_energies"], b["member_energies"], rtol=1e-12)
+    assert np.abs(b["member_forces"]).max() > 1e-2
+    for key in ("forces", "member_forces", "forces_std", "virial", "atom_virials", "energies"):
+        np.testing.assert_allclose(a[key], b[key], rtol=0, atol=1e-12 * max(1.0, np.abs(b[key]).max()), err_msg=key)
+    # and the mean-only evaluation agrees with the committee's mean
+    mean_only = fast.compute(atoms, committee=False, extrapolation=False)
+    np.testing.assert_allclose(mean_only["forces"], a["forces"], rtol=0, atol=1e-12 * np.abs(a["forces"]).max())
+
+
+def test_committee_statistics_with_extrapolation_counts(batched_and_per_member):
+    fast, slow = batched_and_per_member
+    atoms = molecule_cluster()
+    with pytest.warns(nnpkit.ExtrapolationWarning):
+        with_committee = fast.compute(atoms, committee=True)
+    with pytest.warns(nnpkit.ExtrapolationWarning):
+        mean_only = fast.compute(atoms, committee=False)
+    counts = with_committee["extrapolation_counts"]
+    assert counts.sum() > 0
+    np.testing.assert_array_equal(counts, mean_only["extrapolation_counts"])
+
+
+def test_first_layers_kept_per_species_set_do_not_mix(batched_and_per_member):
+    """The scripted model keeps each species set's first layers; alternating sets gives
+    what a freshly loaded model gives."""
+    fast, _ = batched_and_per_member
+    structures = [STRUCTURES[n]() for n in ("periodic, H and O", "molecules, all seven", "periodic, C only")]
+    first = [fast.compute(a, committee=False, extrapolation=False) for a in structures]
+    for atoms, before in zip(reversed(structures), reversed(first)):
+        again = nnpkit.load(fast.path).compute(atoms, committee=False, extrapolation=False)
+        assert again["energy"] == before["energy"]
+        np.testing.assert_array_equal(again["forces"], before["forces"])
+
+
+def test_old_model_files_run_their_own_code():
+    """A file of the first AniModel format (no operator, no forward_members) loads and
+    gives the same energies as the model rebuilt from the same weights today. Its
+    forces carry torch's CELU backward (alpha rounded to float32): equal to ~1e-8."""
+    old = nnpkit.load(LEGACY_FILE)
+    new_model = seven_element_model()
+    atoms = molecule_cluster()
+    a = old.compute(atoms, committee=True)
+    species, edge_index, vectors = edges(atoms)
+    v = vectors.clone().requires_grad_(True)
+    reference = plain_energies(new_model, species, edge_index, v, len(atoms))
+    hartree = nnpkit._core.energy_unit_in_ev("Hartree")
+    np.testing.assert_allclose(a["member_energies"] / hartree, reference.sum(1).detach().numpy(), rtol=1e-12)
+    member_forces = np.stack([-torch.autograd.grad(reference[m].sum(), v, retain_graph=True)[0].numpy()
+                              for m in range(3)])
+    # edge gradients to forces: F_i = sum over edges (i, j) of dE/dr_ij - sum over edges (j, i)
+    forces = np.zeros((3, len(atoms), 3))
+    for m in range(3):
+        np.add.at(forces[m], edge_index[0].numpy(), -member_forces[m])
+        np.add.at(forces[m], edge_index[1].numpy(), member_forces[m])
+    np.testing.assert_allclose(a["member_forces"] / hartree, forces, rtol=0, atol=1e-7)
