@@ -1,11 +1,12 @@
 """Grouped symmetry-function kernel against the reference driver on a converted
 n2p2 model: largest differences of G and of the VJP, and time of each.
 
-usage: sf_kernel_check.py MODEL.pt STRUCTURE [--format F] [--repeat N] [--threads T]
+usage: sf_kernel_check.py MODEL.pt STRUCTURE [--format F|n2p2] [--z-of-type 1:1,2:8] [--repeat N] [--threads T]
 """
 import argparse
 import time
 
+import ase.data
 import ase.io
 import ase.units
 import numpy as np
@@ -37,7 +38,7 @@ def main() -> None:
     model = nnpkit.load(a.model)
     module = torch.jit.load(a.model)
     sf = module.descriptor
-    conv = float(module.conv_length)
+    conv = float(module.conv_length)  # n2p2 models: normalised length units
     length = ase.units.Bohr if model.metadata["length_unit"] == "Bohr" else 1.0  # model length unit in Angstrom
     edge_index, _, vectors = _core.neighbor_list(np.ascontiguousarray(atoms.positions) / length,
                                                  atoms.cell.array / length, list(atoms.pbc), float(model.metadata["cutoff"]))
@@ -68,5 +69,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    import ase.data
     main()
