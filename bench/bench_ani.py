@@ -98,8 +98,8 @@ def torchani_runner(model, atoms, dtype: torch.dtype) -> Callable[[], tuple[floa
 def contenders_for(model, reference, infer, atoms, dtype: torch.dtype) -> dict[str, Callable[[], object]]:
     """nnpkit mean-only and with committee statistics, TorchANI standard and inference-optimised."""
     return {
-        "nnpkit": lambda: model.compute(atoms, committee=False, extrapolation=False),
-        "committee": lambda: model.compute(atoms, committee=True, extrapolation=False),
+        "nnpkit": lambda: model.compute(atoms, committee_statistics=False, extrapolation=False),
+        "committee": lambda: model.compute(atoms, committee_statistics=True, extrapolation=False),
         "torchani": torchani_runner(reference, atoms, dtype),
         "infer": torchani_runner(infer, atoms, dtype),
     }
@@ -183,7 +183,7 @@ def main() -> int:
                 torch.set_num_threads(threads)
                 contenders = contenders_for(model, reference, infer, atoms, dtype)
                 t = interleaved(contenders, rounds)
-                ours = model.compute(atoms, committee=False, extrapolation=False)
+                ours = model.compute(atoms, committee_statistics=False, extrapolation=False)
                 _, ref_forces = contenders["torchani"]()
                 d_forces = np.abs(ours["forces"] / hartree - ref_forces[0].detach().double().numpy()).max()
                 best = min(median(t["torchani"]), median(t["infer"]))

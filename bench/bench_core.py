@@ -48,10 +48,10 @@ def measure(n_target: int, model_path: str, threads: int, repeat: int) -> dict:
     for _ in range(repeat):
         edge_index, _, _ = _core.neighbor_list(*args)
     t_nl = (time.perf_counter() - t) / repeat
-    model.compute(atoms, committee=False)  # warm-up (TorchScript profiling runs)
+    model.compute(atoms, committee_statistics=False)  # warm-up (TorchScript profiling runs)
     t = time.perf_counter()
     for _ in range(repeat):
-        model.compute(atoms, committee=False)
+        model.compute(atoms, committee_statistics=False)
     t_ef = (time.perf_counter() - t) / repeat
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {

@@ -66,7 +66,7 @@ def python_rate(model: nnpkit.Model, cells: int, steps: int, threads: int, clock
     atoms = crystal(cells)
     # the work pair_style nnp does each step: energy, forces, virial; no committee
     # statistics (one backward pass per member) and no extrapolation check
-    work = dict(committee=False, extrapolation=False)
+    work = dict(committee_statistics=False, extrapolation=False)
     model.compute(atoms, **work)  # warm-up (TorchScript profiling runs)
     model.compute(atoms, **work)
     start = clock()

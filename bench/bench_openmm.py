@@ -110,7 +110,7 @@ def mlmm_breakdown(model_path: str, platform: str, precision: str | None, steps:
     box = np.asarray(state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.angstrom))
     model = nnpkit.load(model_path)
     t_model = per_call(lambda: model.compute(positions=positions, numbers=numbers, cell=box, pbc=True,
-                                             committee=False, extrapolation=False), steps)
+                                             committee_statistics=False, extrapolation=False), steps)
     properties = context.getPlatform().getPropertyNames()
     transfer = t_energy_forces - t_empty_group - t_model
     return {
@@ -182,7 +182,7 @@ def main() -> int:
         n_atoms = len(numbers)
 
         t_core = per_call(lambda: model.compute(positions=positions, numbers=numbers, cell=cell, pbc=True,
-                                                committee=False), args.steps)
+                                                committee_statistics=False), args.steps)
 
         system = openmm.System()
         for atom in pdb.topology.atoms():
@@ -195,7 +195,7 @@ def main() -> int:
         t_openmm = per_call(lambda: integrator.step(1), args.steps)
         t_eval = per_call(lambda: context.getState(getEnergy=True, getForces=True), args.steps)
         core_call = lambda: model.compute(positions=positions, numbers=numbers, cell=cell, pbc=True,  # noqa: E731
-                                          committee=False)
+                                          committee_statistics=False)
         overhead_eval, core_median = paired_difference(core_call, lambda: context.getState(getEnergy=True,
                                                                                            getForces=True),
                                                        args.steps)

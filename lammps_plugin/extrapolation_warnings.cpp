@@ -7,7 +7,6 @@ namespace nnpkit_lammps {
 int64_t ExtrapolationCounter::add(MPI_Comm world, int64_t local_warnings, const ExtrapolationSettings& settings) {
   int64_t global = 0;
   MPI_Allreduce(&local_warnings, &global, 1, MPI_INT64_T, MPI_SUM, world);
-  latest_ = global;
   counted_ = settings.reset_each_step ? global : counted_ + global;
   since_summary_ += global;
   return global;

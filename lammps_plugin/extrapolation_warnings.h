@@ -38,10 +38,8 @@ class ExtrapolationCounter {
   int64_t take_summary();
   // What maxew is compared with: all warnings so far, or with resetew those of the latest evaluation.
   int64_t counted() const { return counted_; }
-  int64_t latest() const { return latest_; }
 
  private:
-  int64_t latest_ = 0;
   int64_t counted_ = 0;
   int64_t since_summary_ = 0;
 };

@@ -11,9 +11,9 @@
 #pragma once
 
 #include <cstdint>
-#include <stdexcept>
-#include <string>
 #include <vector>
+
+#include "core/evaluation_request.h"
 
 namespace nnpkit_lammps {
 
@@ -30,26 +30,11 @@ struct NeighborView {
   int neighbor_mask = ~0;                // strips LAMMPS' special-bond bits from neighbour indices
 };
 
-// The model contract's inputs: model atoms are the owned atoms of the model's
-// species, then the ghost atoms that some kept edge touches.
-struct ModelEdges {
-  std::vector<int64_t> species;        // [N]
+// The model contract's inputs (nnpkit::ModelInput): model atoms are the owned
+// atoms of the model's species, then the ghost atoms that some kept edge touches;
+// engine_index maps them back to LAMMPS' atoms.
+struct ModelEdges : nnpkit::ModelInput {
   std::vector<int> engine_index;       // [N] engine (LAMMPS) index of each model atom
-  int64_t n_local = 0;
-  std::vector<int64_t> centres;        // [E] grouped by centre, ascending
-  std::vector<int64_t> neighbours;     // [E]
-  std::vector<double> vectors;         // [E*3] x_neighbour - x_centre
-  int64_t n_edges() const { return static_cast<int64_t>(centres.size()); }
-};
-
-// Two atoms closer than the model accepts (engine indices), translated by
-// NnpModel::evaluate from the core's AtomsTooCloseError.
-class OverlapError : public std::runtime_error {
- public:
-  OverlapError(const std::string& what, int i, int j, double distance, double limit)
-      : std::runtime_error(what), atom_i(i), atom_j(j), distance(distance), limit(limit) {}
-  int atom_i, atom_j;
-  double distance, limit;
 };
 
 // Builds the edges shorter than `cutoff` (strictly), keeping those within the

@@ -1,25 +1,11 @@
 #include "model_deviation.h"
 
 #include <algorithm>
-#include <cmath>
 #include <limits>
 
-namespace nnpkit_lammps {
+#include "core/committee_deviation.h"
 
-void atom_force_deviation(const double* member_forces, int n_atoms, int n_members, double* deviation) {
-  for (int i = 0; i < n_atoms; ++i) {
-    const double* f = member_forces + static_cast<int64_t>(i) * n_members * 3;
-    double mean[3] = {0.0, 0.0, 0.0};
-    for (int m = 0; m < n_members; ++m) {
-      for (int c = 0; c < 3; ++c) mean[c] += f[3 * m + c] / n_members;
-    }
-    double sum_sq = 0.0;
-    for (int m = 0; m < n_members; ++m) {
-      for (int c = 0; c < 3; ++c) sum_sq += (f[3 * m + c] - mean[c]) * (f[3 * m + c] - mean[c]);
-    }
-    deviation[i] = std::sqrt(sum_sq / n_members);
-  }
-}
+namespace nnpkit_lammps {
 
 ModelDeviation reduce_model_deviation(MPI_Comm world, const double* atom_deviation, int n_owned,
                                       const std::vector<double>& member_virials, int n_members) {
@@ -40,18 +26,10 @@ ModelDeviation reduce_model_deviation(MPI_Comm world, const double* atom_deviati
 
   std::vector<double> virials(member_virials.size());
   MPI_Allreduce(member_virials.data(), virials.data(), static_cast<int>(virials.size()), MPI_DOUBLE, MPI_SUM, world);
-  out.max_virial = 0.0;
-  out.min_virial = std::numeric_limits<double>::max();
-  out.avg_virial = 0.0;
-  for (int k = 0; k < 9; ++k) {
-    double mean = 0.0, sum_sq = 0.0;
-    for (int m = 0; m < n_members; ++m) mean += virials[9 * m + k] / n_members;
-    for (int m = 0; m < n_members; ++m) sum_sq += (virials[9 * m + k] - mean) * (virials[9 * m + k] - mean);
-    const double std_k = std::sqrt(sum_sq / n_members) / n_atoms;
-    out.max_virial = std::max(out.max_virial, std_k);
-    out.min_virial = std::min(out.min_virial, std_k);
-    out.avg_virial += std_k / 9.0;
-  }
+  const nnpkit::DeviationRange v = nnpkit::virial_deviation(virials.data(), n_members, n_atoms);
+  out.max_virial = v.max;
+  out.min_virial = v.min;
+  out.avg_virial = v.avg;
   return out;
 }
 

@@ -1,10 +1,9 @@
 // Committee deviation in DeePMD-kit's model_devi layout, so that active-learning
 // tools (dpgen and alike) read the file unchanged:
 //   step  max_devi_v  min_devi_v  avg_devi_v  max_devi_f  min_devi_f  avg_devi_f
-// Force deviation of an atom: sqrt(mean_m |F_m - <F>|^2) over committee members,
-// from forces already summed over all ranks' contributions. Virial deviation: the
-// population standard deviation of each of the 9 virial components over members,
-// divided by the number of atoms (DeePMD-kit's normalisation).
+// The formulas are the core's (core/committee_deviation.h); this file reduces
+// them over MPI ranks, from forces already summed over all ranks' contributions,
+// and writes the file.
 #pragma once
 
 #include <mpi.h>
@@ -20,9 +19,6 @@ struct ModelDeviation {
   double max_virial = 0.0, min_virial = 0.0, avg_virial = 0.0;
   double max_force = 0.0, min_force = 0.0, avg_force = 0.0;
 };
-
-// member_forces: [n_atoms][n_members][3]; writes the deviation of each atom to `deviation`.
-void atom_force_deviation(const double* member_forces, int n_atoms, int n_members, double* deviation);
 
 // Collective over `world`: statistics of the owned atoms' force deviations and of
 // the member virials (each rank passes its own [n_members * 9] contribution).

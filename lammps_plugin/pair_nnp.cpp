@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -21,13 +22,17 @@
 #include "neighbor.h"
 #include "update.h"
 
+#include "core/committee_deviation.h"
+#include "core/elements.h"
+#include "core/errors.h"
+#include "core/model.h"
+#include "core/periodic_images.h"
 #include "ghost_edges.h"
 #include "model_deviation.h"
-#include "nnp_model.h"
 
 using namespace LAMMPS_NS;
 using nnpkit_lammps::ModelEdges;
-using nnpkit_lammps::ModelOutput;
+using nnpkit::EvaluationOutput;
 
 namespace {
 
@@ -187,7 +192,7 @@ void PairNNP::settings(int narg, char** arg) {
 
 void PairNNP::load_model() {
   try {
-    model_ = std::make_unique<nnpkit_lammps::NnpModel>(model_path_);
+    model_ = std::make_unique<nnpkit::Model>(model_path_);
   } catch (const std::exception& e) {
     error->all(FLERR, "pair_style nnp: {}", e.what());
   }
@@ -219,12 +224,16 @@ void PairNNP::load_model() {
     if (atom->find_custom(kExtrapolationProperty, flag, cols) < 0) atom->add_custom(kExtrapolationProperty, 0, 0);
   }
   apply_engine_units();
-  if (max_neighbors_ > 0) model_->set_max_neighbors(max_neighbors_);
+  if (max_neighbors_ > 0) {
+    auto limits = model_->neighbor_limits();
+    limits.max_neighbors_per_atom = max_neighbors_;
+    model_->set_neighbor_limits(limits);
+  }
   if (comm->me == 0) {
     utils::logmesg(lmp,
                    "pair_style nnp: model {} (species {}; cutoff {:.6g}, interaction range {:.6g}, min_distance "
                    "{:.6g}{} in {} units; committee of {}{})\n",
-                   model_path_, joined(model_->species()), model_->cutoff(), model_->interaction_range(),
+                   model_path_, joined(model_->metadata().species), model_->cutoff(), model_->interaction_range(),
                    model_->min_distance(), min_distance_ >= 0.0 ? " (set by min_distance)" : "", update->unit_style,
                    members_,
                    members_ > 1 && dev_every_ == 0
@@ -239,7 +248,7 @@ void PairNNP::apply_engine_units() {
     error->all(FLERR,
                "pair_style nnp does not support 'units lj': an NNP has physical units (this model: {}, {}). "
                "Use units metal, real, electron, si, cgs, micro or nano",
-               model_->length_unit(), model_->energy_unit());
+               model_->metadata().length_unit, model_->metadata().energy_unit);
   }
   for (const auto& u : kEngineUnits) {
     if (style == u.style) {
@@ -274,13 +283,13 @@ void PairNNP::coeff(int narg, char** arg) {
     }
     int index = -1;
     try {
-      index = model_->species_index(element);
+      index = model_->metadata().species_index(nnpkit::atomic_number(element));
     } catch (const std::exception&) {
       error->all(FLERR, "pair_coeff: '{}' (atom type {}) is not a chemical element symbol", element, t);
     }
     if (index < 0) {
       error->all(FLERR, "pair_coeff: element {} (atom type {}) is not in model {} (model species: {}); use NULL "
-                 "for types this model does not handle", element, t, model_path_, joined(model_->species()));
+                 "for types this model does not handle", element, t, model_path_, joined(model_->metadata().species));
     }
     type_species_[t] = index;
   }
@@ -324,7 +333,7 @@ void PairNNP::init_style() {
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     threads = std::max(1, cores / ranks_on_node);
   }
-  nnpkit_lammps::NnpModel::set_num_threads(threads);
+  nnpkit::Model::set_num_threads(threads);
 }
 
 // Ghost atoms must reach as far as the model's information travels (plus the
@@ -340,28 +349,25 @@ void PairNNP::set_ghost_cutoff() {
 }
 
 // Brick communication replicates ghosts over several periods of a small box;
-// tiled communication cannot, and absurdly thin boxes are refused as in the core.
+// tiled communication cannot, and absurdly thin boxes are refused by the core's rule.
 void PairNNP::check_box_size() {
   const double* h = domain->h;  // xprd yprd zprd yz xz xy: rows a=(h0,0,0) b=(h5,h1,0) c=(h4,h3,h2)
-  const double volume = h[0] * h[1] * h[2];
-  const double plane_areas[3] = {std::sqrt(h[1] * h[1] * h[2] * h[2] + h[5] * h[5] * h[2] * h[2] +
-                                           (h[5] * h[3] - h[1] * h[4]) * (h[5] * h[3] - h[1] * h[4])),
-                                 h[0] * std::sqrt(h[2] * h[2] + h[3] * h[3]), h[0] * h[1]};
+  const std::array<double, 9> cell = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
+  const std::array<bool, 3> periodic = {domain->periodicity[0] != 0, domain->periodicity[1] != 0,
+                                        domain->periodicity[2] != 0};
+  const std::array<double, 3> widths = nnpkit::lattice_plane_spacings(cell);
   const double reach = model_->interaction_range() + neighbor->skin;
-  constexpr int kMaxImages = 200;
   for (int d = 0; d < 3; ++d) {
-    if (!domain->periodicity[d]) continue;
-    const double width = volume / plane_areas[d];
-    if (comm->style == Comm::TILED && reach > width) {
+    if (periodic[d] && comm->style == Comm::TILED && reach > widths[d]) {
       error->all(FLERR, "pair_style nnp: the model's interaction range plus skin ({:.6g}) exceeds the periodic box "
                  "width {:.6g} along {}; comm_style tiled cannot hold several periodic images of an atom: use "
-                 "comm_style brick or a larger box", reach, width, "xyz"[d]);
+                 "comm_style brick or a larger box", reach, widths[d], "xyz"[d]);
     }
-    if (reach > kMaxImages * width) {
-      error->all(FLERR, "pair_style nnp: the periodic box is {:.6g} wide along {}, so the model's interaction range "
-                 "plus skin ({:.6g}) spans more than {} periodic images; replicate the box", width, "xyz"[d], reach,
-                 kMaxImages);
-    }
+  }
+  try {
+    nnpkit::check_images_per_direction(widths, periodic, reach, "the model's interaction range plus skin");
+  } catch (const nnpkit::InputError& e) {
+    error->all(FLERR, "pair_style nnp: {} (directions 0 1 2 are x y z); replicate the box", e.what());
   }
 }
 
@@ -440,30 +446,32 @@ void PairNNP::compute(int eflag, int vflag) {
 
   const ModelEdges edges = nnpkit_lammps::build_model_edges(view, model_->cutoff(), message_hops_);
 
-  nnpkit_lammps::EvaluationRequest request;
+  nnpkit::EvaluationRequest request;
   request.atom_energies = eflag_atom != 0;
   request.atom_virials = vflag_atom != 0 || cvflag_atom != 0;
-  request.committee = deviation_due();
+  request.committee_statistics = deviation_due();  // dev_every N: only on deviation steps
   request.extrapolation = ew_active_;
-  ModelOutput out;
+  EvaluationOutput out;
   try {
     out = model_->evaluate(edges, request);
-  } catch (const nnpkit_lammps::OverlapError& e) {
+  } catch (const nnpkit::AtomsTooCloseError& e) {
+    // The core's indices are model atoms; the user knows atom IDs.
     error->one(FLERR, "pair_style nnp: atoms {} and {} are {:.6g} apart, closer than the min_distance {:.6g} of "
                "model {} at step {} (atom IDs; the model has never seen atoms that close: add 'min_distance D' to "
                "pair_style nnp to lower it deliberately)",
-               atom->tag[e.atom_i], atom->tag[e.atom_j], e.distance, e.limit, model_path_, update->ntimestep);
+               atom->tag[edges.engine_index[e.atom_i]], atom->tag[edges.engine_index[e.atom_j]], e.distance, e.limit,
+               model_path_, update->ntimestep);
   } catch (const std::exception& e) {
     error->one(FLERR, "pair_style nnp: {}", e.what());
   }
   tally(edges, out);
-  if (request.committee) compute_deviation(edges, out);
+  if (request.committee_statistics) compute_deviation(edges, out);
   if (ew_active_) handle_extrapolation(edges, out);
 }
 
 // Results into LAMMPS' arrays; ghosts' forces and per-atom virials go back to
 // their owners through LAMMPS' reverse communication (newton pair on).
-void PairNNP::tally(const ModelEdges& edges, const ModelOutput& out) {
+void PairNNP::tally(const ModelEdges& edges, const EvaluationOutput& out) {
   double** f = atom->f;
   const auto n = static_cast<int64_t>(edges.engine_index.size());
   for (int64_t k = 0; k < n; ++k) {
@@ -493,7 +501,7 @@ void PairNNP::tally(const ModelEdges& edges, const ModelOutput& out) {
   }
 }
 
-void PairNNP::compute_deviation(const ModelEdges& edges, const ModelOutput& out) {
+void PairNNP::compute_deviation(const ModelEdges& edges, const EvaluationOutput& out) {
   const int nlocal = atom->nlocal;
   const int nall = nlocal + atom->nghost;
   const int m3 = 3 * members_;
@@ -508,14 +516,15 @@ void PairNNP::compute_deviation(const ModelEdges& edges, const ModelOutput& out)
   }
   comm->reverse_comm(this);
 
-  std::vector<double> owned_deviation(edges.n_local);
-  std::vector<double> owned_forces(static_cast<size_t>(edges.n_local) * m3);
-  for (int64_t k = 0; k < edges.n_local; ++k) {
+  // Owned atoms' summed member forces, [M][n_local][3] as the core's formula takes them.
+  const int64_t n_owned = edges.n_local;
+  std::vector<double> owned_deviation(n_owned);
+  std::vector<double> owned_forces(static_cast<size_t>(n_owned) * m3);
+  for (int64_t k = 0; k < n_owned; ++k) {
     const double* src = &member_forces_[static_cast<size_t>(edges.engine_index[k]) * m3];
-    std::copy(src, src + m3, &owned_forces[k * m3]);
+    for (int m = 0; m < members_; ++m) std::copy(src + 3 * m, src + 3 * m + 3, &owned_forces[(m * n_owned + k) * 3]);
   }
-  nnpkit_lammps::atom_force_deviation(owned_forces.data(), static_cast<int>(edges.n_local), members_,
-                                      owned_deviation.data());
+  nnpkit::atom_force_deviation(owned_forces.data(), members_, n_owned, owned_deviation.data());
   int flag = 0, cols = 0;
   const int index = atom->find_custom(kDeviationProperty, flag, cols);
   if (index >= 0) {
@@ -538,7 +547,7 @@ void PairNNP::compute_deviation(const ModelEdges& edges, const ModelOutput& out)
 
 // n2p2's extrapolation warnings (see extrapolation_warnings.h): per-atom counts
 // of owned atoms (ghosts never count), printed, summarised and limited globally.
-void PairNNP::handle_extrapolation(const ModelEdges& edges, const ModelOutput& out) {
+void PairNNP::handle_extrapolation(const ModelEdges& edges, const EvaluationOutput& out) {
   int flag = 0, cols = 0;
   const int index = atom->find_custom(kExtrapolationProperty, flag, cols);
   int* per_atom = index >= 0 ? atom->ivector[index] : nullptr;
@@ -564,7 +573,7 @@ void PairNNP::handle_extrapolation(const ModelEdges& edges, const ModelOutput& o
   if (ew_settings_.show_each && step_warnings > 0) {
     const auto all = nnpkit_lammps::gather_on_root(world, flagged);
     if (comm->me == 0) {
-      const auto elements = model_->species();
+      const auto& elements = model_->metadata().species;
       std::string lines;
       for (const auto& w : all) {
         lines += fmt::format("### NNP EXTRAPOLATION WARNING ### STEP: {:10d} ATOM: {:10d} ELEMENT: {:>2} "

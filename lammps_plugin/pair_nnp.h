@@ -11,11 +11,14 @@
 
 #include "extrapolation_warnings.h"
 
+namespace nnpkit {
+class Model;
+struct EvaluationOutput;
+}  // namespace nnpkit
+
 namespace nnpkit_lammps {
-class NnpModel;
 class ModelDeviationFile;
 struct ModelEdges;
-struct ModelOutput;
 }  // namespace nnpkit_lammps
 
 namespace LAMMPS_NS {
@@ -50,9 +53,9 @@ class PairNNP : public Pair {
   void set_ghost_cutoff();
   void check_box_size();
   bool deviation_due() const;
-  void tally(const nnpkit_lammps::ModelEdges& edges, const nnpkit_lammps::ModelOutput& out);
-  void compute_deviation(const nnpkit_lammps::ModelEdges& edges, const nnpkit_lammps::ModelOutput& out);
-  void handle_extrapolation(const nnpkit_lammps::ModelEdges& edges, const nnpkit_lammps::ModelOutput& out);
+  void tally(const nnpkit_lammps::ModelEdges& edges, const nnpkit::EvaluationOutput& out);
+  void compute_deviation(const nnpkit_lammps::ModelEdges& edges, const nnpkit::EvaluationOutput& out);
+  void handle_extrapolation(const nnpkit_lammps::ModelEdges& edges, const nnpkit::EvaluationOutput& out);
   void check_compute_pair();
 
   // settings (stored in restart files)
@@ -64,7 +67,7 @@ class PairNNP : public Pair {
   double min_distance_ = -1.0;                // user's override, LAMMPS length units (< 0: the model's)
   int64_t max_neighbors_ = 0;                 // 0: the core's default
 
-  std::unique_ptr<nnpkit_lammps::NnpModel> model_;
+  std::unique_ptr<nnpkit::Model> model_;
   std::vector<int> type_species_;             // per atom type: model species index, -1 = NULL
   int message_hops_ = 0;
   std::unique_ptr<nnpkit_lammps::ModelDeviationFile> dev_file_;

@@ -191,8 +191,8 @@ def batched_and_per_member(tmp_path_factory):
 def test_runner_committee_statistics_from_one_pass_equal_one_pass_per_member(batched_and_per_member, name):
     fast, slow = batched_and_per_member
     atoms = STRUCTURES[name]()
-    a = fast.compute(atoms, committee=True, extrapolation=False, atom_virials=True)
-    b = slow.compute(atoms, committee=True, extrapolation=False, atom_virials=True)
+    a = fast.compute(atoms, committee_statistics=True, extrapolation=False, atom_virials=True)
+    b = slow.compute(atoms, committee_statistics=True, extrapolation=False, atom_virials=True)
     assert a["energy"] == pytest.approx(b["energy"], rel=1e-12)
     assert a["energy_std"] == pytest.approx(b["energy_std"], rel=1e-10)
     np.testing.assert_allclose(a["member_energies"], b["member_energies"], rtol=1e-12)
@@ -200,7 +200,7 @@ def test_runner_committee_statistics_from_one_pass_equal_one_pass_per_member(bat
     for key in ("forces", "member_forces", "forces_std", "virial", "atom_virials", "energies"):
         np.testing.assert_allclose(a[key], b[key], rtol=0, atol=1e-12 * max(1.0, np.abs(b[key]).max()), err_msg=key)
     # and the mean-only evaluation agrees with the committee's mean
-    mean_only = fast.compute(atoms, committee=False, extrapolation=False)
+    mean_only = fast.compute(atoms, committee_statistics=False, extrapolation=False)
     np.testing.assert_allclose(mean_only["forces"], a["forces"], rtol=0, atol=1e-12 * np.abs(a["forces"]).max())
 
 
@@ -208,9 +208,9 @@ def test_committee_statistics_with_extrapolation_counts(batched_and_per_member):
     fast, slow = batched_and_per_member
     atoms = molecule_cluster()
     with pytest.warns(nnpkit.ExtrapolationWarning):
-        with_committee = fast.compute(atoms, committee=True)
+        with_committee = fast.compute(atoms, committee_statistics=True)
     with pytest.warns(nnpkit.ExtrapolationWarning):
-        mean_only = fast.compute(atoms, committee=False)
+        mean_only = fast.compute(atoms, committee_statistics=False)
     counts = with_committee["extrapolation_counts"]
     assert counts.sum() > 0
     np.testing.assert_array_equal(counts, mean_only["extrapolation_counts"])
@@ -221,9 +221,9 @@ def test_first_layers_kept_per_species_set_do_not_mix(batched_and_per_member):
     what a freshly loaded model gives."""
     fast, _ = batched_and_per_member
     structures = [STRUCTURES[n]() for n in ("periodic, H and O", "molecules, all seven", "periodic, C only")]
-    first = [fast.compute(a, committee=False, extrapolation=False) for a in structures]
+    first = [fast.compute(a, committee_statistics=False, extrapolation=False) for a in structures]
     for atoms, before in zip(reversed(structures), reversed(first)):
-        again = nnpkit.load(fast.path).compute(atoms, committee=False, extrapolation=False)
+        again = nnpkit.load(fast.path).compute(atoms, committee_statistics=False, extrapolation=False)
         assert again["energy"] == before["energy"]
         np.testing.assert_array_equal(again["forces"], before["forces"])
 
@@ -235,7 +235,7 @@ def test_old_model_files_run_their_own_code():
     old = nnpkit.load(LEGACY_FILE)
     new_model = seven_element_model()
     atoms = molecule_cluster()
-    a = old.compute(atoms, committee=True)
+    a = old.compute(atoms, committee_statistics=True)
     species, edge_index, vectors = edges(atoms)
     v = vectors.clone().requires_grad_(True)
     reference = plain_energies(new_model, species, edge_index, v, len(atoms))

@@ -83,7 +83,7 @@ def test_tiny_model_matches_torchani_reading_the_same_files(tmp_path):
     model = nnpkit.load(out)
     assert model.committee_size == 2 and model.species == SYMBOLS
     atoms = methanol_and_water()
-    ours = model.compute(atoms)
+    ours = model.compute(atoms, committee_statistics=True)
     ref = torchani_results(load_torchani(info, tmp_path), atoms)
     assert abs(ours["energy"] / HARTREE_IN_EV - ref["energy"]) < 1e-10
     # TorchANI's forces carry torch's CELU backward, which scales by 1/alpha with alpha

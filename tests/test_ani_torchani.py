@@ -41,7 +41,7 @@ def ani(request, tmp_path_factory):
 
 
 def compare(model, reference, atoms):
-    ours = model.compute(atoms, committee=True)
+    ours = model.compute(atoms, committee_statistics=True)
     ref = torchani_results(reference, atoms)
     assert abs(ours["energy"] / HARTREE_IN_EV - ref["energy"]) < ENERGY_TOL
     assert np.abs(ours["forces"] / HARTREE_IN_EV - ref["forces"]).max() < FORCE_TOL

@@ -105,7 +105,7 @@ def test_ase_energy_std_on_request(bp_committee):
     atoms.numbers[1] = 28
     atoms.rattle(0.1, seed=3)
     atoms.calc = NNPCalculator(bp_committee)
-    direct = bp_committee.compute(atoms)
+    direct = bp_committee.compute(atoms, committee_statistics=True)
     assert atoms.calc.get_property("energy_std", atoms) == pytest.approx(direct["energy_std"])
     np.testing.assert_allclose(atoms.calc.get_property("forces_std", atoms), direct["forces_std"], rtol=1e-10,
                                atol=1e-12)

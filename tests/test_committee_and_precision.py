@@ -10,7 +10,7 @@ from conftest import make_bp, random_triclinic
 
 def test_committee_mean_and_deviation(bp_committee, model_dir):
     atoms = random_triclinic(seed=21)
-    result = bp_committee.compute(atoms)
+    result = bp_committee.compute(atoms, committee_statistics=True)
     members = result["member_energies"]
     assert members.shape == (3,)
     assert result["energy"] == pytest.approx(members.mean(), rel=1e-12)
@@ -33,7 +33,7 @@ def test_committee_mean_and_deviation(bp_committee, model_dir):
 def test_committee_statistics_can_be_skipped(bp_committee):
     atoms = random_triclinic(seed=22)
     full = bp_committee.compute(atoms)
-    fast = bp_committee.compute(atoms, committee=False)
+    fast = bp_committee.compute(atoms, committee_statistics=False)
     assert "energy_std" not in fast
     assert fast["energy"] == pytest.approx(full["energy"], rel=1e-12)
     np.testing.assert_allclose(fast["forces"], full["forces"], atol=1e-12)
@@ -103,6 +103,6 @@ def test_ase_calculator_committee_statistics_are_opt_in(bp_committee):
     monitored.calc = NNPCalculator(bp_committee, committee_statistics=True)
     assert monitored.get_potential_energy() == pytest.approx(energy, rel=1e-12)
     np.testing.assert_allclose(monitored.get_forces(), forces, atol=1e-12)
-    reference = bp_committee.compute(atoms)
+    reference = bp_committee.compute(atoms, committee_statistics=True)
     np.testing.assert_allclose(monitored.calc.results["forces_std"], reference["forces_std"], atol=1e-12)
     assert monitored.calc.results["energy_std"] == pytest.approx(reference["energy_std"], rel=1e-12)

@@ -78,7 +78,7 @@ pair_style nnp {model.path}
 pair_coeff * * H O
 """ + evaluation_commands("water"), work)
     got = read_evaluation(work, "water", units="real")
-    expected = model.compute(atoms, committee=False)
+    expected = model.compute(atoms, committee_statistics=False)
     from ase.units import kcal, mol
 
     ev_per_kcalmol = kcal / mol

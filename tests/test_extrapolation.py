@@ -39,8 +39,8 @@ def assert_extrapolation_changes_nothing(model: nnpkit.Model, atoms) -> dict:
     """compute() with and without extrapolation: the same numbers to 1e-12; returns the result with it."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", nnpkit.ExtrapolationWarning)
-        on = model.compute(atoms, extrapolation=True, atom_virials=True)
-    off = model.compute(atoms, extrapolation=False, atom_virials=True)
+        on = model.compute(atoms, extrapolation=True, atom_virials=True, committee_statistics=True)
+    off = model.compute(atoms, extrapolation=False, atom_virials=True, committee_statistics=True)
     assert "extrapolation_counts" in on and "extrapolation_counts" not in off
     for key in ("energy", "energies", "forces", "virial", "atom_virials", "member_energies", "member_forces",
                 "forces_std"):
@@ -119,7 +119,7 @@ def test_bp_fused_counts_equal_separate_and_change_no_numbers(fitted, tmp_path):
         np.testing.assert_array_equal(on["extrapolation_counts"], counts.numpy())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", nnpkit.ExtrapolationWarning)
-            old = separate.compute(atoms)
+            old = separate.compute(atoms, committee_statistics=True)
         np.testing.assert_array_equal(old["extrapolation_counts"], counts.numpy())
         np.testing.assert_allclose(old["member_forces"], on["member_forces"], rtol=0, atol=1e-12)
     assert counts.any()

@@ -15,7 +15,7 @@ HEADER = ["step", "max_devi_v", "min_devi_v", "avg_devi_v", "max_devi_f", "min_d
 
 def expected_deviation(model, atoms) -> tuple[np.ndarray, np.ndarray]:
     """(model_devi columns 1-6, per-atom force deviation) from the Python API."""
-    result = model.compute(atoms)
+    result = model.compute(atoms, committee_statistics=True)
     f_dev = result["forces_std"]
     virials = result["member_virials"]  # [M, 3, 3]
     v_dev = virials.std(axis=0).ravel() / len(atoms)

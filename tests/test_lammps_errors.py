@@ -87,3 +87,15 @@ def test_neighbor_list_overflow_is_a_lammps_error(lmp, structure, bp_model):
     fails_with(lmp, BOX.format(units="metal", newton="on", data=structure)
                + f"neigh_modify one 5 page 1000\npair_style nnp {bp_model.path}\npair_coeff * * Cu Ni\nrun 0",
                "neigh_modify one")
+
+
+def test_box_thinner_than_the_core_allows(lmp, tmp_path, bp_model):
+    """The core's periodic-image rule (the one the Python neighbour search applies) refuses the box."""
+    from ase import Atoms
+
+    atoms = Atoms("CuNi", positions=[[1.0, 1.0, 0.01], [4.0, 4.0, 0.01]], cell=[8.0, 8.0, 0.02], pbc=True)
+    write_data(atoms, tmp_path / "thin.data", ["Cu", "Ni"])
+    fails_with(lmp, BOX.format(units="metal", newton="on", data=tmp_path / "thin.data")
+               + f"pair_style nnp {bp_model.path}\npair_coeff * * Cu Ni\nrun 0",
+               r"too small for the model's interaction range plus skin: 6\.5 spans more than 200 images.*"
+               r"direction 2.*replicate the box")

@@ -305,7 +305,7 @@ def test_committee_deviation_and_reporter(hcno_models, tmp_path, platform):
     all_positions = np.vstack([[[0.5, 0.5, 0.5]], positions])
     context = context_for(system, all_positions, platform)
     deviation = nnp_openmm.committee_deviation(context)
-    ref = model.compute(positions=positions, numbers=numbers, cell=TRICLINIC_CELL, pbc=True)
+    ref = model.compute(positions=positions, numbers=numbers, cell=TRICLINIC_CELL, pbc=True, committee_statistics=True)
     assert deviation["energy_std"] == pytest.approx(ref["energy_std"] * KJMOL_PER_EV, rel=1e-10)
     np.testing.assert_allclose(deviation["forces_std"], ref["forces_std"] * KJMOL_PER_EV * 10.0, rtol=1e-10)
     np.testing.assert_allclose(deviation["member_energies"], ref["member_energies"] * KJMOL_PER_EV, rtol=1e-10)
@@ -395,6 +395,22 @@ def test_bad_input_raises_at_context_creation(hcno_models, tmp_path):
         NNPForce(hcno_models["bp"], ["H", "Xx"])
     with pytest.raises(ValueError, match="2 elements for 1 particles"):
         NNPForce(hcno_models["bp"], ["H", "O"], [0])
+
+
+def test_ml_mm_errors_name_system_particles(hcno_models):
+    """The core reports positions in the force's particle list; the user reads System indices."""
+    numbers = numbers_hcno(6)
+    system = make_system(numbers[:4] + [16] + numbers[5:])
+    add_force(system, hcno_models["bp"], [numbers[0], numbers[2], 16], [0, 2, 4])
+    assert "particle 4 is S" in _context_error(system, 6)
+
+    system = make_system(numbers)
+    add_force(system, hcno_models["bp"], [numbers[1], numbers[3], numbers[5]], [1, 3, 5])
+    positions = random_molecule(6, seed=12)
+    positions[3, 2] = np.nan
+    context = context_for(system, positions)
+    with pytest.raises(openmm.OpenMMException, match="position of particle 3 is not finite"):
+        context.getState(getEnergy=True)
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)

@@ -76,7 +76,7 @@ def test_exported_ani_committee_reproduces_members(ani_run, tmp_path):
     assert model.metadata["species"] == ["Cu"]
     assert "extrapolation_check" in model.metadata["architecture"]
     for atoms in morse_structures(3, seed=5):
-        out = model.compute(atoms)
+        out = model.compute(atoms, committee_statistics=True)
         batch = collate([atoms_to_structure(atoms, ["Cu"], CUTOFF)])
         for m, member in enumerate(result.members):
             p = predict(Evaluator(member), batch, need_forces=True, need_stress=False, create_graph=False)
@@ -101,8 +101,9 @@ def test_cached_aev_path_equals_module_forward(ani_run):
 def test_ani_committee_deviates_away_from_data(ani_run):
     config, result = ani_run
     model = nnpkit.load(result.model_path, min_distance=0.0)
-    near = np.mean([model.compute(a, extrapolation=False)["forces_std"].mean() for a in morse_structures(6, seed=7)])
-    far = np.mean([model.compute(a, extrapolation=False)["forces_std"].mean()
+    spread = dict(extrapolation=False, committee_statistics=True)
+    near = np.mean([model.compute(a, **spread)["forces_std"].mean() for a in morse_structures(6, seed=7)])
+    far = np.mean([model.compute(a, **spread)["forces_std"].mean()
                    for a in morse_structures(6, seed=8, strain=0.0, rattle=0.35, a=3.25)])
     assert near > 1e-4
     assert far > 3 * near

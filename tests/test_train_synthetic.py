@@ -79,7 +79,7 @@ def test_exported_committee_reproduces_modules(committee_run, data_file):
     ranges = model.metadata["descriptor_ranges"]["Cu"]
     assert len(ranges) == result.module.n_per_element[0] and all(lo <= hi for lo, hi in ranges)
     for atoms in ase.io.read(data_file[1], index=":3"):
-        out = model.compute(atoms, extrapolation=False)  # test structures may lie just outside
+        out = model.compute(atoms, extrapolation=False, committee_statistics=True)  # test structures may lie just outside
         s = atoms_to_structure(atoms, ["Cu"], CUTOFF)
         batch = collate([s])
         for m, member in enumerate(result.members):
@@ -120,8 +120,9 @@ def test_committee_members_differ_and_deviate_away_from_data(committee_run):
     model = nnpkit.load(result.model_path, min_distance=0.0)
     near = morse_structures(6, seed=7)
     far = morse_structures(6, seed=8, strain=0.0, rattle=0.35, a=3.25)  # compressed and hot
-    near_dev = np.mean([model.compute(a, extrapolation=False)["forces_std"].mean() for a in near])
-    far_dev = np.mean([model.compute(a, extrapolation=False)["forces_std"].mean() for a in far])
+    spread = dict(extrapolation=False, committee_statistics=True)
+    near_dev = np.mean([model.compute(a, **spread)["forces_std"].mean() for a in near])
+    far_dev = np.mean([model.compute(a, **spread)["forces_std"].mean() for a in far])
     assert near_dev > 1e-4  # members are different models
     assert far_dev > 3 * near_dev
     w0 = result.members[0].networks[0][0][0].weight
@@ -166,7 +167,7 @@ def test_float32_message_passing_committee(data_file, tmp_path):
     assert model.committee_size == 2
     atoms = morse_structures(1, seed=11)[0]
     batch = collate([atoms_to_structure(atoms, ["Cu"], CUTOFF, torch.float32)])
-    out = model.compute(atoms)
+    out = model.compute(atoms, committee_statistics=True)
     for m, member in enumerate(result.members):
         p = predict(Evaluator(member), batch, True, False, False)
         assert out["member_energies"][m] == pytest.approx(float(p.energy[0].detach()), rel=1e-6)

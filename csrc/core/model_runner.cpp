@@ -9,6 +9,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "core/committee_deviation.h"
 #include "core/elements.h"
 #include "core/errors.h"
 #include "core/neighbor_list.h"
@@ -130,8 +131,8 @@ torch::Tensor ModelRunner::species_indices(const std::vector<int64_t>& atomic_nu
       }
       std::string known;
       for (const auto& s : metadata_.species) known += (known.empty() ? "" : " ") + s;
-      throw InputError("atom " + std::to_string(i) + " is " + symbol + ", an element this model does not know " +
-                       "(model species: " + known + ")");
+      throw UnknownElementError(static_cast<int64_t>(i), atomic_numbers[i],
+                                "is " + symbol + ", an element this model does not know (model species: " + known + ")");
     }
     p[i] = idx;
   }
@@ -140,7 +141,7 @@ torch::Tensor ModelRunner::species_indices(const std::vector<int64_t>& atomic_nu
 
 EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch::Tensor& edge_index,
                                        const torch::Tensor& edge_vectors, int64_t n_local,
-                                       const EvaluateOptions& options) const {
+                                       const EvaluationRequest& options) const {
   const int64_t n_atoms = species.size(0);
   const int64_t n_edges = edge_vectors.size(0);
   if (n_local < 0 || n_local > n_atoms) throw InputError("number of local atoms must lie in 0..N");
@@ -155,7 +156,7 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   if (n_edges > 0 && !torch::isfinite(edge_vectors).all().item<bool>()) {
     throw InputError("edge vectors contain NaN or infinite numbers (check the positions and the box)");
   }
-  if (options.atom_virials && !options.forces) throw InputError("atom virials need forces (EvaluateOptions::forces)");
+  if (options.atom_virials && !options.forces) throw InputError("atom virials need forces (EvaluationRequest::forces)");
   check_distances(edge_index, edge_vectors, n_atoms);
 
   // Model units and dtype; the edge vectors are the one differentiable input.
@@ -297,8 +298,9 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
     result.member_energies = energies;
     result.energy_std = energies.std(/*unbiased=*/false).item<double>();
     if (want_forces) {
-      auto dev = result.member_forces - result.forces.unsqueeze(0);
-      result.forces_std = dev.pow(2).sum(2).mean(0).sqrt();
+      result.forces_std = torch::empty({n_atoms}, pos_opts);
+      atom_force_deviation(result.member_forces.data_ptr<double>(), n_members, n_atoms,
+                           result.forces_std.data_ptr<double>());
     }
   }
   if (options.extrapolation && !fused_extrapolation && has_extrapolation_method_) {
@@ -323,7 +325,7 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
 
 EvaluationResult ModelRunner::compute(const torch::Tensor& positions, const std::vector<int64_t>& atomic_numbers,
                                       const std::array<double, 9>& cell, const std::array<bool, 3>& pbc,
-                                      const EvaluateOptions& options) const {
+                                      const EvaluationRequest& options) const {
   const auto pos = positions.to(torch::kFloat64).contiguous();
   if (pos.dim() != 2 || pos.size(1) != 3) throw InputError("positions must have shape [N, 3]");
   const int64_t n = pos.size(0);

@@ -1,45 +1,25 @@
 // Loads an nnpkit model file and evaluates it on the edge list of the model
 // contract: energy, forces, virial, per-atom energies and virials from one
-// backward pass, and committee statistics. Engine adapters call this and only
-// translate their data; units are converted here.
+// backward pass, and committee statistics. Units are converted here. Engine
+// adapters use it through Model (model.h), which keeps torch out of their headers.
 #pragma once
 
 #include <torch/script.h>
 
 #include <array>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/evaluation_request.h"
 #include "core/model_metadata.h"
 #include "core/neighbor_limits.h"
 
 namespace nnpkit {
 
-struct EvaluateOptions {
-  // Forces, virial and everything else that needs dE/dr. false: energies only,
-  // with no autograd graph and no backward pass (MC moves, energy-only queries);
-  // forces, virial, member forces and forces_std are then left undefined.
-  bool forces = true;
-  // For engines that learn only during an evaluation whether they want forces
-  // (OpenMM's GPU platforms start the model before they say): with forces true,
-  // asked once after the forward pass; false skips the backward pass after all,
-  // leaving the same fields undefined as forces=false.
-  std::function<bool()> forces_wanted;
-  bool atom_energies = true;
-  bool atom_virials = false;  // needs forces
-  // Per-member energies, forces and virials, and their deviations. Models with
-  // `forward_members` (ANI) get all members' gradients from one backward pass;
-  // others take one backward pass per member.
-  bool committee_statistics = true;
-  // Per-atom count of descriptors outside the training range, for models that
-  // provide it: a `forward_with_extrapolation` method (energies and counts from
-  // one descriptor computation) or, in older files, `extrapolation_counts`.
-  bool extrapolation = false;
-};
-
-// Everything in the engine's units (set_engine_units), double precision.
+// An evaluation as tensors (EvaluationRequest says what is filled in), everything
+// in the engine's units (set_engine_units), double precision. Model (model.h) hands
+// it to the engines as EvaluationOutput.
 struct EvaluationResult {
   double energy = 0.0;                 // committee mean
   torch::Tensor atom_energies;         // [N] (zero for ghost atoms), committee mean
@@ -52,7 +32,7 @@ struct EvaluationResult {
   torch::Tensor member_forces;         // [M, N, 3]
   torch::Tensor forces_std;            // [N]: sqrt(mean_m |F_m - <F>|^2), DeePMD's force deviation
   torch::Tensor member_virials;        // [M, 3, 3]
-  // With EvaluateOptions::extrapolation and a model that provides it:
+  // With EvaluationRequest::extrapolation and a model that provides it:
   torch::Tensor extrapolation_counts;  // [n_local] int64, descriptors outside the training range per atom
 };
 
@@ -88,21 +68,22 @@ class ModelRunner {
   // ModelFileError when the model's output disagrees with its metadata.
   EvaluationResult evaluate(const torch::Tensor& species, const torch::Tensor& edge_index,
                             const torch::Tensor& edge_vectors, int64_t n_local,
-                            const EvaluateOptions& options = EvaluateOptions()) const;
+                            const EvaluationRequest& options = EvaluationRequest()) const;
 
   // Builds the neighbour list itself. positions [N, 3] engine units, atomic
-  // numbers [N]; cell rows are lattice vectors. Throws InputError for unknown
-  // elements, overlapping atoms, non-finite positions or a singular cell.
+  // numbers [N]; cell rows are lattice vectors. Throws UnknownElementError,
+  // NonFinitePositionError, AtomsTooCloseError, or InputError for a singular cell.
   EvaluationResult compute(const torch::Tensor& positions, const std::vector<int64_t>& atomic_numbers,
                            const std::array<double, 9>& cell, const std::array<bool, 3>& pbc,
-                           const EvaluateOptions& options = EvaluateOptions()) const;
+                           const EvaluationRequest& options = EvaluationRequest()) const;
 
   // Whether the model can flag extrapolation: it has `forward_with_extrapolation`
   // (forward's arguments, returns (forward's energies, [n_local] counts)) or
   // `extrapolation_counts` (forward's arguments, returns [n_local] counts).
   bool provides_extrapolation() const { return has_fused_extrapolation_ || has_extrapolation_method_; }
 
-  // Species indices for atomic numbers; throws InputError naming an element the model lacks.
+  // Species indices for atomic numbers; throws UnknownElementError for the first
+  // atom of an element the model lacks.
   torch::Tensor species_indices(const std::vector<int64_t>& atomic_numbers) const;
 
  private:

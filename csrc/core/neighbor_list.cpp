@@ -8,34 +8,18 @@
 #include <sstream>
 
 #include "core/errors.h"
+#include "core/lattice.h"
+#include "core/periodic_images.h"
 
 namespace nnpkit {
 namespace {
 
-using Vec3 = std::array<double, 3>;
-using Mat3 = std::array<double, 9>;  // row-major
-
-Vec3 cross(const Vec3& a, const Vec3& b) {
-  return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
-}
-double dot(const Vec3& a, const Vec3& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
-double norm(const Vec3& a) { return std::sqrt(dot(a, a)); }
-Vec3 row(const Mat3& m, int i) { return {m[3 * i], m[3 * i + 1], m[3 * i + 2]}; }
-Vec3 normalized(const Vec3& a) {
-  const double n = norm(a);
-  return {a[0] / n, a[1] / n, a[2] / n};
-}
-
-double determinant(const Mat3& m) { return dot(row(m, 0), cross(row(m, 1), row(m, 2))); }
-
-Mat3 inverse(const Mat3& m) {
-  const Vec3 a = row(m, 0), b = row(m, 1), c = row(m, 2);
-  const Vec3 bc = cross(b, c), ca = cross(c, a), ab = cross(a, b);
-  const double det = dot(a, bc);
-  // (m^-1) columns are bc, ca, ab divided by det.
-  return {bc[0] / det, ca[0] / det, ab[0] / det, bc[1] / det, ca[1] / det,
-          ab[1] / det, bc[2] / det, ca[2] / det, ab[2] / det};
-}
+using lattice::Mat3;
+using lattice::Vec3;
+using lattice::cross;
+using lattice::norm;
+using lattice::normalized;
+using lattice::row;
 
 // Lattice vectors along periodic directions as given; the others replaced by unit
 // vectors orthogonal to the periodic ones, which is all binning needs there.
@@ -70,7 +54,7 @@ Mat3 effective_cell(const Mat3& cell, const std::array<bool, 3>& pbc) {
     set_row(open[0], normalized(n));
   }
   const double scale = norm(row(out, 0)) * norm(row(out, 1)) * norm(row(out, 2));
-  if (!(std::fabs(determinant(out)) > 1e-10 * scale)) {
+  if (!(std::fabs(lattice::determinant(out)) > 1e-10 * scale)) {
     throw InputError("the cell is singular (its lattice vectors are linearly dependent)");
   }
   // Keep a right-handed frame so that the sign conventions below hold.
@@ -82,8 +66,6 @@ int64_t floor_div(int64_t a, int64_t b) {
   return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
-constexpr int64_t kMaxImagesPerDirection = 200;
-
 }  // namespace
 
 NeighborList build_neighbor_list(const double* positions, int64_t n, const std::array<double, 9>& cell,
@@ -93,7 +75,7 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const std::
     if (!std::isfinite(positions[i])) {
       std::ostringstream msg;
       msg << "position of atom " << i / 3 << " is not finite (NaN or infinity)";
-      throw InputError(msg.str());
+      throw NonFinitePositionError(msg.str(), i / 3);
     }
   }
   for (int k = 0; k < 9; ++k) {
@@ -103,7 +85,7 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const std::
   if (n == 0) return list;
 
   const Mat3 box = effective_cell(cell, pbc);
-  const Mat3 inv = inverse(box);
+  const Mat3 inv = lattice::inverse(box);
 
   // Fractional coordinates s = x . inv; wrap periodic ones into [0, 1) and remember
   // the lattice translation that did it.
@@ -138,39 +120,18 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const std::
   }
 
   // Bins: at least `cutoff` wide across the lattice planes, at most ~2 per atom.
+  const std::array<double, 3> plane_spacing = lattice_plane_spacings(box);
+  check_images_per_direction(plane_spacing, pbc, cutoff, "the cutoff");
+  // Periodic images the cutoff sphere spans: the work per atom grows with them.
+  check_image_count(plane_spacing, pbc, cutoff, limits);
   std::array<int64_t, 3> nbins{}, reach{};
-  std::array<double, 3> extent{}, plane_spacing{};
+  std::array<double, 3> extent{};
   for (int d = 0; d < 3; ++d) {
-    plane_spacing[d] = 1.0 / std::sqrt(inv[d] * inv[d] + inv[3 + d] * inv[3 + d] + inv[6 + d] * inv[6 + d]);
     extent[d] = std::max(hi[d] - lo[d], 1e-12);
     const double width = extent[d] * plane_spacing[d];
-    if (pbc[d] && cutoff / width > kMaxImagesPerDirection) {
-      std::ostringstream msg;
-      msg << "the periodic cell is too small for the cutoff: " << cutoff << " spans more than "
-          << kMaxImagesPerDirection << " images across lattice planes " << width << " apart (direction " << d << ")";
-      throw InputError(msg.str());
-    }
     // Capped before the product below, which would overflow for a huge box.
     const int64_t max_bins = 2 * n + 8;
     nbins[d] = static_cast<int64_t>(std::clamp(std::floor(width / cutoff), 1.0, static_cast<double>(max_bins)));
-  }
-  {
-    // Periodic images the cutoff sphere spans: the work per atom grows with them.
-    double images = 1.0;
-    std::ostringstream per_direction;
-    for (int d = 0; d < 3; ++d) {
-      const double k = pbc[d] ? 2.0 * std::ceil(cutoff / plane_spacing[d]) + 1.0 : 1.0;
-      images *= k;
-      per_direction << (d ? " x " : "") << k;
-    }
-    if (images > static_cast<double>(limits.max_images)) {
-      std::ostringstream msg;
-      msg << "the periodic cell is too small for the cutoff: a cutoff of " << cutoff << " spans " << per_direction.str()
-          << " = " << images << " periodic images (lattice planes " << plane_spacing[0] << ", " << plane_spacing[1]
-          << ", " << plane_spacing[2] << " apart), more than the limit of " << limits.max_images
-          << " (max_images); check the cutoff and the cell, or raise max_images if this is meant";
-      throw InputError(msg.str());
-    }
   }
   const int64_t max_bins = 2 * n + 8;
   while (static_cast<double>(nbins[0]) * static_cast<double>(nbins[1]) * static_cast<double>(nbins[2]) >

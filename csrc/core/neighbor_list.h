@@ -24,9 +24,9 @@ struct NeighborList {
 
 // positions: [n * 3]; cell: 9 numbers, row i = lattice vector i (ignored along
 // non-periodic directions); pbc: periodicity per lattice vector. Pairs closer than
-// `cutoff` (strictly) are listed. Throws InputError for non-finite positions, a
-// singular cell along periodic directions, a cell so thin that the cutoff spans
-// more periodic images than `limits.max_images`, or more edges than
+// `cutoff` (strictly) are listed. Throws NonFinitePositionError for a NaN or
+// infinite position, InputError for a singular cell along periodic directions, a cell so thin that the cutoff spans
+// more periodic images than periodic_images.h allows, or more edges than
 // `limits.max_edges(n)` (the search stops as soon as it passes the limit).
 NeighborList build_neighbor_list(const double* positions, int64_t n, const std::array<double, 9>& cell,
                                  const std::array<bool, 3>& pbc, double cutoff,

@@ -68,16 +68,4 @@ double energy_unit_in_ev(const std::string& name) {
   return it->second;
 }
 
-std::vector<std::string> known_length_units() {
-  std::vector<std::string> out;
-  for (const auto& kv : length_units()) out.push_back(kv.first);
-  return out;
-}
-
-std::vector<std::string> known_energy_units() {
-  std::vector<std::string> out;
-  for (const auto& kv : energy_units()) out.push_back(kv.first);
-  return out;
-}
-
 }  // namespace nnpkit

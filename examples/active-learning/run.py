@@ -81,7 +81,7 @@ def score(model: nnpkit.Model, frames: list) -> tuple[float, float]:
     """Mean max force deviation and force RMSE against EMT (eV/Angstrom) on labelled frames."""
     deviation, errors = [], []
     for atoms in frames:
-        r = model.compute(atoms)
+        r = model.compute(atoms, committee_statistics=True)
         deviation.append(float(r["forces_std"].max()))
         errors.append(r["forces"] - atoms.get_forces())
     return float(np.mean(deviation)), float(np.sqrt(np.mean(np.square(np.concatenate(errors)))))

@@ -73,7 +73,7 @@ def validate(model_path: pathlib.Path, out: pathlib.Path) -> dict:
     for atoms in test:
         with warnings.catch_warnings():  # counted below instead
             warnings.simplefilter("ignore", nnpkit.ExtrapolationWarning)
-            r = model.compute(atoms)
+            r = model.compute(atoms, committee_statistics=True)
         flagged += int(r.get("extrapolation_counts", np.zeros(1)).any())
         e_err.append((r["energy"] - atoms.get_potential_energy()) / len(atoms))
         f_err.append((r["forces"] - atoms.get_forces()).ravel())

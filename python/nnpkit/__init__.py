@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch  # noqa: F401  (loads libtorch before the core library)
 
 from . import _core
-from ._core import AtomsTooCloseError, InputError, ModelFileError
+from ._core import AtomsTooCloseError, InputError, ModelFileError, NonFinitePositionError, UnknownElementError
 from .export import export
 from .model import ExtrapolationWarning, Model, load
 from .paths import lammps_plugin_path, openmm_plugin_path
@@ -31,6 +31,8 @@ __all__ = [
     "InputError",
     "Model",
     "ModelFileError",
+    "NonFinitePositionError",
+    "UnknownElementError",
     "export",
     "get_num_threads",
     "lammps_plugin_path",

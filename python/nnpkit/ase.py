@@ -32,6 +32,8 @@ class NNPCalculator(Calculator):
     #: Committee spread: computed when asked for (get_property('energy_std')) even
     #: without ``committee_statistics``, at one backward pass per member for that call.
     _committee_properties = ("energy_std", "forces_std")
+    #: Properties that need the backward pass.
+    _gradient_properties = ("forces", "stress", "forces_std")
 
     def __init__(
         self,
@@ -55,17 +57,18 @@ class NNPCalculator(Calculator):
                 f"{', '.join(p for p in properties if p in self._committee_properties)}: model {self.model.path} is "
                 "not a committee, so it has no spread"
             )
-        result = self.model.compute(
-            self.atoms, committee=self.committee_statistics or wants_spread, extrapolation=self.extrapolation
+        # An energy-only request (get_potential_energy) skips the backward pass;
+        # forces, stress and the force deviation need it.
+        forces = any(p in self._gradient_properties for p in properties) or (
+            self.committee_statistics and self.model.committee_size > 1
         )
-        self.results = {
-            "energy": result["energy"],
-            "free_energy": result["energy"],
-            "forces": result["forces"],
-            "energies": result["energies"],
-        }
-        if "stress" in result:
-            self.results["stress"] = result["stress"]
-        for key in ("energy_std", "forces_std"):
+        result = self.model.compute(
+            self.atoms,
+            committee_statistics=self.committee_statistics or wants_spread,
+            extrapolation=self.extrapolation,
+            forces=forces,
+        )
+        self.results = {"energy": result["energy"], "free_energy": result["energy"], "energies": result["energies"]}
+        for key in ("forces", "stress", "energy_std", "forces_std"):
             if key in result:
                 self.results[key] = result[key]

@@ -43,7 +43,7 @@ def validate_model_file(path: str | os.PathLike[str]) -> None:
     try:
         model = Model(path)
         positions, symbols = probe_structure(model.species, model.cutoff, model.min_distance)
-        result = model.compute(positions=positions, numbers=symbols, committee=False, extrapolation=False)
+        result = model.compute(positions=positions, numbers=symbols, committee_statistics=False, extrapolation=False)
     except (RuntimeError, ValueError) as error:
         raise ValueError(f"the model does not work: {error}") from None
     forces = result["forces"]

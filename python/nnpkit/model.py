@@ -80,23 +80,23 @@ class Model:
         if not os.path.exists(path):
             raise FileNotFoundError(f"model file not found: {path}")
         self.path = path
-        self._runner = _core.ModelRunner(path)
-        self.metadata: dict[str, Any] = json.loads(self._runner.metadata_json)
+        self._core_model = _core.Model(path)
+        self.metadata: dict[str, Any] = json.loads(self._core_model.metadata_json)
         self.metadata.setdefault("committee_size", 1)
         self.metadata.setdefault("interaction_range", self.metadata["cutoff"])
         if min_distance is not None:
             if not min_distance >= 0:
                 raise ValueError(f"min_distance must be a non-negative length in Angstrom, got {min_distance}")
-            self._runner.set_min_distance(float(min_distance))
+            self._core_model.set_min_distance(float(min_distance))
         for name, value in (("max_neighbors", max_neighbors), ("max_images", max_images)):
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        self._runner.set_neighbor_limits(max_images=max_images or 0, max_neighbors=max_neighbors or 0)
+        self._core_model.set_neighbor_limits(max_images=max_images or 0, max_neighbors=max_neighbors or 0)
 
     @property
     def min_distance(self) -> float:
         """Closest pair of atoms the model accepts, in Angstrom (see ``min_distance=``)."""
-        return float(self._runner.min_distance)
+        return float(self._core_model.min_distance)
 
     @property
     def species(self) -> list[str]:
@@ -106,17 +106,17 @@ class Model:
     @property
     def cutoff(self) -> float:
         """Neighbour cutoff of one interaction, in Angstrom."""
-        return float(self._runner.cutoff)
+        return float(self._core_model.cutoff)
 
     @property
     def interaction_range(self) -> float:
         """How far information travels (cutoff x message-passing layers), in Angstrom."""
-        return float(self._runner.interaction_range)
+        return float(self._core_model.interaction_range)
 
     @property
     def provides_extrapolation(self) -> bool:
         """Whether the model can flag atoms outside its training range."""
-        return bool(self._runner.provides_extrapolation)
+        return bool(self._core_model.provides_extrapolation)
 
     @property
     def committee_size(self) -> int:
@@ -131,9 +131,10 @@ class Model:
         cell: np.ndarray | None = None,
         pbc: bool | Sequence[bool] | None = None,
         atom_virials: bool = False,
-        committee: bool = True,
+        committee_statistics: bool = False,
         extrapolation: bool = True,
         forces: bool = True,
+        committee: bool | None = None,
     ) -> dict[str, Any]:
         """Energy, forces, stress and per-atom quantities of one structure.
 
@@ -147,9 +148,12 @@ class Model:
         - ``stress`` (Voigt order xx yy zz yz xz xy, eV/Angstrom^3, ASE sign) for
           structures periodic in all three directions,
         - ``atom_virials`` ([N, 3, 3], eV) if requested,
-        - for committees: ``energy_std``, ``forces_std`` ([N]: the per-atom force
-          deviation sqrt(mean_m |F_m - <F>|^2), as DeePMD-kit defines it),
-          ``member_energies`` and ``member_forces``,
+        - for committees with ``committee_statistics=True``: ``energy_std``,
+          ``member_energies`` and, with forces, ``forces_std`` ([N]: the per-atom
+          force deviation sqrt(mean_m |F_m - <F>|^2), as DeePMD-kit defines it),
+          ``member_forces`` and ``member_virials``. Off by default: the mean energy
+          and forces of a committee need one backward pass, the members' forces
+          one per member (ANI models: one for all members, still more work),
         - for models that know their training range (converted n2p2 models,
           Behler-Parrinello models trained by ``nnpkit train``) and
           ``extrapolation=True``: ``extrapolation_counts`` ([N] int, how many
@@ -158,7 +162,16 @@ class Model:
 
         ``forces=False`` computes energies only, with no backward pass: the result
         then has no ``forces``, ``virial``, ``stress`` or per-member forces.
+
+        ``committee=`` is the old name of ``committee_statistics=`` (deprecated).
         """
+        if committee is not None:
+            warnings.warn(
+                "Model.compute(committee=...) is deprecated: use committee_statistics=...",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            committee_statistics = bool(committee)
         if atoms is not None:
             if positions is not None or numbers is not None:
                 raise TypeError("pass either an ase.Atoms or positions/numbers, not both")
@@ -176,8 +189,8 @@ class Model:
         if pbc is None:
             pbc = False
         pbc_list = [bool(pbc)] * 3 if np.ndim(pbc) == 0 else [bool(p) for p in pbc]
-        result = self._runner.compute(
-            positions, z, cell_array, pbc_list, atom_virials=atom_virials, committee_statistics=committee,
+        result = self._core_model.compute(
+            positions, z, cell_array, pbc_list, atom_virials=atom_virials, committee_statistics=committee_statistics,
             extrapolation=extrapolation, forces=forces,
         )
         counts = result.get("extrapolation_counts")

@@ -10,22 +10,13 @@
 #include <set>
 #include <string>
 
-#include "core/elements.h"
 #include "core/errors.h"
-#include "core/model_runner.h"
+#include "core/model.h"
 
 namespace NNPKitPlugin {
 namespace {
 
 OpenMM::OpenMMException error(const std::string& what) { return OpenMM::OpenMMException("NNPForce: " + what); }
-
-std::string elementName(int z) {
-  try {
-    return nnpkit::element_symbol(z);
-  } catch (const std::exception&) {
-    return "Z=" + std::to_string(z);
-  }
-}
 
 // Whether a Force other than `self` in the System uses periodic boundary conditions.
 bool othersArePeriodic(const OpenMM::System& system, const OpenMM::Force& self) {
@@ -64,21 +55,15 @@ void NNPForceImpl::initialize(OpenMM::ContextImpl& context) {
     if (!seen.insert(p).second) throw error("particle " + std::to_string(p) + " is listed twice");
   }
   try {
-    runner_ = std::make_unique<nnpkit::ModelRunner>(owner_.getModelFile());
-    runner_->set_engine_units("nm", "kJ/mol");
-    runner_->set_min_distance(owner_.getMinDistance());
+    model_ = std::make_unique<nnpkit::Model>(owner_.getModelFile());
+    model_->set_engine_units("nm", "kJ/mol");
+    model_->set_min_distance(owner_.getMinDistance());
+    model_->species_indices(atomicNumbers_);  // the elements, checked once here
+  } catch (const nnpkit::UnknownElementError& e) {
+    throw error("particle " + std::to_string(particles_[e.atom]) + " " + e.detail + " (model " +
+                owner_.getModelFile() + ")");
   } catch (const std::exception& e) {
     throw error(e.what());
-  }
-  const auto& metadata = runner_->metadata();
-  for (size_t i = 0; i < particles_.size(); ++i) {
-    if (metadata.species_index(static_cast<int>(atomicNumbers_[i])) < 0) {
-      std::string known;
-      for (const auto& s : metadata.species) known += (known.empty() ? "" : " ") + s;
-      throw error("particle " + std::to_string(particles_[i]) + " is " + elementName(atomicNumbers_[i]) +
-                  ", an element the model " + owner_.getModelFile() + " does not know (model species: " + known +
-                  ")");
-    }
   }
   if (!periodic_ && othersArePeriodic(system, owner_)) {
     std::cerr << "NNPForce warning: the System is periodic but this NNPForce is not, so the model sees its "
@@ -102,15 +87,13 @@ double NNPForceImpl::calcForcesAndEnergy(OpenMM::ContextImpl& context, bool incl
   return CustomCPPForceImpl::calcForcesAndEnergy(context, includeForces, includeEnergy, groups);
 }
 
-nnpkit::EvaluationResult NNPForceImpl::evaluate(OpenMM::ContextImpl& context,
+nnpkit::EvaluationOutput NNPForceImpl::evaluate(OpenMM::ContextImpl& context,
                                                 const std::vector<OpenMM::Vec3>& positions,
-                                                const nnpkit::EvaluateOptions& options) const {
-  const auto n = static_cast<int64_t>(particles_.size());
-  auto subset = torch::empty({n, 3}, torch::kFloat64);
-  double* x = subset.data_ptr<double>();
-  for (int64_t i = 0; i < n; ++i) {
+                                                const nnpkit::EvaluationRequest& request) const {
+  std::vector<double> subset(3 * particles_.size());
+  for (size_t i = 0; i < particles_.size(); ++i) {
     const OpenMM::Vec3& r = positions[particles_[i]];
-    for (int k = 0; k < 3; ++k) x[3 * i + k] = r[k];
+    for (int k = 0; k < 3; ++k) subset[3 * i + k] = r[k];
   }
   std::array<double, 9> cell{};
   std::array<bool, 3> pbc{periodic_, periodic_, periodic_};
@@ -120,14 +103,17 @@ nnpkit::EvaluationResult NNPForceImpl::evaluate(OpenMM::ContextImpl& context,
     for (int a = 0; a < 3; ++a)
       for (int k = 0; k < 3; ++k) cell[3 * a + k] = box[a][k];
   }
+  // The core's indices are positions in the subset; the user knows System indices.
   try {
-    return runner_->compute(subset, atomicNumbers_, cell, pbc, options);
+    return model_->compute(subset, atomicNumbers_, cell, pbc, request);
   } catch (const nnpkit::AtomsTooCloseError& e) {
-    // The core's indices are positions in the subset; the user knows System indices.
     throw error("particles " + std::to_string(particles_[e.atom_i]) + " and " + std::to_string(particles_[e.atom_j]) +
                 " overlap: they are " + std::to_string(e.distance) + " nm apart, closer than the model's " +
                 "min_distance of " + std::to_string(e.limit) + " nm (the model has never seen atoms that close; " +
                 "NNPForce.setMinDistance lowers it deliberately)");
+  } catch (const nnpkit::NonFinitePositionError& e) {
+    throw error("the position of particle " + std::to_string(particles_[e.atom]) +
+                " is not finite (NaN or infinity): the simulation has probably blown up");
   } catch (const std::exception& e) {
     throw error(e.what());
   }
@@ -142,17 +128,17 @@ double NNPForceImpl::computeForce(OpenMM::ContextImpl& context, const std::vecto
   // means forces: at worst a backward pass nobody needed, never missing forces.
   const int64_t evaluation = ++evaluationsComputed_;
   const auto energyOnly = [this, evaluation] { return energyOnlyEvaluation_.load() == evaluation; };
-  nnpkit::EvaluateOptions options;
-  options.forces = !energyOnly();
-  if (options.forces) options.forces_wanted = [energyOnly] { return !energyOnly(); };
-  options.atom_energies = false;
-  options.committee_statistics = false;
-  const auto result = evaluate(context, positions, options);
+  nnpkit::EvaluationRequest request;
+  request.forces = !energyOnly();
+  if (request.forces) request.forces_wanted = [energyOnly] { return !energyOnly(); };
+  const auto result = evaluate(context, positions, request);
   // The platform adds all of `forces` (one entry per System particle) to its own.
   std::fill(forces.begin(), forces.end(), OpenMM::Vec3());
-  if (result.forces.defined()) {
-    const auto f = result.forces.accessor<double, 2>();
-    for (size_t i = 0; i < particles_.size(); ++i) forces[particles_[i]] = OpenMM::Vec3(f[i][0], f[i][1], f[i][2]);
+  if (result.has_forces) {
+    const double* f = result.forces.data();
+    for (size_t i = 0; i < particles_.size(); ++i) {
+      forces[particles_[i]] = OpenMM::Vec3(f[3 * i], f[3 * i + 1], f[3 * i + 2]);
+    }
   }
   return result.energy;
 }
@@ -160,22 +146,16 @@ double NNPForceImpl::computeForce(OpenMM::ContextImpl& context, const std::vecto
 NNPCommitteeDeviation NNPForceImpl::computeCommitteeDeviation(OpenMM::ContextImpl& context) {
   std::vector<OpenMM::Vec3> positions;
   context.getPositions(positions);
-  nnpkit::EvaluateOptions options;
-  options.atom_energies = false;
-  options.committee_statistics = true;
-  const auto result = evaluate(context, positions, options);
+  nnpkit::EvaluationRequest request;
+  request.committee_statistics = true;  // what the deviation is made of
+  const auto result = evaluate(context, positions, request);
   NNPCommitteeDeviation out;
   out.energyStd = result.energy_std;
-  if (result.member_energies.defined()) {
-    const auto e = result.member_energies.contiguous();
-    out.memberEnergies.assign(e.data_ptr<double>(), e.data_ptr<double>() + e.numel());
-  } else {
+  if (result.has_committee_statistics) {
+    out.memberEnergies = result.member_energies;
+    out.forcesStd = result.forces_std;
+  } else {  // a single model
     out.memberEnergies.assign(1, result.energy);
-  }
-  if (result.forces_std.defined()) {
-    const auto s = result.forces_std.contiguous();
-    out.forcesStd.assign(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
-  } else {
     out.forcesStd.assign(particles_.size(), 0.0);
   }
   return out;

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from ase.units import GPa
 
-#: eV/Angstrom^3 in GPa
-_GPA = 1.602176634e-19 * 1e30 / 1e9
+#: eV/Angstrom^3 in GPa (ASE's constants, as everywhere in nnpkit)
+_GPA = 1.0 / GPa
 _INDEX = re.compile(r"^\s*(-?\d+)?\s*(:\s*(-?\d+)?\s*(:\s*(-?\d+)?\s*)?)?$")
 
 
@@ -131,6 +132,10 @@ def _eval(args: argparse.Namespace) -> int:
     from ..train.data import reference_labels
 
     model = load(args.model)
+    if args.committee_statistics and model.committee_size == 1:
+        print(f"--committee-statistics: model {args.model} is not a committee; there is no spread to print",
+              file=sys.stderr)
+    committee_statistics = args.committee_statistics and model.committee_size > 1
     structures = read_structures(args.structure, args.index, args.format, model)
     statistics = ErrorStatistics()
     progress = tqdm(total=len(structures), desc="evaluating", unit="structure", file=sys.stderr,
@@ -141,7 +146,7 @@ def _eval(args: argparse.Namespace) -> int:
             progress.write(line, file=sys.stdout)
 
     for k, atoms in structures:
-        result = model.compute(atoms)
+        result = model.compute(atoms, committee_statistics=committee_statistics)
         energy, forces, stress = reference_labels(atoms, f"{args.structure}:{k}")
         statistics.add(result, atoms, energy, forces, stress)
         fmax = float(np.linalg.norm(result["forces"], axis=1).max()) if len(atoms) else 0.0
@@ -181,4 +186,7 @@ def register(subparsers) -> None:
     p.add_argument("--format", default=None,
                    help="file format: 'n2p2' (input.data, detected automatically) or any ASE format name")
     p.add_argument("--summary", action="store_true", help="print only the error summary, not each structure")
+    p.add_argument("--committee-statistics", action="store_true",
+                   help="for committee models, also print each structure's energy spread and largest per-atom force "
+                   "deviation (costs the members' forces: one backward pass per member, one in all for ANI)")
     p.set_defaults(func=_eval)

@@ -131,7 +131,7 @@ def check_model_file(
         module, atoms, meta["species"], CHECK_CUTOFF_FACTOR * float(meta["cutoff"]), meta["length_unit"],
         meta["energy_unit"],
     )
-    written = model.compute(atoms, committee=False)
+    written = model.compute(atoms, committee_statistics=False)
     energy_error = abs(written["energy"] - live["energy"]) / max(1.0, abs(live["energy"]))
     force_scale = max(1.0, float(np.abs(live["forces"]).max(initial=0.0)))
     force_error = float(np.abs(written["forces"] - live["forces"]).max(initial=0.0)) / force_scale

@@ -14,10 +14,10 @@
 
 #include "NNPForce.h"
 
+#include "core/evaluation_request.h"
+
 namespace nnpkit {
-class ModelRunner;
-struct EvaluateOptions;
-struct EvaluationResult;
+class Model;
 }  // namespace nnpkit
 
 namespace NNPKitPlugin {
@@ -38,11 +38,13 @@ class NNPForceImpl : public OpenMM::CustomCPPForceImpl {
   NNPCommitteeDeviation computeCommitteeDeviation(OpenMM::ContextImpl& context);
 
  private:
-  nnpkit::EvaluationResult evaluate(OpenMM::ContextImpl& context, const std::vector<OpenMM::Vec3>& positions,
-                                    const nnpkit::EvaluateOptions& options) const;
+  // The model on the force's particles; the core's errors become OpenMMExceptions
+  // that name System particle indices.
+  nnpkit::EvaluationOutput evaluate(OpenMM::ContextImpl& context, const std::vector<OpenMM::Vec3>& positions,
+                                    const nnpkit::EvaluationRequest& request) const;
 
   const NNPForce& owner_;
-  std::unique_ptr<nnpkit::ModelRunner> runner_;
+  std::unique_ptr<nnpkit::Model> model_;
   std::vector<int> particles_;          // System indices of the particles the model sees
   std::vector<int64_t> atomicNumbers_;  // same order
   bool periodic_ = false;
