@@ -14,7 +14,8 @@ import torch
 
 from .. import _core
 from .config import TrainConfig
-from .data import Structure, atoms_to_structure, check_labels, collate, fit_energy_offsets, read_structures, species_in
+from ..io import read_structures
+from .data import Structure, atoms_to_structure, check_labels, collate, fit_energy_offsets, species_in
 from .loss import loss_terms, predict
 from .models import ModelType, model_type
 
@@ -60,8 +61,9 @@ def load_data(config: TrainConfig, dtype: torch.dtype) -> DataSets:
             if not os.path.exists(resolved):
                 raise FileNotFoundError(f"data file not found: {resolved} (data.{role} of the config)"
                                         + _hint_for_missing(resolved, config.base_directory))
-            atoms_list = read_structures(resolved, data.format, data.index)
-            groups[role] += [(atoms, f"{path}:{k}") for k, atoms in enumerate(atoms_list)]
+            selected = read_structures(resolved, data.index, data.format, index_name="data.index",
+                                       format_name="data.format")
+            groups[role] += [(atoms, f"{path}:{k}") for k, atoms in selected]
     if not groups["train"]:
         raise ValueError(f"the training data set is empty (data.train: {data.train})")
     species = config.model.species or species_in([a for role in groups.values() for a, _ in role])
