@@ -13,7 +13,8 @@ from .config import TrainConfig, config_from_dict, load_config
 from .data import Structure, atoms_to_structure, fit_energy_offsets
 from .models import ModelType, register_model_type
 from .ani_model import AniType
-from .trainer import Metrics, TrainResult, evaluate, load_data, train
+from .results import Metrics, TrainResult
+from .trainer import evaluate, load_data, train
 
 register_model_type(AniType.name, AniType)
 

@@ -38,6 +38,17 @@ class Structure:
 
 
 @dataclass
+class DataSets:
+    """All structures of a run, and which of them play which role."""
+
+    structures: list[Structure]
+    species: list[str]
+    pool: list[int]  # data.train: split into training and validation per member
+    validation: list[int]  # data.validation files (empty: split from the pool)
+    test: list[int]
+
+
+@dataclass
 class Batch:
     """Several structures as one graph."""
 
