@@ -345,6 +345,12 @@ class AniModel(DescriptorModel):
         ).reshape(-1)
         return torch.cat([radial, angular])
 
+    def descriptors(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
+    ) -> torch.Tensor:
+        """The full AEV of the local atoms (all species' columns), [n_local, aev_length]."""
+        return self.aev(edge_vectors, edge_index, species, self.n_species, n_local)
+
     def local_descriptors(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:

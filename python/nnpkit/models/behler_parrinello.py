@@ -8,7 +8,7 @@ symmetry function (set by :meth:`BehlerParrinelloModel.fit_scaling`) is kept, so
 the model can flag atoms whose descriptors lie outside it.
 """
 
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 import torch
 
@@ -138,11 +138,11 @@ class BehlerParrinelloModel(DescriptorModel):
         if training_range:
             self.fit_training_range(descriptors, species)
 
-    def local_descriptors(
+    def descriptors(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
-    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """The symmetry functions of the local atoms, [n_local, n_columns] (full rows)."""
-        return self.descriptor(edge_vectors, edge_index, species, n_local), None
+    ) -> torch.Tensor:
+        """Unscaled symmetry functions of the local atoms, [n_local, n_columns]."""
+        return self.descriptor(edge_vectors, edge_index, species, n_local)
 
     def network_inputs(self, descriptors: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         centre_species = species[: descriptors.shape[0]]

@@ -3,9 +3,9 @@
 An atom's energy is its element's network applied to its descriptor row, plus its
 element's energy offset. A family supplies only its descriptors and its networks:
 
-- :meth:`DescriptorModel.local_descriptors`: descriptor rows of the local atoms and,
-  when the rows hold only some columns of the full descriptor (ANI without absent
-  species), which ones;
+- :meth:`DescriptorModel.descriptors`: the full descriptor rows of the local atoms,
+  and where the model evaluates fewer columns (ANI leaves out absent species),
+  :meth:`DescriptorModel.local_descriptors`: those rows and which columns they hold;
 - :meth:`DescriptorModel.network_inputs`: the descriptors as the networks read them
   (scaled; identity by default);
 - ``networks``: one module per element (model order) mapping its atoms' network
@@ -97,12 +97,20 @@ class DescriptorModel(torch.nn.Module):
 
     # --- what a family supplies ---------------------------------------------------------
 
+    def descriptors(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
+    ) -> torch.Tensor:
+        """Full descriptor rows of the local atoms, ``[n_local, n_columns]`` (what
+        training caches and the training range covers)."""
+        raise NotImplementedError
+
     def local_descriptors(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """Descriptor rows of the local atoms ``[n_local, D']`` and the full-descriptor
-        column of each of their columns (None: the rows are full)."""
-        raise NotImplementedError
+        """Descriptor rows of the local atoms ``[n_local, D']`` as the model evaluates
+        them, and the full-descriptor column of each of their columns (None: full rows,
+        :meth:`descriptors`; ANI leaves out the columns of absent species)."""
+        return self.descriptors(species, edge_index, edge_vectors, n_local), None
 
     def network_inputs(self, descriptors: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         """The networks' inputs from the descriptor rows of the first atoms of ``species``."""

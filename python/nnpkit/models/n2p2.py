@@ -12,7 +12,7 @@ extrapolation warnings do.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -194,11 +194,6 @@ class N2p2Model(DescriptorModel):
     ) -> torch.Tensor:
         """Unscaled symmetry functions of the local atoms, [n_local, n_columns]."""
         return self.descriptor(edge_vectors * self.conv_length, edge_index, species, n_local)
-
-    def local_descriptors(
-        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
-    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        return self.descriptors(species, edge_index, edge_vectors, n_local), None
 
     def network_inputs(self, descriptors: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         """n2p2's scaling of unscaled symmetry functions of the first rows of ``species``."""

@@ -11,14 +11,14 @@ its derivatives depend on geometry only, so they are cached once per structure
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
 
 from ..models.ani import AevParameters, AniModel
 from .config import ModelConfig
 from .data import Structure
-from .models import DescriptorCache, ModelType
+from .models import ModelType
 
 
 def _initial_layer(n_in: int, n_out: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,19 +63,11 @@ class AniType(ModelType):
         """The AEV range of the training data per element: kept in the model for its
         extrapolation flags, and in the metadata for inspection."""
         with torch.no_grad():
-            aevs = torch.cat([self._aev(module)(s.edge_vectors, s.edge_index, s.species, s.n_atoms)
+            aevs = torch.cat([module.descriptors(s.species, s.edge_index, s.edge_vectors, s.n_atoms)
                               for s in structures])
             species = torch.cat([s.species for s in structures])
         module.fit_training_range(aevs, species)
         return {"descriptor_ranges": module.training_ranges()}
-
-    @staticmethod
-    def _aev(module: AniModel) -> Callable[..., torch.Tensor]:
-        """The full AEV (all species' columns) as a descriptor ``(vectors, edge_index, species, n)``."""
-        return lambda vectors, edge_index, species, n: module.aev(vectors, edge_index, species, module.n_species, n)
-
-    def cache(self, module: torch.nn.Module, structures: Sequence[Structure]) -> Any:
-        return DescriptorCache(self._aev(module), structures)
 
     def combine(self, members: Sequence[torch.nn.Module]) -> torch.nn.Module:
         """One AniModel whose networks hold the members side by side (batched evaluation)."""

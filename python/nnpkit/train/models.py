@@ -92,14 +92,14 @@ class DescriptorCache:
     so a training step is the networks plus one sparse product per structure.
     Committee members share the descriptors, so one cache serves them all."""
 
-    def __init__(self, descriptor: torch.nn.Module, structures: Sequence[Structure]) -> None:
+    def __init__(self, module: DescriptorModel, structures: Sequence[Structure]) -> None:
         self.descriptors: list[torch.Tensor] = []
         self.position_matrices: list[tuple[torch.Tensor, ...]] = []  # (dense,) or (sparse, transposed)
         self.virial_matrices: list[torch.Tensor] = []
         for s in structures:
             vectors = s.edge_vectors.detach().requires_grad_(True)
             with torch.enable_grad():
-                g = descriptor(vectors, s.edge_index, s.species, s.n_atoms)
+                g = module.descriptors(s.species, s.edge_index, vectors, s.n_atoms)
                 columns = []
                 for k in range(g.shape[1]):
                     one_hot = torch.zeros_like(g)
@@ -197,8 +197,9 @@ class ModelType:
             module.get_buffer("energy_offset").copy_(offsets)
 
     def cache(self, module: torch.nn.Module, structures: Sequence[Structure]) -> Any:
-        """Geometry-only data worth computing once per structure (None: nothing)."""
-        return None
+        """Geometry-only data worth computing once per structure: the descriptors of a
+        :class:`~nnpkit.models.DescriptorModel` (None for other modules)."""
+        return DescriptorCache(module, structures) if isinstance(module, DescriptorModel) else None
 
     def evaluator(self, module: torch.nn.Module, cache: Any) -> Callable:
         """An :class:`Evaluator`, or with a :class:`DescriptorCache` from :meth:`cache`
@@ -255,15 +256,12 @@ class BehlerParrinelloType(ModelType):
 
     def fit_inputs(self, module: torch.nn.Module, structures: Sequence[Structure]) -> dict[str, Any]:
         with torch.no_grad():
-            descriptors = torch.cat([module.descriptor(s.edge_vectors, s.edge_index, s.species, s.n_atoms)
+            descriptors = torch.cat([module.descriptors(s.species, s.edge_index, s.edge_vectors, s.n_atoms)
                                      for s in structures])
             species = torch.cat([s.species for s in structures])
         # scaling and the training range (for extrapolation flags)
         module.fit_scaling(descriptors, species, training_range=True)
         return {"descriptor_ranges": module.training_ranges()}
-
-    def cache(self, module: torch.nn.Module, structures: Sequence[Structure]) -> Any:
-        return DescriptorCache(module.descriptor, structures)
 
     def combine(self, members: Sequence[torch.nn.Module]) -> torch.nn.Module:
         if len(members) == 1:
