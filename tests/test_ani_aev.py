@@ -169,7 +169,7 @@ def plain_energies(model, species, edge_index, vectors, n_local):
             x = celu(x, 0.1)
             for layer in net.hidden:
                 x = celu(x @ layer.weight[m].T + layer.bias[m], 0.1)
-            out[m, i] = (x @ net.output.weight[m].T + net.output.bias[m])[0] + model.self_energies[e]
+            out[m, i] = (x @ net.output.weight[m].T + net.output.bias[m])[0] + model.energy_offset[e]
     return out
 
 

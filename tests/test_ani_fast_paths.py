@@ -99,7 +99,7 @@ def plain_energies(model: AniModel, species, edge_index, vectors, n_local):
             x = celu(aev[i] @ net.first_weight[m].T + net.first_bias[m], net.celu_alpha)
             for layer in net.hidden:
                 x = celu(x @ layer.weight[m].T + layer.bias[m], net.celu_alpha)
-            row.append((x @ net.output.weight[m].T + net.output.bias[m])[0] + model.self_energies[e])
+            row.append((x @ net.output.weight[m].T + net.output.bias[m])[0] + model.energy_offset[e])
         rows.append(torch.stack(row))
     return torch.stack(rows)
 
@@ -179,8 +179,8 @@ def batched_and_per_member(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ani-fast")
     model = seven_element_model(committee_size=4, seed=7, hidden=(10, 6))
     with torch.no_grad():  # a known training range, so that some atoms extrapolate
-        model.aev_min.fill_(0.0)
-        model.aev_max.fill_(0.35)
+        model.descriptor_min.fill_(0.0)
+        model.descriptor_max.fill_(0.35)
     fast = nnpkit.load(nnpkit.export(model, folder / "fast.pt", energy_unit="Hartree"))
     slow = nnpkit.load(nnpkit.export(_MeanOnly(model), folder / "slow.pt", species=SPECIES, cutoff=model.cutoff,
                                      committee_size=4, energy_unit="Hartree"))

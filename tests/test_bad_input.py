@@ -108,6 +108,6 @@ def test_invalid_metadata(tmp_path, model_dir, change, message):
 
 def test_export_refuses_mixed_dtypes(tmp_path):
     model = make_bp()
-    model.networks[0][0][0].weight.data = model.networks[0][0][0].weight.data.float()
+    model.networks[0].members[0][0].weight.data = model.networks[0].members[0][0].weight.data.float()
     with pytest.raises(ValueError, match="mixes floating dtypes"):
         nnpkit.export(model, tmp_path / "mixed.pt")

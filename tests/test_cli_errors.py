@@ -118,8 +118,8 @@ def test_warnings_point_at_the_callers_line(tmp_path):
 
     module = make_bp()
     with torch.no_grad():  # a training range that every structure leaves
-        module.g_min.fill_(-1.0)
-        module.g_max.fill_(0.0)
+        module.descriptor_min.fill_(-1.0)
+        module.descriptor_max.fill_(0.0)
     model = nnpkit.load(nnpkit.export(module, tmp_path / "ranged.pt"))
     atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
     atoms.calc = NNPCalculator(model)

@@ -24,7 +24,8 @@ def test_committee_mean_and_deviation(bp_committee, model_dir):
     single = make_bp(committee_size=3, seed=5)
     for m in range(3):
         alone = make_bp(committee_size=1, seed=5)
-        alone.networks[0].load_state_dict(single.networks[m].state_dict())
+        for element, committee in zip(alone.networks, single.networks):
+            element.members[0].load_state_dict(committee.members[m].state_dict())
         member = nnpkit.load(nnpkit.export(alone, model_dir / f"member{m}.pt")).compute(atoms)
         assert member["energy"] == pytest.approx(members[m], rel=1e-12)
         np.testing.assert_allclose(member["forces"], member_forces[m], atol=1e-10)

@@ -72,8 +72,8 @@ def test_extrapolation_summary_by_default(tmp_path, structure):
 
     module = make_bp()
     with torch.no_grad():  # a training range that every structure leaves
-        module.g_min.fill_(-1.0)
-        module.g_max.fill_(0.0)
+        module.descriptor_min.fill_(-1.0)
+        module.descriptor_max.fill_(0.0)
     model = nnpkit.export(module, tmp_path / "ranged.pt")
     script = (f"plugin load {plugin_path()}\n" + BOX.format(data=structure)
               + f"pair_style nnp {model}\npair_coeff * * Cu Ni\nrun 0\n")

@@ -140,11 +140,12 @@ def test_bp_without_range_never_flags(bp_model):
 
 def test_bp_state_dict_without_range_loads_with_range_unknown():
     """Training checkpoints written before the range buffers existed still load."""
-    old_state = {k: v for k, v in make_bp(species=("Cu",), seed=1).state_dict().items() if k not in ("g_min", "g_max")}
+    old_state = {k: v for k, v in make_bp(species=("Cu",), seed=1).state_dict().items()
+                 if k not in ("descriptor_min", "descriptor_max")}
     module = make_bp(species=("Cu",), seed=2)
     module.load_state_dict(old_state)
     assert not module.has_training_range()
-    torch.testing.assert_close(module.networks[0][0][0].weight, old_state["networks.0.0.0.weight"])
+    torch.testing.assert_close(module.networks[0].members[0][0].weight, old_state["networks.0.members.0.0.weight"])
 
 
 def test_bp_model_files_without_range_buffers_still_work():
@@ -187,10 +188,10 @@ def test_trained_committee_flags_compressed_structure(tmp_path):
     # the module's range and the metadata's descriptor_ranges are the same numbers
     ranges = np.array(model.metadata["descriptor_ranges"]["Cu"])
     n = result.module.n_per_element[0]
-    np.testing.assert_array_equal(ranges[:, 0], result.module.g_min[0, :n].numpy())
-    np.testing.assert_array_equal(ranges[:, 1], result.module.g_max[0, :n].numpy())
+    np.testing.assert_array_equal(ranges[:, 0], result.module.descriptor_min[0, :n].numpy())
+    np.testing.assert_array_equal(ranges[:, 1], result.module.descriptor_max[0, :n].numpy())
     for member in result.members:
-        torch.testing.assert_close(member.g_min, result.module.g_min, rtol=0, atol=0)
+        torch.testing.assert_close(member.descriptor_min, result.module.descriptor_min, rtol=0, atol=0)
     # a training structure as the trainer read it (the file holds 8 decimals), and compressed
     training_structure = ase.io.read(tmp_path / "train.extxyz", index=0)
     with warnings.catch_warnings():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from nnpkit.train import config_from_dict, load_config, train
-from nnpkit.train.n2p2_data import read_n2p2_data
+from nnpkit.io import read_n2p2_data
 
 
 def _labelled(n=3, symbols="Cu4", forces=True, energy=True, seed=0):
@@ -143,7 +143,7 @@ end
     np.testing.assert_allclose(structures[1].get_forces()[1], [0, 0, -1.0])
     np.testing.assert_allclose(structures[0].positions[1], [1.0, 1.5, 2.0])
     (tmp_path / "bad.data").write_text("begin\natom 0 0 zero Cu 0 0 0 0 0\nend\n")
-    with pytest.raises(ValueError, match=r"bad.data:2: cannot parse"):
+    with pytest.raises(ValueError, match=r"bad.data:2: cannot read"):
         read_n2p2_data(tmp_path / "bad.data")
 
 

@@ -125,8 +125,8 @@ def test_committee_members_differ_and_deviate_away_from_data(committee_run):
     far_dev = np.mean([model.compute(a, **spread)["forces_std"].mean() for a in far])
     assert near_dev > 1e-4  # members are different models
     assert far_dev > 3 * near_dev
-    w0 = result.members[0].networks[0][0][0].weight
-    w1 = result.members[1].networks[0][0][0].weight
+    w0 = result.members[0].networks[0].members[0][0].weight
+    w1 = result.members[1].networks[0].members[0][0].weight
     assert not torch.equal(w0, w1)
     meta = model.metadata["training"]
     assert meta["committee_size"] == 2 and len(meta["member_validation"]) == 2

@@ -18,12 +18,11 @@ import torch  # noqa: F401  (loads libtorch before the core library)
 
 from . import _core
 from ._core import AtomsTooCloseError, InputError, ModelFileError, NonFinitePositionError, UnknownElementError
+from ._version import __version__
 from .export import export
 from .model import ExtrapolationWarning, Model, load
 from .paths import lammps_plugin_path, openmm_plugin_path
 from .threads import get_num_threads, set_num_threads
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AtomsTooCloseError",

@@ -10,6 +10,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from ._version import __version__
+
 FORMAT_VERSION = 1
 METADATA_FILE = "nnpkit.json"
 
@@ -162,8 +164,6 @@ def export(
         metadata["architecture"] = describe()
     if extra_metadata:
         metadata.update(extra_metadata)
-    from . import __version__
-
     metadata["nnpkit_version"] = __version__
 
     scripted = module if isinstance(module, torch.jit.ScriptModule) else torch.jit.script(module.eval())

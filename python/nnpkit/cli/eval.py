@@ -4,79 +4,23 @@ errors against the reference labels the file carries (as DeePMD-kit's `dp test`)
 from __future__ import annotations
 
 import argparse
-import re
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from ase.units import GPa
-
-#: eV/Angstrom^3 in GPa (ASE's constants, as everywhere in nnpkit)
-_GPA = 1.0 / GPa
-_INDEX = re.compile(r"^\s*(-?\d+)?\s*(:\s*(-?\d+)?\s*(:\s*(-?\d+)?\s*)?)?$")
-
-
-def parse_index(index: str) -> int | slice:
-    """ASE's index syntax: ``3``, ``-1``, ``:``, ``0:10``, ``::2``; ValueError otherwise."""
-    match = _INDEX.match(index)
-    if not index.strip() or match is None:
-        raise ValueError(f"--index must be a structure number (0, -1, ...) or a slice (':', '0:10', '::2'), "
-                         f"got {index!r}")
-    if match.group(2) is None:
-        return int(match.group(1))
-    parts = [p.strip() for p in index.split(":")]
-    return slice(*[int(p) if p else None for p in parts])
-
 
 def read_structures(path: str, index: str, file_format: str | None = None, model: Any = None) -> list[tuple[int, Any]]:
-    """``(position in the file, ase.Atoms)`` of the structures ``index`` selects; ValueError
-    (or FileNotFoundError) with the file name for anything unreadable."""
-    import os
+    """``(position in the file, ase.Atoms)`` of the structures ``index`` selects
+    (:func:`nnpkit.io.read_structures`); n2p2 files are read in the model's units."""
+    from ..io import read_structures as read, reads_as_n2p2
 
-    import ase.io
-
-    from ..io.n2p2_data import is_n2p2_data, read_n2p2_data
-
-    selection = parse_index(index)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"structure file not found: {path}")
-    if os.path.isdir(path):
-        raise ValueError(f"{path} is a directory, not a structure file")
-    if file_format == "n2p2" or (file_format is None and is_n2p2_data(path)):
-        # n2p2 files carry no units: they are in the units the potential was trained in.
-        length, energy = ("Ang", "eV") if model is None else (
-            model.metadata["length_unit"], model.metadata["energy_unit"])
-        print(f"reading {path} as n2p2 structure data in {length} and {energy}")
-        structures = read_n2p2_data(path, length, energy)
-    else:
-        if file_format is not None:
-            from ase.io.formats import ioformats
-
-            if file_format not in ioformats:
-                raise ValueError(f"unknown --format {file_format!r}: use 'n2p2' or an ASE format name "
-                                 "(extxyz, xyz, vasp, cif, lammps-data, traj, ...)")
-        if os.path.getsize(path) == 0:
-            raise ValueError(f"{path} is empty: it holds no structures")
-        try:
-            structures = ase.io.read(path, index=":", format=file_format)
-        except Exception as error:  # noqa: BLE001  (ASE raises many types for unreadable files)
-            what = f"as {file_format}" if file_format else "(format guessed from the name and contents)"
-            reason = str(error) or type(error).__name__
-            raise ValueError(f"cannot read {path} {what}: {reason}; give --format if the guess is wrong") from None
-    if not structures:
-        raise ValueError(f"{path} holds no structures")
-    positions = list(range(len(structures)))
-    if isinstance(selection, int):
-        if not -len(structures) <= selection < len(structures):
-            raise ValueError(f"--index {selection} is out of range: {path} holds {len(structures)} structures "
-                             f"(0..{len(structures) - 1})")
-        chosen = [positions[selection]]
-    else:
-        chosen = positions[selection]
-        if not chosen:
-            raise ValueError(f"--index {index} selects none of the {len(structures)} structures of {path}")
-    return [(k, structures[k]) for k in chosen]
+    # n2p2 files carry no units: they are in the units the potential was trained in.
+    units = ("Ang", "eV") if model is None else (model.metadata["length_unit"], model.metadata["energy_unit"])
+    if os.path.isfile(path) and reads_as_n2p2(path, file_format):
+        print(f"reading {path} as n2p2 structure data in {units[0]} and {units[1]}")
+    return read(path, index, file_format, n2p2_units=units, index_name="--index", format_name="--format")
 
 
 @dataclass
@@ -102,8 +46,10 @@ class ErrorStatistics:
         if forces is not None:
             self.forces.append((result["forces"] - forces).ravel())
         if stress is not None and "stress" in result:
+            from ase.units import GPa
+
             reference = np.array([stress[a, b] for a, b in ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))])
-            self.stress.append((result["stress"] - reference) * _GPA)
+            self.stress.append((result["stress"] - reference) / GPa)
 
     def lines(self) -> list[str]:
         if self.n_structures == 0:
@@ -158,7 +104,9 @@ def _eval(args: argparse.Namespace) -> int:
         if forces is not None and len(atoms):
             say(f"  force error:   max {float(np.abs(result['forces'] - forces).max()):.6f} eV/Ang (per component)")
         if "stress" in result:
-            gpa = result["stress"] * _GPA
+            from ase.units import GPa
+
+            gpa = result["stress"] / GPa
             say("  stress (GPa):  " + " ".join(f"{s:.6f}" for s in gpa) + "  (xx yy zz yz xz xy)")
         if "extrapolation_counts" in result and result["extrapolation_counts"].any():
             counts = result["extrapolation_counts"]
@@ -181,8 +129,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("model")
     p.add_argument("structure")
-    p.add_argument("--index", default=":", help="which structures of the file (ASE index syntax: 3, -1, 0:10, ::2; "
-                   "default all)")
+    p.add_argument("--index", default=":", help="which structures of the file, in ASE's index syntax for every "
+                   "format, n2p2 too: 3 (the fourth), -1 (the last), 0:10, ::2; default all")
     p.add_argument("--format", default=None,
                    help="file format: 'n2p2' (input.data, detected automatically) or any ASE format name")
     p.add_argument("--summary", action="store_true", help="print only the error summary, not each structure")

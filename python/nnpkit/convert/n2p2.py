@@ -451,7 +451,7 @@ def build_model(directory: str, progress: Progress = print):
     for e in range(len(elements)):
         n = sf_set.n_per_element[e]
         if stats is None:
-            model.set_scaling(e, np.ones(n), np.zeros(n), 0.0, None, None)
+            model.set_scaling(e, np.ones(n), np.zeros(n), 0.0)
             continue
         g_min, g_max, g_mean, g_sigma = stats[e].T
         if mode in ("scale", "scale_center"):
@@ -470,7 +470,8 @@ def build_model(directory: str, progress: Progress = print):
                 f"({f.describe(elements)} of input.nn) has a zero (or missing) training width, so '{mode}' scaling divides "
                 "by zero (n2p2 would produce NaN); remove it or use another scaling")
         center = {"scale": g_min, "center": g_mean, "scale_center": g_mean, "scale_sigma": g_mean}.get(mode, np.zeros(n))
-        model.set_scaling(e, factor, center, smin if mode != "center" and mode != "none" else 0.0, g_min, g_max)
+        model.set_scaling(e, factor, center, smin if mode != "center" and mode != "none" else 0.0)
+        model.set_training_range(e, g_min, g_max)
     progress(f"scaling: {mode}" + (f" (Smin {smin:g}, Smax {smax:g})" if mode not in ("none", "center") else ""))
     return model
 
@@ -488,7 +489,7 @@ def min_distance_from_scaling(model, step: float = 0.005) -> float | None:
     """
     import torch
 
-    if not bool(torch.isfinite(model.g_max).any()):
+    if not bool(torch.isfinite(model.descriptor_max).any()):
         return None
     r = torch.arange(step, model.cutoff, step, dtype=torch.float64)
     k = r.shape[0]
@@ -505,7 +506,7 @@ def min_distance_from_scaling(model, step: float = 0.005) -> float | None:
             for b in range(a, n_el):
                 species = torch.tensor([a, b], dtype=torch.int64).repeat(k)
                 g = model.descriptors(species, edge_index, vectors, 2 * k)
-                g_max = model.g_max[species]
+                g_max = model.descriptor_max[species]
                 beyond = (g > g_max + 1e-12 * g_max.abs().clamp(min=1.0)).any(1).reshape(k, 2).any(1)
                 if not bool(beyond[0]):
                     continue  # even the shortest dimer looks like training data: no information

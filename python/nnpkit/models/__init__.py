@@ -2,6 +2,7 @@
 
 from .ani import AevParameters, AniModel
 from .behler_parrinello import BehlerParrinelloModel
+from .descriptor_model import DescriptorModel
 from .message_passing import MessagePassingModel
 from .symmetry_functions import (
     CUTOFF_TYPES,
@@ -23,6 +24,7 @@ __all__ = [
     "BehlerParrinelloModel",
     "CompactAngularSymmetryFunction",
     "CompactRadialSymmetryFunction",
+    "DescriptorModel",
     "MessagePassingModel",
     "RadialSymmetryFunction",
     "SymmetryFunctionSet",

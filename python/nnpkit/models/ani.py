@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from .behler_parrinello import outside_training_range
+from .descriptor_model import DescriptorModel
 
 
 @dataclass(frozen=True)
@@ -248,7 +248,7 @@ class ElementNetworks(torch.nn.Module):
         return self.output(x).squeeze(2)
 
 
-class AniModel(torch.nn.Module):
+class AniModel(DescriptorModel):
     """An ANI potential following the nnpkit model contract.
 
     Args:
@@ -256,8 +256,12 @@ class AniModel(torch.nn.Module):
         aev: the AEV constants.
         networks: per element (model order), a list of (weight [M, out, in], bias [M, out])
             layers for the M committee members.
-        self_energies: per element, added to each atom's energy (Hartree for ANI).
+        self_energies: per element, added to each atom's energy (Hartree for ANI); the
+            model's ``energy_offset``.
         celu_alpha: CELU parameter of the hidden layers (0.1 in ANI).
+
+    The training range ``descriptor_min`` / ``descriptor_max`` covers the full AEV
+    (unknown for converted models, set by ``nnpkit train``).
     """
 
     model_type: str = "ani"
@@ -274,6 +278,7 @@ class AniModel(torch.nn.Module):
     n_radial: int
     angular_block: int
     committee_size: int
+    n_per_element: List[int]
 
     def __init__(
         self,
@@ -284,40 +289,32 @@ class AniModel(torch.nn.Module):
         celu_alpha: float = 0.1,
         dtype: torch.dtype = torch.float64,
     ) -> None:
-        super().__init__()
-        self.species = list(species)
-        n = len(self.species)
+        n = len(species)
         if len(networks) != n or len(self_energies) != n:
             raise ValueError(f"need one network stack and one self energy for each of the {n} species")
-        self.n_species = n
-        self.aev_parameters = aev
-        self.cutoff = float(aev.radial_cutoff)
-        self.interaction_range = float(aev.radial_cutoff)
-        self.aev_length = aev.length(n)
-        self.n_radial = len(aev.radial_shifts)
-        self.angular_block = aev.angular_block()
+        aev_length = aev.length(n)
         members = {int(layers[0][0].shape[0]) for layers in networks}
         if len(members) != 1:
             raise ValueError(f"every element needs the same number of committee members, got {sorted(members)}")
-        self.committee_size = members.pop()
+        element_networks = [ElementNetworks(layers, celu_alpha) for layers in networks]
+        for s, net in zip(species, element_networks):
+            if net.first_weight.shape[2] != aev_length:
+                raise ValueError(f"the {s} network reads {net.first_weight.shape[2]} inputs but the AEV has {aev_length}")
+        super().__init__(species, aev.radial_cutoff, [aev_length] * n, aev_length, members.pop(), element_networks)
+        self.n_species = n
+        self.aev_parameters = aev
+        self.aev_length = aev_length
+        self.n_radial = len(aev.radial_shifts)
+        self.angular_block = aev.angular_block()
         self.aev = AniAev(aev)
-        self.networks = torch.nn.ModuleList([ElementNetworks(layers, celu_alpha) for layers in networks])
         self.celu_alpha = float(celu_alpha)
         self._first_layers = {}
-        for s, net in zip(self.species, self.networks):
-            if net.first_weight.shape[2] != self.aev_length:
-                raise ValueError(
-                    f"the {s} network reads {net.first_weight.shape[2]} inputs but the AEV has {self.aev_length}"
-                )
-        self.register_buffer("self_energies", torch.tensor([float(e) for e in self_energies], dtype=torch.float64))
+        self.energy_offset.copy_(torch.tensor([float(e) for e in self_energies], dtype=torch.float64))
         pair_table = torch.zeros(n, n, dtype=torch.int64)
         rows, cols = torch.triu_indices(n, n)
         pair_table[rows, cols] = torch.arange(rows.shape[0])
         pair_table[cols, rows] = torch.arange(rows.shape[0])
         self.register_buffer("pair_table", pair_table)
-        # Training range of each element's AEV (set by nnpkit train); -inf/+inf: unknown, never flags.
-        self.register_buffer("aev_min", torch.full((n, self.aev_length), -float("inf"), dtype=torch.float64))
-        self.register_buffer("aev_max", torch.full((n, self.aev_length), float("inf"), dtype=torch.float64))
         self.to(dtype)
 
     def describe(self) -> dict:
@@ -348,7 +345,13 @@ class AniModel(torch.nn.Module):
         ).reshape(-1)
         return torch.cat([radial, angular])
 
-    def local_aev(
+    def descriptors(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
+    ) -> torch.Tensor:
+        """The full AEV of the local atoms (all species' columns), [n_local, aev_length]."""
+        return self.aev(edge_vectors, edge_index, species, self.n_species, n_local)
+
+    def local_descriptors(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """The AEV rows of the local atoms over only the species present (absent
@@ -372,13 +375,6 @@ class AniModel(torch.nn.Module):
         present[species] = True
         return torch.nonzero(present).squeeze(1)
 
-    def atomic_energies(
-        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
-    ) -> torch.Tensor:
-        """Per-atom energies [M, N] (zero for atoms n_local..N-1)."""
-        aev, columns = self.local_aev(species, edge_index, edge_vectors, n_local)
-        return self._energies(aev, species, columns)
-
     def _uses_operator(self) -> bool:
         """Whether the networks run in the ``ani_networks`` operator: when no weight
         needs a gradient (or gradients are off). Training takes the autograd path."""
@@ -395,7 +391,7 @@ class AniModel(torch.nn.Module):
             if aev.dim() == 3:
                 raise RuntimeError("member copies of the edge vectors (forward_members) are the inference path: "
                                    "call requires_grad_(False) on the model first")
-            return self.energies_from_aev(aev, species, species.shape[0], columns)
+            return self.energies_from_descriptors(aev, species, columns)
         active = self._present_species(species)
         firsts = self._first_layer_weights(active, columns)
         weights: List[torch.Tensor] = []
@@ -411,7 +407,7 @@ class AniModel(torch.nn.Module):
                 n_layers.append(len(w))
         n_rows = aev.shape[-2]
         return torch.ops.nnpkit.ani_networks(
-            aev, species[:n_rows], species.shape[0], weights, biases, n_layers, self.self_energies, self.celu_alpha
+            aev, species[:n_rows], species.shape[0], weights, biases, n_layers, self.energy_offset, self.celu_alpha
         )
 
     def _first_layer_weights(self, active: torch.Tensor, columns: Optional[torch.Tensor]) -> List[torch.Tensor]:
@@ -431,30 +427,12 @@ class AniModel(torch.nn.Module):
             if present[e]:
                 out.append(network.first_layer_columns(columns))
             else:
-                out.append(torch.empty(0, dtype=self.self_energies.dtype))
+                out.append(torch.empty(0, dtype=self.energy_offset.dtype))
         if scripted:
             if len(self._first_layers) >= 32:  # bounded: a long run meets few species sets
                 self._first_layers.clear()
             self._first_layers[key] = out
         return out
-
-    def _outside_training_range(
-        self, aev: torch.Tensor, species: torch.Tensor, columns: Optional[torch.Tensor]
-    ) -> torch.Tensor:
-        aev_min, aev_max = self.aev_min, self.aev_max
-        if columns is not None:
-            aev_min, aev_max = aev_min.index_select(1, columns), aev_max.index_select(1, columns)
-        return outside_training_range(aev, species, aev_min, aev_max)
-
-    @torch.jit.export
-    def forward_with_extrapolation(
-        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """``forward``'s energies and :meth:`extrapolation_counts` from one AEV computation."""
-        aev, columns = self.local_aev(species, edge_index, edge_vectors, n_local)
-        energies = self._energies(aev, species, columns)
-        counts = self._outside_training_range(aev, species, columns)
-        return self._contract_energies(energies), counts
 
     @torch.jit.export
     def forward_members(
@@ -470,58 +448,9 @@ class AniModel(torch.nn.Module):
         only), so that one backward pass of their sum gives each member's gradient;
         and, with ``extrapolation``, :meth:`extrapolation_counts` (else an empty tensor).
         The engines call this for committee statistics."""
-        aev, columns = self.local_aev(species, edge_index, member_edge_vectors, n_local)
+        aev, columns = self.local_descriptors(species, edge_index, member_edge_vectors, n_local)
         energies = self._energies(aev, species, columns)
         counts = torch.zeros(0, dtype=torch.int64)
         if extrapolation:
             counts = self._outside_training_range(aev[0], species, columns)
         return energies, counts
-
-    @torch.jit.export
-    def extrapolation_counts(
-        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
-    ) -> torch.Tensor:
-        """Per local atom: how many AEV components lie outside the training range
-        [aev_min, aev_max] of its element, [n_local] int64 (all zero when no range is known,
-        as for converted ANI models)."""
-        aev, columns = self.local_aev(species, edge_index, edge_vectors.detach(), n_local)
-        return self._outside_training_range(aev, species, columns)
-
-    @torch.jit.unused
-    def has_training_range(self) -> bool:
-        """Whether any AEV component has a known training range (never for converted models)."""
-        return bool(torch.isfinite(self.aev_min).any() or torch.isfinite(self.aev_max).any())
-
-    @torch.jit.unused
-    def set_training_range(self, aev: torch.Tensor, species: torch.Tensor) -> None:
-        """Per element, the minimum and maximum of each (full) AEV component over the
-        rows of ``aev`` (training data); elements without rows keep an unknown range."""
-        with torch.no_grad():
-            for e in range(self.n_species):
-                rows = aev[species == e]
-                if rows.shape[0]:
-                    self.aev_min[e] = rows.min(0).values
-                    self.aev_max[e] = rows.max(0).values
-
-    def energies_from_aev(
-        self, aev: torch.Tensor, species: torch.Tensor, n_atoms: int, columns: Optional[torch.Tensor]
-    ) -> torch.Tensor:
-        """Per-atom energies [M, n_atoms] from the AEV rows of the first atoms of
-        ``species`` (``columns``: as in :meth:`ElementNetworks.forward`)."""
-        energies = torch.zeros(self.committee_size, n_atoms, dtype=aev.dtype, device=aev.device)
-        centre_species = species[: aev.shape[0]]
-        for e, network in enumerate(self.networks):
-            idx = torch.nonzero(centre_species == e).squeeze(1)
-            if idx.shape[0] > 0:
-                member_energies = network(aev.index_select(0, idx), columns) + self.self_energies[e]
-                energies = energies.index_copy(1, idx, member_energies)
-        return energies
-
-    def forward(
-        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
-    ) -> torch.Tensor:
-        return self._contract_energies(self.atomic_energies(species, edge_index, edge_vectors, n_local))
-
-    def _contract_energies(self, energies: torch.Tensor) -> torch.Tensor:
-        """Per-atom energies as the model contract wants them: [N], or [M, N] for a committee."""
-        return energies[0] if self.committee_size == 1 else energies

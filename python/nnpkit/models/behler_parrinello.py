@@ -8,11 +8,11 @@ symmetry function (set by :meth:`BehlerParrinelloModel.fit_scaling`) is kept, so
 the model can flag atoms whose descriptors lie outside it.
 """
 
-
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 import torch
 
+from .descriptor_model import DescriptorModel
 from .symmetry_functions import SymmetryFunctions, SymmetryFunctionSet
 
 _ACTIVATIONS = {
@@ -37,27 +37,31 @@ def mlp(n_in: int, hidden: Sequence[int], activation: str) -> torch.nn.Sequentia
     return torch.nn.Sequential(*layers)
 
 
-def outside_training_range(
-    descriptors: torch.Tensor, species: torch.Tensor, g_min: torch.Tensor, g_max: torch.Tensor
-) -> torch.Tensor:
-    """Per descriptor row: how many values lie outside the training range of the
-    row's element (``g_min[species]``, ``g_max[species]``), [rows] int64. The
-    descriptors are detached: counting needs no gradient."""
-    g = descriptors.detach()
-    s = species[: g.shape[0]]
-    return ((g < g_min[s]) | (g > g_max[s])).sum(1)
+class ElementCommittee(torch.nn.Module):
+    """One element's networks of all M committee members: inputs [n, D] -> energies [M, n]."""
+
+    def __init__(self, members: Sequence[torch.nn.Module]) -> None:
+        super().__init__()
+        self.members = torch.nn.ModuleList(list(members))
+
+    def forward(self, inputs: torch.Tensor, columns: Optional[torch.Tensor]) -> torch.Tensor:
+        """``columns`` is always None: symmetry-function rows are full."""
+        energies: List[torch.Tensor] = []
+        for member in self.members:
+            energies.append(member(inputs).squeeze(1))
+        return torch.stack(energies)
 
 
-class BehlerParrinelloModel(torch.nn.Module):
+class BehlerParrinelloModel(DescriptorModel):
     """Per-element networks over scaled symmetry functions, with per-element offsets.
 
     The scaled input of element e is ``G * scale[e] + shift[e]`` (set from data
-    with :meth:`fit_scaling`, or from n2p2's scaling.data by the converter); the
-    atomic energy is ``network_e(scaled G) + energy_offset[e]``.
+    with :meth:`fit_scaling`); the atomic energy is ``network_e(scaled G) +
+    energy_offset[e]``. ``networks[e].members[m]`` is member m's network of element e.
 
-    ``g_min[e]`` / ``g_max[e]`` hold the training range of element e's symmetry
-    functions; -inf / +inf (the default) means "no range known", so a model built
-    by hand never flags extrapolation.
+    ``descriptor_min[e]`` / ``descriptor_max[e]`` hold the training range of element e's
+    symmetry functions; -inf / +inf (the default) means "no range known", so a model
+    built by hand never flags extrapolation.
     """
 
     model_type: str = "behler_parrinello"
@@ -77,35 +81,28 @@ class BehlerParrinelloModel(torch.nn.Module):
         committee_size: int = 1,
         dtype: torch.dtype = torch.float64,
     ) -> None:
-        super().__init__()
-        self.species = list(sf_set.species)
-        self.cutoff = float(sf_set.cutoff)
-        self.interaction_range = float(sf_set.cutoff)
-        self.committee_size = int(committee_size)
-        self.n_per_element = list(sf_set.n_per_element)
+        # Member-major creation: the same random initial weights as before the networks
+        # were grouped by element.
+        members = [[mlp(n, hidden, activation) for n in sf_set.n_per_element] for _ in range(int(committee_size))]
+        networks = [ElementCommittee([member[e] for member in members]) for e in range(len(sf_set.species))]
+        super().__init__(sf_set.species, sf_set.cutoff, sf_set.n_per_element, sf_set.n_columns, committee_size,
+                         networks)
         self.hidden = list(hidden)
         self.activation = activation
         n_el, n_col = len(self.species), sf_set.n_columns
         self.descriptor = SymmetryFunctions(sf_set)
         self.register_buffer("scale", torch.ones(n_el, n_col))
         self.register_buffer("shift", torch.zeros(n_el, n_col))
-        self.register_buffer("energy_offset", torch.zeros(n_el))
-        self.register_buffer("g_min", torch.full((n_el, n_col), -float("inf")))
-        self.register_buffer("g_max", torch.full((n_el, n_col), float("inf")))
-        self.networks = torch.nn.ModuleList(
-            [
-                torch.nn.ModuleList([mlp(n, hidden, activation) for n in self.n_per_element])
-                for _ in range(self.committee_size)
-            ]
-        )
         self.to(dtype)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
-        # State dicts (training checkpoints) saved before models kept a training range:
-        # load them with the range unknown instead of refusing them.
-        for name in ("g_min", "g_max"):
-            if prefix + name not in state_dict:
-                state_dict[prefix + name] = getattr(self, name).detach().clone()
+        # Before the networks were grouped by element, member m's network of element e
+        # was ``networks.m.e``; it is ``networks.e.members.m`` now.
+        old = prefix + "networks."
+        for key in [k for k in state_dict if k.startswith(old)]:
+            member, element, rest = key[len(old):].split(".", 2)
+            if element != "members":
+                state_dict[f"{old}{element}.members.{member}.{rest}"] = state_dict.pop(key)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @torch.jit.unused
@@ -121,19 +118,13 @@ class BehlerParrinelloModel(torch.nn.Module):
         return described
 
     @torch.jit.unused
-    def has_training_range(self) -> bool:
-        """Whether any symmetry function has a known training range."""
-        return bool(torch.isfinite(self.g_min).any() or torch.isfinite(self.g_max).any())
-
-    @torch.jit.unused
     def fit_scaling(self, descriptors: torch.Tensor, species: torch.Tensor, training_range: bool = True) -> None:
         """Scale each symmetry function of each element to [-1, 1] over the given
         descriptor rows (n2p2's ``scale_symmetry_functions`` with range -1..1).
 
         With ``training_range`` (the default) the rows' minimum and maximum also
-        become the training range ``g_min`` / ``g_max`` that
-        :meth:`extrapolation_counts` checks against; elements without rows keep
-        an unknown range."""
+        become the training range that :meth:`extrapolation_counts` checks against
+        (:meth:`fit_training_range`); elements without rows keep an unknown range."""
         with torch.no_grad():
             for e in range(len(self.species)):
                 rows = descriptors[species == e][:, : self.n_per_element[e]]
@@ -144,53 +135,15 @@ class BehlerParrinelloModel(torch.nn.Module):
                 n = self.n_per_element[e]
                 self.scale[e, :n] = 2.0 / width
                 self.shift[e, :n] = -1.0 - 2.0 * lo / width
-                if training_range:
-                    self.g_min[e, :n] = lo
-                    self.g_max[e, :n] = hi
+        if training_range:
+            self.fit_training_range(descriptors, species)
 
-    def atomic_energies(self, descriptors: torch.Tensor, species: torch.Tensor, n_atoms: int) -> torch.Tensor:
-        """Per-atom energies [M, n_atoms] from descriptors of the first rows of ``species``."""
-        n_centers = descriptors.shape[0]
-        centre_species = species[:n_centers]
-        x = descriptors * self.scale[centre_species] + self.shift[centre_species]
-        members: list[torch.Tensor] = []
-        for member in self.networks:
-            energies = torch.zeros(n_atoms, dtype=descriptors.dtype, device=descriptors.device)
-            for e, network in enumerate(member):
-                idx = torch.nonzero(centre_species == e).squeeze(1)
-                if idx.numel() > 0:
-                    xe = x.index_select(0, idx)[:, : self.n_per_element[e]]
-                    energies = energies.index_add(0, idx, network(xe).squeeze(1) + self.energy_offset[e])
-            members.append(energies)
-        return torch.stack(members)
-
-    def _contract_energies(self, descriptors: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
-        """Per-atom energies as the model contract wants them: [N], or [M, N] for a committee."""
-        energies = self.atomic_energies(descriptors, species, species.shape[0])
-        if self.committee_size == 1:
-            return energies[0]
-        return energies
-
-    def forward(
+    def descriptors(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
     ) -> torch.Tensor:
-        descriptors = self.descriptor(edge_vectors, edge_index, species, n_local)
-        return self._contract_energies(descriptors, species)
+        """Unscaled symmetry functions of the local atoms, [n_local, n_columns]."""
+        return self.descriptor(edge_vectors, edge_index, species, n_local)
 
-    @torch.jit.export
-    def forward_with_extrapolation(
-        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """``forward``'s energies and :meth:`extrapolation_counts` from one descriptor computation."""
-        descriptors = self.descriptor(edge_vectors, edge_index, species, n_local)
-        counts = outside_training_range(descriptors, species, self.g_min, self.g_max)
-        return self._contract_energies(descriptors, species), counts
-
-    @torch.jit.export
-    def extrapolation_counts(
-        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
-    ) -> torch.Tensor:
-        """Per local atom: how many of its symmetry functions lie outside the training
-        range [g_min, g_max], [n_local] int64 (all zero when no range is known)."""
-        descriptors = self.descriptor(edge_vectors.detach(), edge_index, species, n_local)
-        return outside_training_range(descriptors, species, self.g_min, self.g_max)
+    def network_inputs(self, descriptors: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        centre_species = species[: descriptors.shape[0]]
+        return descriptors * self.scale[centre_species] + self.shift[centre_species]

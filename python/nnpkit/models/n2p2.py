@@ -12,12 +12,12 @@ extrapolation warnings do.
 
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
-from .behler_parrinello import outside_training_range
+from .descriptor_model import DescriptorModel
 from .symmetry_functions import SymmetryFunctions, SymmetryFunctionSet
 
 #: n2p2 activation letters (``global_activation_short``) and their codes here.
@@ -33,7 +33,6 @@ ACTIVATIONS: dict[str, int] = {
     "e": 8,  # exp(-x)
     "h": 9,  # harmonic x^2
 }
-
 
 
 def activate(x: torch.Tensor, code: int) -> torch.Tensor:
@@ -106,16 +105,18 @@ class N2p2AtomicNetwork(torch.nn.Module):
                 layer.bias.copy_(torch.from_numpy(connections[offset : offset + n_out].copy()))
                 offset += n_out
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, columns: Optional[torch.Tensor]) -> torch.Tensor:
+        """Outputs [1, n] of n atoms' scaled symmetry functions [n, inputs] (in n2p2's
+        normalized energy unit); ``columns`` is always None: the rows are full."""
         for i, layer in enumerate(self.layers):
             x = layer(x)
             if self.normalize_nodes:
                 x = x / self.fan_in[i]
             x = activate(x, self.activation_codes[i])
-        return x
+        return x.t()
 
 
-class N2p2Model(torch.nn.Module):
+class N2p2Model(DescriptorModel):
     """An n2p2 short-range HDNNP following the nnpkit model contract.
 
     ``sf_set`` holds the symmetry functions in n2p2's sorted order and in n2p2's
@@ -123,7 +124,8 @@ class N2p2Model(torch.nn.Module):
     by ``conv_length`` before they reach it. Per element e and column c:
     ``x = scale_min[e] + scale_factor[e, c] * (G - scale_center[e, c])`` feeds
     ``networks[e]``; the atomic energy is ``network / conv_energy + mean_energy +
-    energy_offset[e]`` in the model's energy unit.
+    energy_offset[e]`` in the model's energy unit. The training range
+    ``descriptor_min`` / ``descriptor_max`` is n2p2's [Gmin, Gmax] of unscaled G.
     """
 
     model_type: str = "n2p2"
@@ -138,7 +140,6 @@ class N2p2Model(torch.nn.Module):
         mean_energy: float = 0.0,
         energy_offsets: Sequence[float] | None = None,
     ) -> None:
-        super().__init__()
         n_el, n_col = len(sf_set.species), sf_set.n_columns
         if len(networks) != n_el:
             raise ValueError(f"need one network per element ({n_el}), got {len(networks)}")
@@ -146,40 +147,30 @@ class N2p2Model(torch.nn.Module):
             if net.layer_sizes[0] != n:
                 raise ValueError(f"network of {sf_set.species[e]} takes {net.layer_sizes[0]} inputs, "
                                  f"but the element has {n} symmetry functions")
-        self.species = list(sf_set.species)
+        # The symmetry functions are in normalized lengths; the contract's cutoff is in model units.
+        super().__init__(sf_set.species, float(sf_set.cutoff) / float(conv_length), sf_set.n_per_element, n_col, 1,
+                         networks)
         self.conv_length: float = float(conv_length)
         self.conv_energy: float = float(conv_energy)
         self.mean_energy: float = float(mean_energy)
-        # The symmetry functions are in normalized lengths; the contract's cutoff is in model units.
-        self.cutoff: float = float(sf_set.cutoff) / self.conv_length
-        self.interaction_range: float = self.cutoff
-        self.committee_size: int = 1
-        self.n_per_element = list(sf_set.n_per_element)
         self.sf_types = [sorted({int(f.n2p2_type) for f in sf_set.functions if f.center == s})
-                                          for s in self.species]
+                         for s in self.species]
         self.descriptor = SymmetryFunctions(sf_set)
         self.register_buffer("scale_factor", torch.ones(n_el, n_col, dtype=torch.float64))
         self.register_buffer("scale_center", torch.zeros(n_el, n_col, dtype=torch.float64))
         self.register_buffer("scale_min", torch.zeros(n_el, 1, dtype=torch.float64))
-        self.register_buffer("g_min", torch.full((n_el, n_col), -float("inf"), dtype=torch.float64))
-        self.register_buffer("g_max", torch.full((n_el, n_col), float("inf"), dtype=torch.float64))
-        offsets = torch.tensor(list(energy_offsets) if energy_offsets is not None else [0.0] * n_el,
-                               dtype=torch.float64)
-        self.register_buffer("energy_offset", offsets)
-        self.networks = torch.nn.ModuleList(list(networks))
+        if energy_offsets is not None:
+            self.energy_offset.copy_(torch.tensor(list(energy_offsets), dtype=torch.float64))
 
     @torch.jit.unused
-    def set_scaling(self, element: int, factor: np.ndarray, center: np.ndarray, smin: float,
-                    g_min: np.ndarray | None, g_max: np.ndarray | None) -> None:
-        """Scaling of one element's symmetry functions and their training range."""
+    def set_scaling(self, element: int, factor: np.ndarray, center: np.ndarray, smin: float) -> None:
+        """n2p2's scaling of one element's symmetry functions (its training range:
+        :meth:`set_training_range`)."""
         n = self.n_per_element[element]
         with torch.no_grad():
             self.scale_factor[element, :n] = torch.as_tensor(factor, dtype=torch.float64)
             self.scale_center[element, :n] = torch.as_tensor(center, dtype=torch.float64)
             self.scale_min[element, 0] = float(smin)
-            if g_min is not None and g_max is not None:
-                self.g_min[element, :n] = torch.as_tensor(g_min, dtype=torch.float64)
-                self.g_max[element, :n] = torch.as_tensor(g_max, dtype=torch.float64)
 
     @torch.jit.unused
     def describe(self) -> dict:
@@ -204,49 +195,17 @@ class N2p2Model(torch.nn.Module):
         """Unscaled symmetry functions of the local atoms, [n_local, n_columns]."""
         return self.descriptor(edge_vectors * self.conv_length, edge_index, species, n_local)
 
-    def _scaled(self, g: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
-        """n2p2's scaling of unscaled symmetry functions g of the first rows of ``species``."""
-        s = species[: g.shape[0]]
-        return self.scale_min[s] + self.scale_factor[s] * (g - self.scale_center[s])
+    def network_inputs(self, descriptors: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        """n2p2's scaling of unscaled symmetry functions of the first rows of ``species``."""
+        s = species[: descriptors.shape[0]]
+        return self.scale_min[s] + self.scale_factor[s] * (descriptors - self.scale_center[s])
 
-    def _energies(self, g: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
-        """Per-atom energies [N] from the unscaled symmetry functions of the local atoms."""
-        x = self._scaled(g, species)
-        centre_species = species[: x.shape[0]]
-        energies = torch.zeros(species.shape[0], dtype=x.dtype, device=x.device)
-        for e, network in enumerate(self.networks):
-            idx = torch.nonzero(centre_species == e).squeeze(1)
-            if idx.numel() > 0:
-                xe = x.index_select(0, idx)[:, : self.n_per_element[e]]
-                atomic = network(xe).squeeze(1) / self.conv_energy + self.mean_energy + self.energy_offset[e]
-                energies = energies.index_add(0, idx, atomic)
-        return energies
+    def network_output_to_energy(self, output: torch.Tensor) -> torch.Tensor:
+        return output / self.conv_energy + self.mean_energy
 
     @torch.jit.export
     def scaled_descriptors(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
     ) -> torch.Tensor:
         """The network inputs of the local atoms (n2p2's scaled G), [n_local, n_columns]."""
-        return self._scaled(self.descriptors(species, edge_index, edge_vectors, n_local), species)
-
-    @torch.jit.export
-    def extrapolation_counts(
-        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
-    ) -> torch.Tensor:
-        """Per local atom: how many of its symmetry functions lie outside the training
-        range [Gmin, Gmax] (n2p2's extrapolation warnings), [n_local] int64."""
-        g = self.descriptors(species, edge_index, edge_vectors.detach(), n_local)
-        return outside_training_range(g, species, self.g_min, self.g_max)
-
-    @torch.jit.export
-    def forward_with_extrapolation(
-        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """``forward``'s energies and :meth:`extrapolation_counts` from one symmetry-function computation."""
-        g = self.descriptors(species, edge_index, edge_vectors, n_local)
-        return self._energies(g, species), outside_training_range(g, species, self.g_min, self.g_max)
-
-    def forward(
-        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
-    ) -> torch.Tensor:
-        return self._energies(self.descriptors(species, edge_index, edge_vectors, n_local), species)
+        return self.network_inputs(self.descriptors(species, edge_index, edge_vectors, n_local), species)

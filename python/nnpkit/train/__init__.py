@@ -10,10 +10,11 @@ or from the shell: ``nnpkit train train.yaml --committee 4``. See docs/training.
 """
 
 from .config import TrainConfig, config_from_dict, load_config
-from .data import Structure, atoms_to_structure, fit_energy_offsets, read_structures
+from .data import Structure, atoms_to_structure, fit_energy_offsets
 from .models import ModelType, register_model_type
 from .ani_model import AniType
-from .trainer import Metrics, TrainResult, evaluate, load_data, train
+from .results import Metrics, TrainResult
+from .trainer import evaluate, load_data, train
 
 register_model_type(AniType.name, AniType)
 
@@ -29,7 +30,6 @@ __all__ = [
     "fit_energy_offsets",
     "load_config",
     "load_data",
-    "read_structures",
     "register_model_type",
     "train",
 ]

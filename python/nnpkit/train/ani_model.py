@@ -11,14 +11,14 @@ its derivatives depend on geometry only, so they are cached once per structure
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
 
 from ..models.ani import AevParameters, AniModel
 from .config import ModelConfig
 from .data import Structure
-from .models import CachedDescriptorEvaluator, DescriptorCache, Evaluator, ModelType
+from .models import ModelType
 
 
 def _initial_layer(n_in: int, n_out: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,35 +63,11 @@ class AniType(ModelType):
         """The AEV range of the training data per element: kept in the model for its
         extrapolation flags, and in the metadata for inspection."""
         with torch.no_grad():
-            aevs = torch.cat([self._aev(module)(s.edge_vectors, s.edge_index, s.species, s.n_atoms)
+            aevs = torch.cat([module.descriptors(s.species, s.edge_index, s.edge_vectors, s.n_atoms)
                               for s in structures])
             species = torch.cat([s.species for s in structures])
-        module.set_training_range(aevs, species)
-        ranges: dict[str, list[list[float]]] = {}
-        for e, element in enumerate(module.species):
-            rows = aevs[species == e]
-            if rows.shape[0]:
-                ranges[element] = torch.stack([rows.min(0).values, rows.max(0).values], 1).tolist()
-        return {"descriptor_ranges": ranges}
-
-    def set_energy_offsets(self, module: torch.nn.Module, offsets: torch.Tensor) -> None:
-        with torch.no_grad():
-            module.self_energies.copy_(offsets)
-
-    @staticmethod
-    def _aev(module: AniModel) -> Callable[..., torch.Tensor]:
-        """The full AEV (all species' columns) as a descriptor ``(vectors, edge_index, species, n)``."""
-        return lambda vectors, edge_index, species, n: module.aev(vectors, edge_index, species, module.n_species, n)
-
-    def cache(self, module: torch.nn.Module, structures: Sequence[Structure]) -> Any:
-        return DescriptorCache(self._aev(module), structures)
-
-    def evaluator(self, module: torch.nn.Module, cache: Any) -> Callable:
-        if cache is None:
-            return Evaluator(module)
-        return CachedDescriptorEvaluator(
-            module, cache, head=lambda aev, species, n_atoms: module.energies_from_aev(aev, species, n_atoms, None)
-        )
+        module.fit_training_range(aevs, species)
+        return {"descriptor_ranges": module.training_ranges()}
 
     def combine(self, members: Sequence[torch.nn.Module]) -> torch.nn.Module:
         """One AniModel whose networks hold the members side by side (batched evaluation)."""
@@ -106,9 +82,9 @@ class AniType(ModelType):
                 layers.append((torch.cat([n.hidden[k].weight for n in nets]), torch.cat([n.hidden[k].bias for n in nets])))
             layers.append((torch.cat([n.output.weight for n in nets]), torch.cat([n.output.bias for n in nets])))
             networks.append([(w.detach(), b.detach()) for w, b in layers])
-        committee = AniModel(first.species, first.aev_parameters, networks, first.self_energies.tolist(),
-                             celu_alpha=first.networks[0].celu_alpha, dtype=first.self_energies.dtype)
+        committee = AniModel(first.species, first.aev_parameters, networks, first.energy_offset.tolist(),
+                             celu_alpha=first.networks[0].celu_alpha, dtype=first.energy_offset.dtype)
         with torch.no_grad():
-            committee.aev_min.copy_(first.aev_min)
-            committee.aev_max.copy_(first.aev_max)
+            committee.descriptor_min.copy_(first.descriptor_min)
+            committee.descriptor_max.copy_(first.descriptor_max)
         return committee

@@ -39,14 +39,17 @@ class ModelConfig:
 class DataConfig:
     """Where the reference data come from. ``train`` (and ``validation``, ``test``) are
     files or lists of files: anything ASE reads (extxyz, ASE databases, ...) or n2p2
-    ``input.data`` (by that name or with ``format: n2p2``)."""
+    ``input.data`` (recognized by its content, or with ``format: n2p2``). ``index``
+    selects structures of every file in ASE's index syntax, n2p2 files too
+    (:func:`nnpkit.io.read_structures`): ``"3"`` is the fourth structure, ``"-1"`` the
+    last, ``":12"`` the first twelve."""
 
     train: list[str] = field(default_factory=list)
     validation: list[str] = field(default_factory=list)  # default: a random fraction of train
     test: list[str] = field(default_factory=list)  # reported with the final (committee) model
     validation_fraction: float = 0.1
-    format: str | None = None  # ASE format name, or "n2p2"; default: guessed from the file name
-    index: str = ":"
+    format: str | None = None  # ASE format name, or "n2p2"; default: guessed from the name and contents
+    index: str = ":"  # ASE's index syntax (string2index), for every format
     length_unit: str = "Ang"  # units of the files; converted to Angstrom and eV
     energy_unit: str = "eV"
 

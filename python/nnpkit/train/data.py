@@ -8,7 +8,6 @@ union of graphs) with per-atom and per-edge structure indices.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -36,6 +35,17 @@ class Structure:
     @property
     def n_atoms(self) -> int:
         return int(self.species.shape[0])
+
+
+@dataclass
+class DataSets:
+    """All structures of a run, and which of them play which role."""
+
+    structures: list[Structure]
+    species: list[str]
+    pool: list[int]  # data.train: split into training and validation per member
+    validation: list[int]  # data.validation files (empty: split from the pool)
+    test: list[int]
 
 
 @dataclass
@@ -80,29 +90,6 @@ def collate(structures: Sequence[Structure], indices: Sequence[int] | None = Non
         volume=torch.tensor([s.volume for s in structures], dtype=structures[0].edge_vectors.dtype),
         indices=list(indices) if indices is not None else list(range(len(structures))),
     )
-
-
-def read_structures(path: str, format: str | None = None, index: str = ":") -> list:
-    """``ase.Atoms`` from any file ASE reads, or from n2p2 ``input.data``."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"data file not found: {path}")
-    if format == "n2p2" or (format is None and os.path.basename(path).endswith("input.data")):
-        from .n2p2_data import read_n2p2_data
-
-        structures = read_n2p2_data(path)
-        return structures[_slice(index)] if index != ":" else structures
-    import ase.io
-
-    try:
-        structures = ase.io.read(path, index=index, format=format)
-    except Exception as error:  # ASE raises many types; keep the file name in the message
-        raise ValueError(f"cannot read {path} with ASE: {error}") from None
-    return structures if isinstance(structures, list) else [structures]
-
-
-def _slice(index: str) -> slice:
-    parts = [int(p) if p else None for p in index.split(":")]
-    return slice(*parts)
 
 
 def reference_labels(atoms, source: str) -> tuple[float | None, np.ndarray | None, np.ndarray | None]:

@@ -12,7 +12,7 @@ from typing import Any, Callable, List, Sequence
 
 import torch
 
-from ..models import BehlerParrinelloModel, MessagePassingModel, SymmetryFunctionSet
+from ..models import BehlerParrinelloModel, DescriptorModel, MessagePassingModel, SymmetryFunctionSet
 from .config import ModelConfig
 from .data import Batch, Structure
 
@@ -92,14 +92,14 @@ class DescriptorCache:
     so a training step is the networks plus one sparse product per structure.
     Committee members share the descriptors, so one cache serves them all."""
 
-    def __init__(self, descriptor: torch.nn.Module, structures: Sequence[Structure]) -> None:
+    def __init__(self, module: DescriptorModel, structures: Sequence[Structure]) -> None:
         self.descriptors: list[torch.Tensor] = []
         self.position_matrices: list[tuple[torch.Tensor, ...]] = []  # (dense,) or (sparse, transposed)
         self.virial_matrices: list[torch.Tensor] = []
         for s in structures:
             vectors = s.edge_vectors.detach().requires_grad_(True)
             with torch.enable_grad():
-                g = descriptor(vectors, s.edge_index, s.species, s.n_atoms)
+                g = module.descriptors(s.species, s.edge_index, vectors, s.n_atoms)
                 columns = []
                 for k in range(g.shape[1]):
                     one_hot = torch.zeros_like(g)
@@ -139,15 +139,14 @@ class DescriptorCache:
 
 
 class CachedDescriptorEvaluator:
-    """Energies and position derivatives of a descriptor-based module (Behler-Parrinello,
-    ANI) from a :class:`DescriptorCache` (``batch.indices`` index the structures it was
-    built from). ``head(descriptors, species, n_atoms)`` maps descriptor rows to per-atom
-    energies [M, n_atoms]; default: the module's ``atomic_energies``."""
+    """Energies and position derivatives of a :class:`~nnpkit.models.DescriptorModel`
+    (Behler-Parrinello, ANI) from a :class:`DescriptorCache` of its full descriptor rows
+    (``batch.indices`` index the structures it was built from), through the module's
+    ``energies_from_descriptors``."""
 
-    def __init__(self, module: torch.nn.Module, cache: DescriptorCache, head: Callable | None = None) -> None:
+    def __init__(self, module: DescriptorModel, cache: DescriptorCache) -> None:
         self.module = module
         self.cache = cache
-        self.head = head if head is not None else module.atomic_energies
 
     def __call__(
         self, batch: Batch, need_forces: bool, need_virial: bool, create_graph: bool
@@ -157,7 +156,7 @@ class CachedDescriptorEvaluator:
         with torch.set_grad_enabled(need_gradients or create_graph):
             if need_gradients:
                 g = g.requires_grad_(True)
-            energies = self.head(g, batch.species, batch.species.shape[0]).mean(0)
+            energies = self.module.energies_from_descriptors(g, batch.species, None).mean(0)
             if not need_gradients:
                 return energies, None, None
             (de_dg,) = torch.autograd.grad(energies.sum(), g, create_graph=create_graph)
@@ -198,12 +197,14 @@ class ModelType:
             module.get_buffer("energy_offset").copy_(offsets)
 
     def cache(self, module: torch.nn.Module, structures: Sequence[Structure]) -> Any:
-        """Geometry-only data worth computing once per structure (None: nothing)."""
-        return None
+        """Geometry-only data worth computing once per structure: the descriptors of a
+        :class:`~nnpkit.models.DescriptorModel` (None for other modules)."""
+        return DescriptorCache(module, structures) if isinstance(module, DescriptorModel) else None
 
     def evaluator(self, module: torch.nn.Module, cache: Any) -> Callable:
-        """Callable ``(batch, need_gradients, create_graph) -> (atom energies [N], dE/dr [E, 3])``."""
-        return Evaluator(module)
+        """An :class:`Evaluator`, or with a :class:`DescriptorCache` from :meth:`cache`
+        a :class:`CachedDescriptorEvaluator`."""
+        return Evaluator(module) if cache is None else CachedDescriptorEvaluator(module, cache)
 
     def combine(self, members: Sequence[torch.nn.Module]) -> torch.nn.Module:
         return members[0] if len(members) == 1 else StackedCommittee(members)
@@ -255,23 +256,12 @@ class BehlerParrinelloType(ModelType):
 
     def fit_inputs(self, module: torch.nn.Module, structures: Sequence[Structure]) -> dict[str, Any]:
         with torch.no_grad():
-            descriptors = torch.cat([module.descriptor(s.edge_vectors, s.edge_index, s.species, s.n_atoms)
+            descriptors = torch.cat([module.descriptors(s.species, s.edge_index, s.edge_vectors, s.n_atoms)
                                      for s in structures])
             species = torch.cat([s.species for s in structures])
-        # scaling and the training range (the model's g_min/g_max, for extrapolation flags)
+        # scaling and the training range (for extrapolation flags)
         module.fit_scaling(descriptors, species, training_range=True)
-        ranges: dict[str, list[list[float]]] = {}
-        for e, element in enumerate(module.species):
-            n = module.n_per_element[e]
-            if bool(torch.isfinite(module.g_min[e, :n]).all()):
-                ranges[element] = torch.stack([module.g_min[e, :n], module.g_max[e, :n]], 1).tolist()
-        return {"descriptor_ranges": ranges}
-
-    def cache(self, module: torch.nn.Module, structures: Sequence[Structure]) -> Any:
-        return DescriptorCache(module.descriptor, structures)
-
-    def evaluator(self, module: torch.nn.Module, cache: Any) -> Callable:
-        return Evaluator(module) if cache is None else CachedDescriptorEvaluator(module, cache)
+        return {"descriptor_ranges": module.training_ranges()}
 
     def combine(self, members: Sequence[torch.nn.Module]) -> torch.nn.Module:
         if len(members) == 1:
@@ -282,10 +272,11 @@ class BehlerParrinelloType(ModelType):
             self.sf_set, hidden=first.hidden, activation=first.activation, committee_size=len(members), dtype=dtype
         )
         with torch.no_grad():
-            for name in ("scale", "shift", "energy_offset", "g_min", "g_max"):
+            for name in ("scale", "shift", "energy_offset", "descriptor_min", "descriptor_max"):
                 committee.get_buffer(name).copy_(first.get_buffer(name))
             for m, member in enumerate(members):
-                committee.networks[m].load_state_dict(member.networks[0].state_dict())
+                for element, network in zip(committee.networks, member.networks):
+                    element.members[m].load_state_dict(network.members[0].state_dict())
         return committee
 
 

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+from ase.units import GPa
 
-if TYPE_CHECKING:
-    from .config import TrainConfig
-    from .trainer import Metrics, TrainResult
+from .config import TrainConfig
+from .results import Metrics, TrainResult
 
 
-def format_metrics(m: "Metrics") -> str:
+def format_metrics(m: Metrics) -> str:
     parts = [f"energy RMSE {1000 * m.energy_rmse:.3f} meV/atom (MAE {1000 * m.energy_mae:.3f})"]
     if m.forces_rmse is not None:
         parts.append(f"force RMSE {1000 * m.forces_rmse:.2f} meV/Ang (MAE {1000 * m.forces_mae:.2f})")
     if m.stress_rmse is not None:
-        parts.append(f"stress RMSE {m.stress_rmse * 160.21766208:.4f} GPa")
+        parts.append(f"stress RMSE {m.stress_rmse / GPa:.4f} GPa")
     return ", ".join(parts)
 
 
-def write_report(result: "TrainResult", config: "TrainConfig") -> dict[str, str]:
+def write_report(result: TrainResult, config: TrainConfig) -> dict[str, str]:
     """Write report.txt, history.json and (if enabled) PNG plots to the output folder.
     Returns the paths written by name."""
     out = config.output_directory
@@ -55,7 +55,7 @@ def write_report(result: "TrainResult", config: "TrainConfig") -> dict[str, str]
     return paths
 
 
-def _plots(result: "TrainResult", out: str) -> dict[str, str]:
+def _plots(result: TrainResult, out: str) -> dict[str, str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -94,7 +94,7 @@ def _plots(result: "TrainResult", out: str) -> dict[str, str]:
     return written
 
 
-def _parity_sets(result: "TrainResult") -> dict[str, Any]:
+def _parity_sets(result: TrainResult) -> dict[str, Any]:
     if result.evaluation is not None:
         sets: dict[str, Any] = dict(result.evaluation.predictions)
         sets["title"] = f"exported model, {result.evaluation_set} set"

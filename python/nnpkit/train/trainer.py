@@ -6,17 +6,19 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
 from .. import _core
+from ..io import read_structures
 from .config import TrainConfig
-from .data import Structure, atoms_to_structure, check_labels, collate, fit_energy_offsets, read_structures, species_in
+from .data import DataSets, Structure, atoms_to_structure, check_labels, collate, fit_energy_offsets, species_in
 from .loss import loss_terms, predict
 from .models import ModelType, model_type
+from .report import write_report
+from .results import Metrics, TrainResult
 
 CHECKPOINT_FILE = "checkpoint.pt"
 #: Where training reads min_distance from: recorded in the model file, named in engines' messages.
@@ -36,17 +38,6 @@ def _hint_for_missing(path: str, config_directory: str) -> str:
     return ""
 
 
-@dataclass
-class DataSets:
-    """All structures of a run, and which of them play which role."""
-
-    structures: list[Structure]
-    species: list[str]
-    pool: list[int]  # data.train: split into training and validation per member
-    validation: list[int]  # data.validation files (empty: split from the pool)
-    test: list[int]
-
-
 def load_data(config: TrainConfig, dtype: torch.dtype) -> DataSets:
     """Read and convert every data file named in the config; fails on the first problem."""
     data = config.data
@@ -60,8 +51,9 @@ def load_data(config: TrainConfig, dtype: torch.dtype) -> DataSets:
             if not os.path.exists(resolved):
                 raise FileNotFoundError(f"data file not found: {resolved} (data.{role} of the config)"
                                         + _hint_for_missing(resolved, config.base_directory))
-            atoms_list = read_structures(resolved, data.format, data.index)
-            groups[role] += [(atoms, f"{path}:{k}") for k, atoms in enumerate(atoms_list)]
+            selected = read_structures(resolved, data.index, data.format, index_name="data.index",
+                                       format_name="data.format")
+            groups[role] += [(atoms, f"{path}:{k}") for k, atoms in selected]
     if not groups["train"]:
         raise ValueError(f"the training data set is empty (data.train: {data.train})")
     species = config.model.species or species_in([a for role in groups.values() for a, _ in role])
@@ -95,20 +87,6 @@ def split(pool: Sequence[int], fraction: float, seed: int) -> tuple[list[int], l
     order = np.random.default_rng(seed).permutation(len(pool))
     n_val = min(max(1, int(round(fraction * len(pool)))), len(pool) - 1)
     return sorted(pool[i] for i in order[n_val:]), sorted(pool[i] for i in order[:n_val])
-
-
-@dataclass
-class Metrics:
-    loss: float
-    energy_rmse: float  # eV/atom
-    energy_mae: float
-    forces_rmse: float | None  # eV/Angstrom (per component)
-    forces_mae: float | None
-    stress_rmse: float | None  # eV/Angstrom^3
-    predictions: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-
-    def summary(self) -> dict[str, float | None]:
-        return {k: v for k, v in self.__dict__.items() if k != "predictions"}
 
 
 def evaluate(
@@ -384,19 +362,6 @@ def training_min_distance(structures: Sequence[Structure]) -> float | None:
     return min(closest) if closest else None
 
 
-@dataclass
-class TrainResult:
-    model_path: str
-    module: torch.nn.Module  # the exported module (a committee when committee > 1)
-    members: list[torch.nn.Module]
-    histories: list[list[dict[str, Any]]]
-    member_validation: list[Metrics]
-    evaluation: Metrics | None  # the exported model on data.test (or data.validation files)
-    evaluation_set: str
-    data: DataSets
-    metadata: dict[str, Any]
-
-
 def _dtype(name: str) -> torch.dtype:
     return torch.float32 if name == "float32" else torch.float64
 
@@ -501,8 +466,6 @@ def _train(config: TrainConfig, resume: bool, stop_after_epochs: int | None) -> 
                         min_distance_source=MIN_DISTANCE_SOURCE if min_distance is not None else None)
     result = TrainResult(model_path, final, members, histories, validations, evaluation, evaluation_set, data,
                          metadata)
-    from .report import write_report
-
     write_report(result, config)
     return result
 
