@@ -149,17 +149,19 @@ class BehlerParrinelloModel(torch.nn.Module):
                     self.g_max[e, :n] = hi
 
     def atomic_energies(self, descriptors: torch.Tensor, species: torch.Tensor, n_atoms: int) -> torch.Tensor:
-        """Per-atom energies [M, n_atoms] from descriptors of the first rows of ``species``."""
-        n_centers = descriptors.shape[0]
+        """Per-atom energies [M, n_atoms] from descriptors of the first rows of ``species``
+        ([n, C], or one copy per member [M, n, C]: member m reads copy m)."""
+        n_centers = descriptors.shape[-2]
         centre_species = species[:n_centers]
         x = descriptors * self.scale[centre_species] + self.shift[centre_species]
         members: list[torch.Tensor] = []
-        for member in self.networks:
+        for m, member in enumerate(self.networks):
+            xm = x[m] if x.dim() == 3 else x
             energies = torch.zeros(n_atoms, dtype=descriptors.dtype, device=descriptors.device)
             for e, network in enumerate(member):
                 idx = torch.nonzero(centre_species == e).squeeze(1)
                 if idx.numel() > 0:
-                    xe = x.index_select(0, idx)[:, : self.n_per_element[e]]
+                    xe = xm.index_select(0, idx)[:, : self.n_per_element[e]]
                     energies = energies.index_add(0, idx, network(xe).squeeze(1) + self.energy_offset[e])
             members.append(energies)
         return torch.stack(members)
@@ -185,6 +187,30 @@ class BehlerParrinelloModel(torch.nn.Module):
         descriptors = self.descriptor(edge_vectors, edge_index, species, n_local)
         counts = outside_training_range(descriptors, species, self.g_min, self.g_max)
         return self._contract_energies(descriptors, species), counts
+
+    @torch.jit.export
+    def forward_members(
+        self,
+        species: torch.Tensor,
+        edge_index: torch.Tensor,
+        member_edge_vectors: torch.Tensor,
+        n_local: int,
+        extrapolation: bool,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Every member's per-atom energies [M, N] from member copies of the edge
+        vectors ``[M, E, 3]`` (equal values; member m's energies depend on copy m
+        only), so that one backward pass of their sum gives each member's gradient:
+        the symmetry functions are computed once and their backward contracts all
+        members' gradients in one pass. With ``extrapolation`` also
+        :meth:`extrapolation_counts` (else an empty tensor). The engines call this
+        for committee statistics (docs/model-contract.md)."""
+        if member_edge_vectors.dim() != 3 or member_edge_vectors.shape[0] != self.committee_size:
+            raise ValueError("forward_members takes one copy of the edge vectors per committee member, [M, E, 3]")
+        descriptors = self.descriptor(member_edge_vectors, edge_index, species, n_local)
+        counts = torch.zeros(0, dtype=torch.int64)
+        if extrapolation:
+            counts = outside_training_range(descriptors[0], species, self.g_min, self.g_max)
+        return self.atomic_energies(descriptors, species, species.shape[0]), counts
 
     @torch.jit.export
     def extrapolation_counts(
