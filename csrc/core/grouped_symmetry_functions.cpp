@@ -561,7 +561,6 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
                  T* out_edges, int64_t n_seeds = 1) {
   constexpr bool kGrad = P != Pass::Forward;
   constexpr bool kJacobian = P == Pass::MemberJacobian;
-  const int64_t n_edges = edge_vectors.size(0);
   const int64_t n_atoms = species_t.size(0);
   const int64_t* species = species_t.data_ptr<int64_t>();
   const std::vector<int64_t> offsets = centre_offsets(edge_index, n_atoms, "symmetry_functions");
@@ -576,12 +575,22 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
   constexpr int64_t kPad = 16;  // >= kLanes, and whole 64-byte reads past an array's end stay inside
   const auto round_up = [](int64_t count) { return (count + kLanes - 1) / kLanes * kLanes; };
 
+  // The multi-seed output is not zeroed by the caller: each centre zeroes its own
+  // edges (grouped by centre, contiguous in the [E, n_seeds, 3] layout) while they
+  // are about to be written, and the edges of atoms beyond n_centers here.
+  if constexpr (kJacobian) {
+    std::fill(out_edges + offsets[n_centers] * 3 * n_seeds, out_edges + edge_vectors.size(0) * 3 * n_seeds, T(0));
+  }
+
   at::parallel_for(0, n_centers, 16, [&](int64_t begin, int64_t end) {
     Workspace<T> w;
     std::vector<int64_t> block_begin(n_species + 1), fill(n_species), factor_offset(n_species),
         factor_stride(n_species);
     for (int64_t i = begin; i < end; ++i) {
       const CentrePlan<T>& cp = plan.centres[species[i]];
+      if constexpr (kJacobian) {
+        std::fill(out_edges + offsets[i] * 3 * n_seeds, out_edges + offsets[i + 1] * 3 * n_seeds, T(0));
+      }
       if (cp.rc_max <= 0.0) continue;
       const T rc_max = T(cp.rc_max);
       const int64_t e0 = offsets[i], e1 = offsets[i + 1];

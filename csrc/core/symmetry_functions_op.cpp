@@ -308,7 +308,7 @@ torch::Tensor symmetry_functions_vjp(const torch::Tensor& grad_G, const torch::T
   if (members) {
     // Laid out [E, M, 3] (an edge's members side by side, which is how the runner
     // scatters them into forces) and returned as the [M, E, 3] view.
-    auto out = torch::zeros({in.edge_vectors.size(0), grad_G.size(0), 3}, in.edge_vectors.options());
+    auto out = torch::empty({in.edge_vectors.size(0), grad_G.size(0), 3}, in.edge_vectors.options());
     grouped_symmetry_functions_vjp(seed, in.edge_vectors, in.edge_index, in.species, in.sf_int, in.sf_real,
                                    n_centers, out);
     return out.permute({1, 0, 2});
