@@ -109,6 +109,7 @@ struct RadialTerm {
   int64_t column;
   T weight;
   int slot;
+  int row;  // the column's row in the centre's Jacobian (multi-seed VJP)
 };
 
 template <typename T>
@@ -117,6 +118,7 @@ struct AngularTerm {
   T norm;  // weight (compact) or weight 2^(1 - zeta) (Gaussian)
   int slot_a, slot_b, angle;
   int r3;  // narrow types: index of the j-k radial factor; wide: -1
+  int row;  // the column's row in the centre's Jacobian (multi-seed VJP)
 };
 
 // Functions of a centre element over neighbour pairs of elements (sa <= sb).
@@ -145,6 +147,7 @@ template <typename T>
 struct CentrePlan {
   std::vector<NeighborTable<T>> neighbors;  // [n_species]
   std::vector<PairBlock<T>> pairs;
+  std::vector<int64_t> row_columns;  // the distinct output columns of this element, one Jacobian row each
   double rc_max = 0.0;
   size_t max_angles = 0, max_r3 = 0, max_cutoffs = 0, max_slots = 0;
 };
@@ -167,13 +170,21 @@ GroupedPlan<T> make_grouped_plan(const torch::Tensor& sf_int, const torch::Tenso
   plan.n_species = n_species;
   plan.centres.resize(n_species);
   for (auto& cp : plan.centres) cp.neighbors.resize(n_species);
+  // Per centre element: output column -> Jacobian row (element-weighted functions
+  // write one column from several rows of the table).
+  std::vector<std::vector<int>> row_of_column(n_species, std::vector<int>(n_columns, -1));
   for (const auto& row : rows) {
     auto& cp = plan.centres[row.centre];
     cp.rc_max = std::max(cp.rc_max, row.params.rc);
+    int& jacobian_row = row_of_column[row.centre][row.column];
+    if (jacobian_row < 0) {
+      jacobian_row = static_cast<int>(cp.row_columns.size());
+      cp.row_columns.push_back(row.column);
+    }
     const FactorSpec spec = factor_spec(row);
     if (is_radial_type(row.type)) {
       auto& table = cp.neighbors[row.neighbor1];
-      table.radial.push_back({row.column, T(row.params.weight), table.slots.add(spec)});
+      table.radial.push_back({row.column, T(row.params.weight), table.slots.add(spec), jacobian_row});
       continue;
     }
     const int64_t lo = std::min(row.neighbor1, row.neighbor2), hi = std::max(row.neighbor1, row.neighbor2);
@@ -193,6 +204,7 @@ GroupedPlan<T> make_grouped_plan(const torch::Tensor& sf_int, const torch::Tenso
     term.slot_b = cp.neighbors[hi].slots.add(spec);
     term.angle = find_or_add(block->angles, angle_spec(row));
     term.r3 = is_narrow_type(row.type) ? block->r3_factors.add(spec) : -1;
+    term.row = jacobian_row;
     block->needs_theta = block->needs_theta || compact;
     block->all_narrow = block->all_narrow && term.r3 >= 0;
     block->r3_rc_max = std::max(block->r3_rc_max, row.params.rc);
@@ -533,15 +545,22 @@ struct Workspace {
   std::vector<int64_t> selected;
   std::vector<T> sx, sy, sz, sinv_r, sF, sD;  // the selected k's geometry and factors
   std::vector<T> gx, gy, gz, q;
+  std::vector<T> jacobian;  // multi-seed VJP: [rows, 3, n + kPad], d(column)/d(neighbour vector)
 };
 
-enum class Pass { Forward, VectorJacobian };
+// Forward: values. VectorJacobian: one seed contracted on the fly. MemberJacobian:
+// n_seeds seeds [n_seeds, n_centers, n_columns] (committee members); per centre the
+// Jacobian of its columns with respect to its neighbours' vectors is built once
+// (every pair's and triplet's geometry, factors and per-function terms computed
+// once) and then contracted with each seed, giving edge gradients laid out [E, n_seeds, 3].
+enum class Pass { Forward, VectorJacobian, MemberJacobian };
 
 template <typename T, Pass P>
 void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, const torch::Tensor& edge_index,
                  const torch::Tensor& species_t, int64_t n_centers, int64_t n_columns, const T* seed, T* out_rows,
-                 T* out_edges) {
-  constexpr bool kGrad = P == Pass::VectorJacobian;
+                 T* out_edges, int64_t n_seeds = 1) {
+  constexpr bool kGrad = P != Pass::Forward;
+  constexpr bool kJacobian = P == Pass::MemberJacobian;
   const int64_t n_atoms = species_t.size(0);
   const int64_t* species = species_t.data_ptr<int64_t>();
   const std::vector<int64_t> offsets = centre_offsets(edge_index, n_atoms, "symmetry_functions");
@@ -556,12 +575,22 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
   constexpr int64_t kPad = 16;  // >= kLanes, and whole 64-byte reads past an array's end stay inside
   const auto round_up = [](int64_t count) { return (count + kLanes - 1) / kLanes * kLanes; };
 
+  // The multi-seed output is not zeroed by the caller: each centre zeroes its own
+  // edges (grouped by centre, contiguous in the [E, n_seeds, 3] layout) while they
+  // are about to be written, and the edges of atoms beyond n_centers here.
+  if constexpr (kJacobian) {
+    std::fill(out_edges + offsets[n_centers] * 3 * n_seeds, out_edges + edge_vectors.size(0) * 3 * n_seeds, T(0));
+  }
+
   at::parallel_for(0, n_centers, 16, [&](int64_t begin, int64_t end) {
     Workspace<T> w;
     std::vector<int64_t> block_begin(n_species + 1), fill(n_species), factor_offset(n_species),
         factor_stride(n_species);
     for (int64_t i = begin; i < end; ++i) {
       const CentrePlan<T>& cp = plan.centres[species[i]];
+      if constexpr (kJacobian) {
+        std::fill(out_edges + offsets[i] * 3 * n_seeds, out_edges + offsets[i + 1] * 3 * n_seeds, T(0));
+      }
       if (cp.rc_max <= 0.0) continue;
       const T rc_max = T(cp.rc_max);
       const int64_t e0 = offsets[i], e1 = offsets[i + 1];
@@ -618,10 +647,14 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
       }
 
       T* row = kGrad ? nullptr : out_rows + i * n_columns;
-      const T* seed_row = kGrad ? seed + i * n_columns : nullptr;
-      if (kGrad) {
+      const T* seed_row = (P == Pass::VectorJacobian) ? seed + i * n_columns : nullptr;
+      if constexpr (P == Pass::VectorJacobian) {
         for (auto* v : {&w.gx, &w.gy, &w.gz, &w.q}) v->assign(n + kPad, T(0));
       }
+      // Multi-seed VJP: row r of the Jacobian, component c, neighbour k at jacobian[(3 r + c) * ldj + k].
+      const int64_t ldj = n + kPad;
+      if constexpr (kJacobian) w.jacobian.assign(3 * cp.row_columns.size() * ldj, T(0));
+      const auto jacobian_row = [&](int r, int c) { return w.jacobian.data() + (3 * r + c) * ldj; };
 
       // Radial functions.
       for (int64_t s = 0; s < n_species; ++s) {
@@ -635,6 +668,22 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
 #pragma omp simd reduction(+ : sum)
             for (int64_t k = 0; k < count; ++k) sum += F[k];
             row[term.column] += term.weight * sum;
+          } else if constexpr (kJacobian) {
+            const T* __restrict D = w.D.data() + at;
+            const T* __restrict x = w.x.data() + block_begin[s];
+            const T* __restrict y = w.y.data() + block_begin[s];
+            const T* __restrict z = w.z.data() + block_begin[s];
+            T* __restrict jx = jacobian_row(term.row, 0) + block_begin[s];
+            T* __restrict jy = jacobian_row(term.row, 1) + block_begin[s];
+            T* __restrict jz = jacobian_row(term.row, 2) + block_begin[s];
+            const T weight = term.weight;
+#pragma omp simd
+            for (int64_t k = 0; k < count; ++k) {
+              const T d = weight * D[k];
+              jx[k] += d * x[k];
+              jy[k] += d * y[k];
+              jz[k] += d * z[k];
+            }
           } else {
             const T g = seed_row[term.column] * term.weight;
             if (g == T(0)) continue;
@@ -688,7 +737,10 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
           const T* Db_base = kGrad ? Db_all + k0 : nullptr;
           int64_t fb_stride = stride_b;
           const int64_t* selected = nullptr;
-          if (block.all_narrow) {
+          // The multi-seed VJP keeps every k: its writes to k's Jacobian entries,
+          // once per function, stay contiguous (scattered they cost more than the
+          // pairs beyond the j-k cutoff, whose factors are zero).
+          if (block.all_narrow && !kJacobian) {
             // Keep the k with r_jk inside the largest cutoff; padded lanes point
             // at position nb of the block, whose factors are zero.
             const T rc2 = T(block.r3_rc_max) * T(block.r3_rc_max);
@@ -766,6 +818,50 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
                 for (int64_t k = 0; k < nk; ++k) sum += A[k] * Fb[k];
               }
               row[term.column] += term.norm * Fa * sum;
+            }
+          } else if constexpr (kJacobian) {
+            // Each function's own gradient (the single-seed coefficients c0..c3
+            // below without the seed) into its Jacobian row, at j and at every k.
+            const T inv_ra2 = inv_ra * inv_ra;
+            for (const auto& term : block.terms) {
+              const T fa = term.norm * Fa_all[term.slot_a * stride_a + jj];
+              const T da = term.norm * Da_all[term.slot_a * stride_a + jj];
+              if (fa == T(0) && da == T(0)) continue;
+              const T* __restrict Fb = Fb_base + term.slot_b * fb_stride;
+              const T* __restrict Db = Db_base + term.slot_b * fb_stride;
+              const T* __restrict A = w.A.data() + term.angle * ws;
+              const T* __restrict dA = w.dA.data() + term.angle * ws;
+              const T* __restrict R = term.r3 >= 0 ? w.R3.data() + term.r3 * ws : nullptr;
+              const T* __restrict dR = term.r3 >= 0 ? w.dR3.data() + term.r3 * ws : nullptr;
+              T* __restrict jx = jacobian_row(term.row, 0);
+              T* __restrict jy = jacobian_row(term.row, 1);
+              T* __restrict jz = jacobian_row(term.row, 2);
+              T sa = T(0), sx = T(0), sy = T(0), sz = T(0);
+              const auto accumulate = [&](auto narrow) {
+                constexpr bool kNarrow = decltype(narrow)::value;
+#pragma omp simd reduction(+ : sa, sx, sy, sz)
+                for (int64_t k = 0; k < nk; ++k) {
+                  const T r3k = kNarrow ? R[k] : T(1);
+                  const T c0 = fa * dA[k] * Fb[k] * r3k;
+                  const T c1 = da * A[k] * Fb[k] * r3k;
+                  const T c2 = fa * A[k] * Db[k] * r3k;
+                  const T c3 = kNarrow ? fa * A[k] * Fb[k] * dR[k] : T(0);
+                  const T cross = c0 * (inv_ra * inv_rb[k]) - c3;
+                  sa += -c0 * cos_t[k] * inv_ra2 + c1 + c3;
+                  sx += cross * bx[k];
+                  sy += cross * by[k];
+                  sz += cross * bz[k];
+                  const T own = -c0 * cos_t[k] * inv_rb[k] * inv_rb[k] + c2 + c3;
+                  jx[kb + k] += own * bx[k] + cross * ax;
+                  jy[kb + k] += own * by[k] + cross * ay;
+                  jz[kb + k] += own * bz[k] + cross * az;
+                }
+              };
+              if (R != nullptr) accumulate(std::true_type());
+              else accumulate(std::false_type());
+              jx[j] += sa * ax + sx;
+              jy[j] += sa * ay + sy;
+              jz[j] += sa * az + sz;
             }
           } else {
             T* __restrict c0 = w.c0.data();
@@ -848,7 +944,38 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
         }
       }
 
-      if constexpr (kGrad) {
+      if constexpr (kJacobian) {
+        // Contract the Jacobian with each member's seed row.
+        for (auto* v : {&w.gx, &w.gy, &w.gz}) v->resize(n + kPad);
+        for (int64_t m = 0; m < n_seeds; ++m) {
+          const T* seed_m = seed + (m * n_centers + i) * n_columns;
+          T* __restrict gx = w.gx.data();
+          T* __restrict gy = w.gy.data();
+          T* __restrict gz = w.gz.data();
+          std::fill(gx, gx + n, T(0));
+          std::fill(gy, gy + n, T(0));
+          std::fill(gz, gz + n, T(0));
+          for (size_t r = 0; r < cp.row_columns.size(); ++r) {
+            const T g = seed_m[cp.row_columns[r]];
+            if (g == T(0)) continue;
+            const T* __restrict jx = jacobian_row(static_cast<int>(r), 0);
+            const T* __restrict jy = jacobian_row(static_cast<int>(r), 1);
+            const T* __restrict jz = jacobian_row(static_cast<int>(r), 2);
+#pragma omp simd
+            for (int64_t k = 0; k < n; ++k) {
+              gx[k] += g * jx[k];
+              gy[k] += g * jy[k];
+              gz[k] += g * jz[k];
+            }
+          }
+          for (int64_t k = 0; k < n; ++k) {
+            T* out = out_edges + 3 * (w.edge[k] * n_seeds + m);
+            out[0] += gx[k];
+            out[1] += gy[k];
+            out[2] += gz[k];
+          }
+        }
+      } else if constexpr (kGrad) {
         for (int64_t k = 0; k < n; ++k) {
           T* out = out_edges + 3 * w.edge[k];
           out[0] += w.gx[k] + w.q[k] * w.x[k];
@@ -887,11 +1014,19 @@ void grouped_symmetry_functions_vjp(const torch::Tensor& grad_G, const torch::Te
                                     const torch::Tensor& edge_index, const torch::Tensor& species,
                                     const torch::Tensor& sf_int, const torch::Tensor& sf_real, int64_t n_centers,
                                     torch::Tensor& out_edges) {
-  const int64_t n_columns = grad_G.size(1);
+  const int64_t n_columns = grad_G.size(-1);
+  const bool members = grad_G.dim() == 3;
   AT_DISPATCH_FLOATING_TYPES(edge_vectors.scalar_type(), "grouped_symmetry_functions_vjp", [&] {
     const auto plan = make_grouped_plan<scalar_t>(sf_int, sf_real, species_count(species), n_columns);
-    run_grouped<scalar_t, Pass::VectorJacobian>(plan, edge_vectors, edge_index, species, n_centers, n_columns,
-                                                grad_G.data_ptr<scalar_t>(), nullptr, out_edges.data_ptr<scalar_t>());
+    if (members) {
+      run_grouped<scalar_t, Pass::MemberJacobian>(plan, edge_vectors, edge_index, species, n_centers, n_columns,
+                                                  grad_G.data_ptr<scalar_t>(), nullptr, out_edges.data_ptr<scalar_t>(),
+                                                  grad_G.size(0));
+    } else {
+      run_grouped<scalar_t, Pass::VectorJacobian>(plan, edge_vectors, edge_index, species, n_centers, n_columns,
+                                                  grad_G.data_ptr<scalar_t>(), nullptr,
+                                                  out_edges.data_ptr<scalar_t>());
+    }
   });
 }
 

@@ -31,7 +31,8 @@ torch::Tensor symmetry_functions_forward(const torch::Tensor& edge_vectors, cons
                                          const torch::Tensor& species, const torch::Tensor& sf_int,
                                          const torch::Tensor& sf_real, int64_t n_centers, int64_t n_columns);
 
-// Vector-Jacobian product: sum_ic grad_G[i,c] dG[i,c]/d(edge vector), [E, 3].
+// Vector-Jacobian product: sum_ic grad_G[i,c] dG[i,c]/d(edge vector), [E, 3]; for seeds
+// [M, n_centers, n_columns] (committee members) [M, E, 3] in one pass.
 torch::Tensor symmetry_functions_vjp(const torch::Tensor& grad_G, const torch::Tensor& edge_vectors,
                                      const torch::Tensor& edge_index, const torch::Tensor& species,
                                      const torch::Tensor& sf_int, const torch::Tensor& sf_real, int64_t n_centers,

@@ -282,17 +282,38 @@ torch::Tensor symmetry_functions_vjp(const torch::Tensor& grad_G, const torch::T
                                      const torch::Tensor& sf_int, const torch::Tensor& sf_real, int64_t n_centers,
                                      int64_t n_columns) {
   const Inputs in = check_inputs(edge_vectors, edge_index, species, sf_int, sf_real, n_centers);
-  TORCH_CHECK(grad_G.dim() == 2 && grad_G.size(0) == n_centers && grad_G.size(1) == n_columns,
-              "gradient of the symmetry functions has the wrong shape");
+  // [n_centers, n_columns], or one seed per committee member [M, n_centers, n_columns] -> [M, E, 3].
+  const bool members = grad_G.dim() == 3;
+  TORCH_CHECK((grad_G.dim() == 2 || members) && grad_G.size(-2) == n_centers && grad_G.size(-1) == n_columns,
+              "gradient of the symmetry functions has the wrong shape (expected [n_centers, n_columns] or "
+              "[M, n_centers, n_columns])");
   const auto seed = grad_G.to(in.edge_vectors.scalar_type()).contiguous();
-  auto out = torch::zeros_like(in.edge_vectors);
   #ifdef NNPKIT_WITH_CUDA
   if (in.edge_vectors.is_cuda()) {
     torch::Tensor none;
+    if (members) {
+      std::vector<torch::Tensor> per_member;
+      for (int64_t m = 0; m < grad_G.size(0); ++m) {
+        auto out_m = torch::zeros_like(in.edge_vectors);
+        run_cuda(1, in, n_centers, n_columns, seed.select(0, m).contiguous(), none, out_m);
+        per_member.push_back(out_m);
+      }
+      return torch::stack(per_member);
+    }
+    auto out = torch::zeros_like(in.edge_vectors);
     run_cuda(1, in, n_centers, n_columns, seed, none, out);
     return out;
   }
 #endif
+  if (members) {
+    // Laid out [E, M, 3] (an edge's members side by side, which is how the runner
+    // scatters them into forces) and returned as the [M, E, 3] view.
+    auto out = torch::empty({in.edge_vectors.size(0), grad_G.size(0), 3}, in.edge_vectors.options());
+    grouped_symmetry_functions_vjp(seed, in.edge_vectors, in.edge_index, in.species, in.sf_int, in.sf_real,
+                                   n_centers, out);
+    return out.permute({1, 0, 2});
+  }
+  auto out = torch::zeros_like(in.edge_vectors);
   grouped_symmetry_functions_vjp(seed, in.edge_vectors, in.edge_index, in.species, in.sf_int, in.sf_real, n_centers,
                                  out);
   return out;
@@ -361,9 +382,21 @@ class SymmetryFunctionsFunction : public torch::autograd::Function<SymmetryFunct
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& edge_vectors, const torch::Tensor& edge_index,
                                const torch::Tensor& species, const torch::Tensor& sf_int,
                                const torch::Tensor& sf_real, int64_t n_centers, int64_t n_columns) {
-    ctx->save_for_backward({edge_vectors, edge_index, species, sf_int, sf_real});
     ctx->saved_data["n_centers"] = n_centers;
     ctx->saved_data["n_columns"] = n_columns;
+    if (edge_vectors.dim() == 3) {
+      // One copy of the edge vectors per committee member (equal values): the
+      // functions are computed once, from copy 0, and shared; the backward gives
+      // each copy its own member's gradient (one multi-seed VJP).
+      TORCH_CHECK(edge_vectors.size(0) >= 1,
+                  "symmetry_functions: member-batched edge vectors [M, E, 3] need at least one member");
+      const auto vectors = edge_vectors.select(0, 0);
+      ctx->save_for_backward({vectors, edge_index, species, sf_int, sf_real});
+      return symmetry_functions_forward(vectors, edge_index, species, sf_int, sf_real, n_centers, n_columns)
+          .unsqueeze(0)
+          .expand({edge_vectors.size(0), n_centers, n_columns});
+    }
+    ctx->save_for_backward({edge_vectors, edge_index, species, sf_int, sf_real});
     return symmetry_functions_forward(edge_vectors, edge_index, species, sf_int, sf_real, n_centers, n_columns);
   }
 
@@ -371,9 +404,18 @@ class SymmetryFunctionsFunction : public torch::autograd::Function<SymmetryFunct
     const auto saved = ctx->get_saved_variables();
     torch::Tensor grad_edges;
     if (ctx->needs_input_grad(0)) {
-      grad_edges = SymmetryFunctionsVjpFunction::apply(grad_outputs[0], saved[0], saved[1], saved[2], saved[3],
-                                                       saved[4], ctx->saved_data["n_centers"].toInt(),
-                                                       ctx->saved_data["n_columns"].toInt());
+      const int64_t n_centers = ctx->saved_data["n_centers"].toInt();
+      const int64_t n_columns = ctx->saved_data["n_columns"].toInt();
+      if (grad_outputs[0].dim() == 3) {
+        TORCH_CHECK(!at::GradMode::is_enabled(),
+                    "symmetry_functions: second derivatives through member-batched edge vectors [M, E, 3] are not "
+                    "implemented (force training uses one copy of the edge vectors)");
+        grad_edges = symmetry_functions_vjp(grad_outputs[0], saved[0], saved[1], saved[2], saved[3], saved[4],
+                                            n_centers, n_columns);
+      } else {
+        grad_edges = SymmetryFunctionsVjpFunction::apply(grad_outputs[0], saved[0], saved[1], saved[2], saved[3],
+                                                         saved[4], n_centers, n_columns);
+      }
     }
     return {grad_edges, torch::Tensor(), torch::Tensor(), torch::Tensor(),
             torch::Tensor(), torch::Tensor(), torch::Tensor()};
