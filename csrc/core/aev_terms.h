@@ -14,8 +14,28 @@
 #include <cmath>
 
 #include "core/host_device.h"
+#if !defined(__CUDACC__)
+#include "core/vector_math.h"
+#endif
 
 namespace nnpkit {
+
+// exp and pow of the terms: on the CPU branch-free versions that vectorise over a
+// neighbour's shifts and sections (std::exp and std::pow are calls per element,
+// most of the AEV's cost), on a GPU the device library's.
+#if defined(__CUDACC__)
+#define NNPKIT_SIMD
+template <typename T>
+NNPKIT_HD T ani_exp(T x) { return exp(x); }
+template <typename T>
+NNPKIT_HD T ani_pow(T x, T y) { return pow(x, y); }
+#else
+#define NNPKIT_SIMD _Pragma("omp simd")
+template <typename T>
+inline T ani_exp(T x) { return vexp(x); }
+template <typename T>
+inline T ani_pow(T x, T y) { return vpow(x, y); }
+#endif
 
 // Fixed bounds let the per-triplet scratch arrays live on the stack (also on a GPU).
 constexpr int kAniMaxRadialShifts = 64;
@@ -68,9 +88,10 @@ template <typename T>
 NNPKIT_HD void ani_radial_terms(T r, const AniRadialParams<T>& p, T* value, T* dvalue_dr) {
   T fc, dfc;
   ani_cosine_cutoff<T>(r, p.cutoff, fc, dfc);
+  NNPKIT_SIMD
   for (int k = 0; k < p.n_shifts; ++k) {
     const T d = r - p.shifts[k];
-    const T g = T(0.25) * std::exp(-p.eta * d * d);
+    const T g = T(0.25) * ani_exp<T>(-p.eta * d * d);
     value[k] = g * fc;
     if (dvalue_dr != nullptr) dvalue_dr[k] = g * (dfc - T(2) * p.eta * d * fc);
   }
@@ -101,24 +122,37 @@ NNPKIT_HD void ani_triplet_setup(const T* a, T ra, T fc_a, T dfc_a, const T* b, 
   const T c = (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) * inv_ab;
   t.cosine = c;
   const T mean = T(0.5) * (ra + rb);
+  NNPKIT_SIMD
   for (int k = 0; k < p.n_shifts; ++k) {
     const T d = mean - p.shifts[k];
-    t.radial[k] = std::exp(-p.eta * d * d);
+    t.radial[k] = ani_exp<T>(-p.eta * d * d);
     t.dradial[k] = -T(2) * p.eta * d * t.radial[k];
   }
   // cos(theta - z) = cos(theta) cos z + sin(theta) sin z with cos(theta) = 0.95 c.
   const T x = T(0.95) * c;
   const T sin_theta = std::sqrt(T(1) - x * x);
   const T x_over_sin = x / sin_theta;
+  // (half)^(Zeta - 1) of each section, in its own loop so that it vectorises.
+  T power[kAniMaxSections];
+  if (p.zeta_minus_one_int >= 0) {
+    for (int l = 0; l < p.n_sections; ++l) {
+      power[l] = ani_integer_power<T>(T(0.5) * (T(1) + x * p.cos_sections[l] + sin_theta * p.sin_sections[l]),
+                                      p.zeta_minus_one_int);
+    }
+  } else {
+    NNPKIT_SIMD
+    for (int l = 0; l < p.n_sections; ++l) {
+      power[l] = ani_pow<T>(T(0.5) * (T(1) + x * p.cos_sections[l] + sin_theta * p.sin_sections[l]), p.zeta - T(1));
+    }
+  }
+  NNPKIT_SIMD
   for (int l = 0; l < p.n_sections; ++l) {
     const T half = T(0.5) * (T(1) + x * p.cos_sections[l] + sin_theta * p.sin_sections[l]);
-    const T pz1 = p.zeta_minus_one_int >= 0 ? ani_integer_power<T>(half, p.zeta_minus_one_int)
-                                            : std::pow(half, p.zeta - T(1));
-    t.angle[l] = T(2) * pz1 * half;
+    t.angle[l] = T(2) * power[l] * half;
     if (derivatives) {
       // d(half)/dc = 0.5 * 0.95 (cos z - x sin z / sin(theta))
       const T dhalf = T(0.475) * (p.cos_sections[l] - x_over_sin * p.sin_sections[l]);
-      t.dangle[l] = T(2) * p.zeta * pz1 * dhalf;
+      t.dangle[l] = T(2) * p.zeta * power[l] * dhalf;
     }
   }
   if (derivatives) {

@@ -10,12 +10,32 @@
 #include <vector>
 
 #include "core/ani_networks.h"
+#include "core/vector_math.h"
 
 namespace nnpkit {
 namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
+
+// CELU in place, z -> max(0, z) + alpha (exp(min(0, z)/alpha) - 1), with a
+// branch-free exponential the compiler vectorises (ATen's is a scalar call per
+// element, about a tenth of a water box's evaluation).
+void celu_(torch::Tensor& z, double alpha) {
+  TORCH_CHECK(z.is_contiguous(), "ani_networks: activations must be contiguous");
+  AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "ani_networks_celu", [&] {
+    scalar_t* v = z.data_ptr<scalar_t>();
+    const scalar_t a = scalar_t(alpha), inv_a = scalar_t(1.0 / alpha);
+    at::parallel_for(0, z.numel(), 16384, [&](int64_t begin, int64_t end) {
+      _Pragma("omp simd")
+      for (int64_t k = begin; k < end; ++k) {
+        const scalar_t x = v[k];
+        const scalar_t negative = a * (vexp(std::min(x, scalar_t(0)) * inv_a) - scalar_t(1));
+        v[k] = x > scalar_t(0) ? x : negative;
+      }
+    });
+  });
+}
 
 // For z <= 0, celu(z) = alpha (exp(z/alpha) - 1), so d celu/dz = exp(z/alpha) =
 // celu(z)/alpha + 1: the backward reads the activations kept from the forward
@@ -30,6 +50,7 @@ void multiply_by_celu_derivative(torch::Tensor& g, const torch::Tensor& activati
     at::parallel_for(0, g.numel(), 16384, [&](int64_t begin, int64_t end) {
       // min(celu/alpha + 1, 1) is 1 for a > 0 and exp(z/alpha) otherwise: branch-free,
       // so the loop vectorizes (signs are random, a branch would mispredict).
+      _Pragma("omp simd")
       for (int64_t k = begin; k < end; ++k) out[k] *= std::min(a[k] * inv_alpha + scalar_t(1), scalar_t(1));
     });
   });
@@ -70,6 +91,61 @@ void check_element(const AniElementNetworks& net, int64_t e, int64_t width, cons
               " has weights of another dtype than the AEV");
 }
 
+// One member of one element: energies of its rows and, with `gradient` defined,
+// dE/dz1 for the seed 1 (the gradient at the first layer's pre-activations,
+// [n_e, h1]) and dE/d(aev) of its rows, written or (accumulate) added to
+// `aev_gradient` [n_e, D]. The backward runs right after the forward, on weights
+// this member just read: one member's weights (about 1 MB for ANI-2x in float64)
+// stay in cache, whereas a backward after all members and elements would read
+// every weight from memory again, which is most of a small molecule's cost.
+void member_networks(const AniElementNetworks& net, int64_t m, const torch::Tensor& x, double alpha,
+                     torch::Tensor energies, torch::Tensor gradient, torch::Tensor aev_gradient, bool accumulate) {
+  const int64_t h1 = net.first_bias.size(1);
+  const auto first = net.first_weight.narrow(1, m * h1, h1);  // [D, h1]
+  auto z = at::addmm(net.first_bias.select(0, m), x, first);
+  celu_(z, alpha);
+  std::vector<torch::Tensor> activations{z};
+  const size_t n_layers = net.weights.size();
+  for (size_t l = 0; l < n_layers; ++l) {
+    z = at::addmm(net.biases[l].select(0, m), z, net.weights[l].select(0, m).t());
+    if (l + 1 < n_layers) {
+      celu_(z, alpha);
+      activations.push_back(z);
+    }
+  }
+  energies.copy_(z.squeeze(1));
+  if (!gradient.defined()) return;
+  // A copy even for one row (contiguous() would hand back the weights themselves).
+  const auto last = net.weights.back().select(0, m);  // [1, h_last]
+  auto g = last.expand({x.size(0), last.size(1)}).clone(at::MemoryFormat::Contiguous);
+  for (size_t l = activations.size() - 1; l >= 1; --l) {
+    multiply_by_celu_derivative(g, activations[l], alpha);
+    g = at::mm(g, net.weights[l - 1].select(0, m));  // [n_e, out] x [out, in]
+  }
+  multiply_by_celu_derivative(g, activations[0], alpha);
+  gradient.copy_(g);
+  if (accumulate) {
+    aev_gradient.addmm_(g, first.t());
+  } else {
+    at::mm_out(aev_gradient, g, first.t());
+  }
+}
+
+// Member m's rows of dE/d(aev) for first-layer gradients g [M, n_e, h1]: summed
+// over members into out [n_e, D].
+void first_layer_backward(const torch::Tensor& g, const torch::Tensor& first_weight, torch::Tensor& out) {
+  const int64_t n_members = g.size(0), h1 = g.size(2);
+  at::mm_out(out, g.select(0, 0), first_weight.narrow(1, 0, h1).t());
+  for (int64_t m = 1; m < n_members; ++m) out.addmm_(g.select(0, m), first_weight.narrow(1, m * h1, h1).t());
+}
+
+// The forward also takes the networks' gradient to the AEV, element by element,
+// while that element's weights are still in cache (for a small molecule they are
+// most of the memory traffic, and a later backward would read them again from
+// memory). An atom's energy depends on its own AEV row only, so the backward of
+// any seed s[m, i] is s[m, i] times these rows: kept per member for member copies,
+// else summed over members, with g of the first layer kept for seeds that differ
+// between members (one member's gradient at a time).
 class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& aev_in, const torch::Tensor& row_species,
@@ -103,49 +179,44 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
     const bool keep_for_backward = aev_in.requires_grad();
 
     auto energies = torch::zeros({n_members, n_atoms}, aev.options());
-    std::vector<torch::Tensor> saved;  // per element with rows: row indices, first weight, activations, weights
-    std::vector<int64_t> saved_layout;  // per element with rows: element, number of activations
+    // dE/d(aev) for the seed 1: [M, n, D] per member (member copies) or [n, D] summed.
+    torch::Tensor jacobian;
+    if (keep_for_backward) {
+      jacobian = member_copies ? torch::empty({n_members, n, width}, aev.options())
+                               : torch::empty({n, width}, aev.options());
+    }
+    std::vector<torch::Tensor> saved;  // per element with rows: row indices, first weight, first-layer gradient
     for (int64_t e = 0; e < n_elements; ++e) {
       if (rows[e].empty()) continue;
       const AniElementNetworks& net = elements[e];
       const int64_t n_e = static_cast<int64_t>(rows[e].size());
-      const int64_t h1 = net.first_bias.size(1);
       const auto index = torch::tensor(rows[e], torch::kInt64);
       const auto x = aev.index_select(0, index);
-      // Each member's first layer, [n_e, D] x [D, h1], written member-major so that the
-      // batched products after read it without a copy.
-      auto z = torch::empty({n_members, n_e, h1}, aev.options());
-      for (int64_t m = 0; m < n_members; ++m) {
-        auto out = z.select(0, m);
-        at::addmm_out(out, net.first_bias.select(0, m), x, net.first_weight.narrow(1, m * h1, h1));
-      }
-      at::celu_(z, celu_alpha);
-      std::vector<torch::Tensor> activations{z};
-      auto h = z;  // [M, n_e, h1]
-      const size_t n_layers = net.weights.size();
-      for (size_t l = 0; l < n_layers; ++l) {
-        z = at::baddbmm(net.biases[l].unsqueeze(1), h, net.weights[l].transpose(1, 2));
-        if (l + 1 < n_layers) {
-          at::celu_(z, celu_alpha);
-          activations.push_back(z);
-        }
-        h = z;
-      }
-      energies.index_copy_(1, index, h.squeeze(2) + self[e]);
+      auto element_energies = torch::empty({n_members, n_e}, aev.options());
+      torch::Tensor gradient, rows_gradient;
       if (keep_for_backward) {
+        gradient = torch::empty({n_members, n_e, net.first_bias.size(1)}, aev.options());
+        rows_gradient = member_copies ? torch::empty({n_members, n_e, width}, aev.options())
+                                      : torch::empty({n_e, width}, aev.options());
+      }
+      for (int64_t m = 0; m < n_members; ++m) {
+        member_networks(net, m, x, celu_alpha, element_energies.select(0, m),
+                        keep_for_backward ? gradient.select(0, m) : torch::Tensor(),
+                        keep_for_backward ? (member_copies ? rows_gradient.select(0, m) : rows_gradient) : torch::Tensor(),
+                        !member_copies && m > 0);
+      }
+      energies.index_copy_(1, index, element_energies + self[e]);
+      if (keep_for_backward) {
+        jacobian.index_copy_(member_copies ? 1 : 0, index, rows_gradient);
         saved.push_back(index);
         saved.push_back(net.first_weight);
-        for (auto& a : activations) saved.push_back(a);
-        for (const auto& w : net.weights) saved.push_back(w);
-        saved_layout.push_back(e);
-        saved_layout.push_back(static_cast<int64_t>(activations.size()));
+        saved.push_back(gradient);
       }
     }
     if (keep_for_backward) {
+      saved.push_back(jacobian);
       ctx->saved_data["saved"] = saved;
-      ctx->saved_data["layout"] = saved_layout;
       ctx->saved_data["member_copies"] = member_copies;
-      ctx->saved_data["celu_alpha"] = celu_alpha;
       ctx->saved_data["shape"] = aev_in.sizes().vec();
     }
     return energies;
@@ -155,46 +226,32 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
     TORCH_CHECK(!at::GradMode::is_enabled(),
                 "ani_networks: second derivatives are not implemented (the inference path); train through the "
                 "Python networks, whose weights require gradients");
-    const auto saved = ctx->saved_data["saved"].toTensorVector();
-    const auto layout = ctx->saved_data["layout"].toIntVector();
+    auto saved = ctx->saved_data["saved"].toTensorVector();
     const bool member_copies = ctx->saved_data["member_copies"].toBool();
     const auto shape = ctx->saved_data["shape"].toIntVector();
-    const double alpha = ctx->saved_data["celu_alpha"].toDouble();
-    const auto& seed = grad_outputs[0];  // [M, n_atoms]
-    auto grad_aev = torch::zeros(shape, seed.options());
-    size_t k = 0;
-    for (size_t p = 0; p < layout.size(); p += 2) {
-      const int64_t n_activations = layout[p + 1];
-      const auto& index = saved[k++];
-      const auto& first_weight = saved[k++];  // [D, M*h1]
-      std::vector<torch::Tensor> activations(saved.begin() + k, saved.begin() + k + n_activations);
-      k += n_activations;
-      std::vector<torch::Tensor> weights(saved.begin() + k, saved.begin() + k + n_activations);
-      k += n_activations;
-      const int64_t n_members = weights[0].size(0);
-      const int64_t n_e = index.size(0);
-      const int64_t h1 = activations[0].size(2);
-      // Back through the layers: g is dE/d(output of a hidden layer), [M, n_e, width].
-      auto g = seed.index_select(1, index).unsqueeze(2) * weights.back();  // [M, n_e, 1] x [M, 1, h_last]
-      for (int64_t l = n_activations - 1; l >= 1; --l) {
-        multiply_by_celu_derivative(g, activations[l], alpha);
-        g = at::bmm(g, weights[l - 1]);  // [M, n_e, out] x [M, out, in]
-      }
-      // Through the first layer: member m's gradient is g[m] x W_m^T, [n_e, D].
-      multiply_by_celu_derivative(g, activations[0], alpha);
-      if (member_copies) {
-        auto grads = torch::empty({n_members, n_e, first_weight.size(0)}, g.options());
-        for (int64_t m = 0; m < n_members; ++m) {
-          auto out = grads.select(0, m);
-          at::mm_out(out, g.select(0, m), first_weight.narrow(1, m * h1, h1).t());
-        }
-        grad_aev.index_copy_(1, index, grads);
-      } else {
-        // Summed over members, accumulated in place (the [n_e, D] sum stays in cache).
-        auto sum = at::mm(g.select(0, 0), first_weight.narrow(1, 0, h1).t());
-        for (int64_t m = 1; m < n_members; ++m) sum.addmm_(g.select(0, m), first_weight.narrow(1, m * h1, h1).t());
-        grad_aev.index_copy_(0, index, sum);
-      }
+    const auto jacobian = saved.back();
+    saved.pop_back();
+    const int64_t n_rows = shape[shape.size() - 2];
+    const auto seed = grad_outputs[0].narrow(1, 0, n_rows).to(jacobian.scalar_type());  // [M, n]: AEV rows only
+    if (member_copies) {
+      return {jacobian * seed.unsqueeze(2), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(),
+              torch::Tensor()};
+    }
+    // The mean (or sum) over members seeds every member alike: scale the summed rows.
+    if (at::equal(seed, seed.select(0, 0).unsqueeze(0).expand_as(seed))) {
+      return {jacobian * seed.select(0, 0).unsqueeze(1), torch::Tensor(), torch::Tensor(), torch::Tensor(),
+              torch::Tensor(), torch::Tensor()};
+    }
+    // Members seeded differently (one member's gradient at a time): scale each
+    // member's first-layer gradient by its seed and take the first layer again.
+    auto grad_aev = torch::zeros(shape, jacobian.options());
+    for (size_t k = 0; k < saved.size(); k += 3) {
+      const auto& index = saved[k];
+      const auto& first_weight = saved[k + 1];
+      const auto g = saved[k + 2] * seed.index_select(1, index).unsqueeze(2);
+      auto rows_gradient = torch::empty({index.size(0), first_weight.size(0)}, jacobian.options());
+      first_layer_backward(g, first_weight, rows_gradient);
+      grad_aev.index_copy_(0, index, rows_gradient);
     }
     return {grad_aev, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
