@@ -70,7 +70,7 @@ def grown_bp_committee(path: str, n_members: int) -> torch.nn.Module:
                                   committee_size=n_members, dtype=dtype)
     state = scripted.state_dict()
     with torch.no_grad():
-        for name in ("scale", "shift", "energy_offset", "g_min", "g_max"):
+        for name in ("scale", "shift", "energy_offset", "descriptor_min", "descriptor_max"):
             model.get_buffer(name).copy_(state[name])
         trained = scripted.committee_size
         for m in range(n_members):
@@ -129,12 +129,12 @@ def time_block(title: str, models: dict, atoms, rounds: int) -> None:
     print(f"\n{title}: {len(atoms)} atoms; {load_average()}")
     print(f"{'M':>3} | {'mean-only s':>24} | {'committee s':>24} | {'ratio':>5} | {'max|dF| mean':>12}")
     for n_members, model in models.items():
-        mean_only = model.compute(atoms, committee=False, extrapolation=False)
-        with_stats = model.compute(atoms, committee=True, extrapolation=False)
+        mean_only = model.compute(atoms, committee_statistics=False, extrapolation=False)
+        with_stats = model.compute(atoms, committee_statistics=True, extrapolation=False)
         d_forces = abs(mean_only["forces"] - with_stats["forces"]).max()
         t = interleaved({
-            "mean": lambda: model.compute(atoms, committee=False, extrapolation=False),
-            "committee": lambda: model.compute(atoms, committee=True, extrapolation=False),
+            "mean": lambda: model.compute(atoms, committee_statistics=False, extrapolation=False),
+            "committee": lambda: model.compute(atoms, committee_statistics=True, extrapolation=False),
         }, rounds)
         ratio = median(t["committee"]) / median(t["mean"])
         print(f"{n_members:>3} | {spread(t['mean'], digits=4):>24} | {spread(t['committee'], digits=4):>24} | "

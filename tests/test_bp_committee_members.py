@@ -202,7 +202,7 @@ def test_runner_committee_statistics_equal_the_per_member_backward(tmp_path, n_m
     batched = nnpkit.load(nnpkit.export(model, tmp_path / "batched.pt"))
     per_member = nnpkit.load(nnpkit.export(PerMemberBackward(model), tmp_path / "per-member.pt"))
     atoms = random_triclinic(40, seed=n_members)
-    a, b = batched.compute(atoms, committee=True), per_member.compute(atoms, committee=True)
+    a, b = batched.compute(atoms, committee_statistics=True), per_member.compute(atoms, committee_statistics=True)
     rel = 1e-12 if dtype == torch.float64 else 1e-5
     for key in ("energy", "energy_std", "member_energies"):
         np.testing.assert_allclose(a[key], b[key], rtol=rel, atol=rel * abs(b["energy"]), err_msg=key)
@@ -211,6 +211,6 @@ def test_runner_committee_statistics_equal_the_per_member_backward(tmp_path, n_m
     for key in ("forces", "forces_std", "member_forces", "virial"):
         np.testing.assert_allclose(a[key], b[key], rtol=rel, atol=1e-10 if dtype == torch.float64 else 1e-4,
                                    err_msg=key)
-    mean_only = batched.compute(atoms, committee=False)
+    mean_only = batched.compute(atoms, committee_statistics=False)
     np.testing.assert_allclose(mean_only["forces"], a["forces"], rtol=rel, atol=1e-10 if dtype == torch.float64
                                else 1e-4)
