@@ -68,17 +68,18 @@ def grown_bp_committee(path: str, n_members: int) -> torch.nn.Module:
     dtype = scripted.scale.dtype
     model = BehlerParrinelloModel(sf_set, hidden=list(scripted.hidden), activation=str(scripted.activation),
                                   committee_size=n_members, dtype=dtype)
-    state = scripted.state_dict()
+    trained = int(scripted.committee_size)
+    base = BehlerParrinelloModel(sf_set, hidden=list(scripted.hidden), activation=str(scripted.activation),
+                                 committee_size=trained, dtype=dtype)
+    base.load_state_dict(scripted.state_dict())  # files of every version: old names are mapped
     with torch.no_grad():
         for name in ("scale", "shift", "energy_offset", "descriptor_min", "descriptor_max"):
-            model.get_buffer(name).copy_(state[name])
-        trained = scripted.committee_size
-        for m in range(n_members):
-            prefix = f"networks.{m % trained}."
-            member = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-            model.networks[m].load_state_dict(member)
-            if m >= trained:
-                perturbed_(model.networks[m], seed=m)
+            model.get_buffer(name).copy_(base.get_buffer(name))
+        for e, element in enumerate(model.networks):
+            for m, member in enumerate(element.members):
+                member.load_state_dict(base.networks[e].members[m % trained].state_dict())
+                if m >= trained:
+                    perturbed_(member, seed=31 * m + e)
     return model
 
 
@@ -90,7 +91,7 @@ class N2p2Committee(StackedCommittee):
     def _member_energies(self, g: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         out: List[torch.Tensor] = []
         for m, member in enumerate(self.members):
-            out.append(member._energies(g[m] if g.dim() == 3 else g, species))
+            out.append(member._energies(g[m] if g.dim() == 3 else g, species, None)[0])
         return torch.stack(out)
 
     def forward(
