@@ -575,10 +575,11 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
   constexpr int64_t kPad = 16;  // >= kLanes, and whole 64-byte reads past an array's end stay inside
   const auto round_up = [](int64_t count) { return (count + kLanes - 1) / kLanes * kLanes; };
 
-  // The multi-seed output is not zeroed by the caller: each centre zeroes its own
-  // edges (grouped by centre, contiguous in the [E, n_seeds, 3] layout) while they
-  // are about to be written, and the edges of atoms beyond n_centers here.
-  if constexpr (kJacobian) {
+  // The edge output is not zeroed by the caller: each centre zeroes its own edges
+  // (grouped by centre, contiguous also in the [E, n_seeds, 3] layout) while they
+  // are about to be written (one pass over tens of MB less), and the edges of
+  // atoms beyond n_centers here.
+  if constexpr (kGrad) {
     std::fill(out_edges + offsets[n_centers] * 3 * n_seeds, out_edges + edge_vectors.size(0) * 3 * n_seeds, T(0));
   }
 
@@ -588,7 +589,7 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
         factor_stride(n_species);
     for (int64_t i = begin; i < end; ++i) {
       const CentrePlan<T>& cp = plan.centres[species[i]];
-      if constexpr (kJacobian) {
+      if constexpr (kGrad) {
         std::fill(out_edges + offsets[i] * 3 * n_seeds, out_edges + offsets[i + 1] * 3 * n_seeds, T(0));
       }
       if (cp.rc_max <= 0.0) continue;

@@ -18,10 +18,10 @@ void grouped_symmetry_functions_forward(const torch::Tensor& edge_vectors, const
                                         const torch::Tensor& species, const torch::Tensor& sf_int,
                                         const torch::Tensor& sf_real, int64_t n_centers, torch::Tensor& out);
 
-// out_edges [E, 3] (zero-initialised) receives sum_ic grad_G[i,c] dG[i,c]/d(edge vector).
+// out_edges [E, 3] (need not be zeroed) receives sum_ic grad_G[i,c] dG[i,c]/d(edge vector).
 // With one seed per committee member, grad_G [M, n_centers, n_columns] and out_edges
-// [E, M, 3] (the members of an edge side by side; need not be zeroed): each centre's
-// Jacobian is built once and contracted with every seed.
+// [E, M, 3] (the members of an edge side by side): each centre's Jacobian is built
+// once and contracted with every seed.
 void grouped_symmetry_functions_vjp(const torch::Tensor& grad_G, const torch::Tensor& edge_vectors,
                                     const torch::Tensor& edge_index, const torch::Tensor& species,
                                     const torch::Tensor& sf_int, const torch::Tensor& sf_real, int64_t n_centers,

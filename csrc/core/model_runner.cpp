@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "core/committee_deviation.h"
+#include "core/edge_passes.h"
 #include "core/elements.h"
 #include "core/errors.h"
 #include "core/neighbor_list.h"
@@ -66,28 +67,8 @@ void ModelRunner::set_min_distance(double engine_length) {
   min_distance_override_ = engine_length < 0.0 ? -1.0 : engine_length / model_to_engine_length_;
 }
 
-namespace {
 
-// The shortest edge below `limit` (edge vectors [E*3]), or -1.
-int64_t shortest_edge_below(const double* vectors, int64_t n_edges, double limit) {
-  int64_t found = -1;
-  double best = limit * limit;
-  for (int64_t e = 0; e < n_edges; ++e) {
-    const double* v = vectors + 3 * e;
-    const double d2 = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
-    if (d2 < best) {
-      best = d2;
-      found = e;
-    }
-  }
-  return found;
-}
-
-}  // namespace
-
-void ModelRunner::check_distances(const torch::Tensor& edge_index, const torch::Tensor& edge_vectors,
-                                  int64_t n_atoms) const {
-  const int64_t n_edges = edge_vectors.size(0);
+void ModelRunner::check_edge_count(int64_t n_edges, int64_t n_atoms) const {
   const int64_t max_edges = limits_.max_edges(n_atoms);
   if (n_edges > max_edges) {
     std::ostringstream msg;
@@ -97,14 +78,15 @@ void ModelRunner::check_distances(const torch::Tensor& edge_index, const torch::
         << "if this is meant";
     throw InputError(msg.str());
   }
-  const auto vectors = edge_vectors.to(torch::kFloat64).contiguous();
+}
+
+void ModelRunner::throw_too_close(const torch::Tensor& edge_index, const torch::Tensor& edge_vectors,
+                                  int64_t e) const {
   const double limit = min_distance();
-  const int64_t e = shortest_edge_below(vectors.data_ptr<double>(), n_edges, limit);
-  if (e < 0) return;
   const auto index = edge_index.to(torch::kInt64).contiguous();
   const int64_t i = index[0][e].item<int64_t>(), j = index[1][e].item<int64_t>();
-  const double* v = vectors.data_ptr<double>() + 3 * e;
-  const double distance = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+  const auto v = edge_vectors[e].to(torch::kFloat64);
+  const double distance = v.norm().item<double>();
   std::ostringstream msg;
   msg << "atoms " << i << " and " << j << " overlap: they are " << distance << " " << engine_length_unit_
       << " apart, closer than this model's min_distance of " << limit << " " << engine_length_unit_;
@@ -153,21 +135,24 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
     const auto smin = species.min().item<int64_t>(), smax = species.max().item<int64_t>();
     if (smin < 0 || smax >= n_species) throw InputError("species index outside the model's species list");
   }
-  if (n_edges > 0 && !torch::isfinite(edge_vectors).all().item<bool>()) {
+  if (options.atom_virials && !options.forces) throw InputError("atom virials need forces (EvaluationRequest::forces)");
+  check_edge_count(n_edges, n_atoms);
+  // One pass over the edges: finite, not too short, in model units and dtype.
+  const double to_model_length = 1.0 / model_to_engine_length_;
+  ModelEdgeVectors prepared = to_model_edge_vectors(edge_vectors, to_model_length, dtype_, min_distance());
+  if (prepared.first_non_finite >= 0) {
     throw InputError("edge vectors contain NaN or infinite numbers (check the positions and the box)");
   }
-  if (options.atom_virials && !options.forces) throw InputError("atom virials need forces (EvaluationRequest::forces)");
-  check_distances(edge_index, edge_vectors, n_atoms);
+  if (prepared.shortest_below >= 0) throw_too_close(edge_index, edge_vectors, prepared.shortest_below);
 
   // Model units and dtype; the edge vectors are the one differentiable input.
   // Energy-only evaluations build no autograd graph at all. For committee
   // statistics, models with `forward_members` take one copy of the edge vectors
   // per member, so that one backward pass gives every member's gradient.
-  const double to_model_length = 1.0 / model_to_engine_length_;
   const int64_t committee_size = std::max<int64_t>(metadata_.committee_size, 1);
   const bool batched_members =
       options.forces && options.committee_statistics && committee_size > 1 && has_forward_members_;
-  auto model_vectors = (edge_vectors.to(torch::kFloat64) * to_model_length).to(dtype_);
+  auto model_vectors = prepared.vectors;
   if (batched_members) model_vectors = model_vectors.unsqueeze(0).expand({committee_size, n_edges, 3});
   auto vectors = model_vectors.detach();
   std::optional<torch::NoGradGuard> energy_only;
@@ -229,65 +214,55 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   const double gradient_factor = ef * to_model_length;  // dE_engine/dr_engine per dE_model/dr_model
   const bool per_member = options.committee_statistics && n_members > 1;
   auto pos_opts = torch::TensorOptions().dtype(torch::kFloat64);
-  auto centre = edge_index[0].to(torch::kInt64);
-  auto neighbour = edge_index[1].to(torch::kInt64);
   auto r = edge_vectors.to(torch::kFloat64);
 
-  // Forces and virials of edge gradients [E, 3] or of several at once [M, E, 3].
-  auto forces_from = [&](const torch::Tensor& dE_dr) {
-    // Several gradients are scattered as rows of [E, 3M] (a scatter along the first
-    // dimension is the fast one), then laid out [M, N, 3].
-    const int64_t m = dE_dr.dim() == 3 ? dE_dr.size(0) : 1;
-    const auto rows = dE_dr.dim() == 3 ? dE_dr.permute({1, 0, 2}).reshape({n_edges, 3 * m}) : dE_dr;
-    auto f = torch::zeros({n_atoms, 3 * m}, pos_opts);
-    f.index_add_(0, centre, rows);
-    f.index_add_(0, neighbour, -rows);
-    return dE_dr.dim() == 3 ? f.view({n_atoms, m, 3}).permute({1, 0, 2}).contiguous() : f;
-  };
-  auto virial_from = [&](const torch::Tensor& dE_dr) {
-    return dE_dr.dim() == 3 ? -torch::einsum("ea,meb->mab", {r, dE_dr}) : -torch::einsum("ea,eb->ab", {r, dE_dr});
-  };
+  // Edge gradients in model units and dtype: [E, 3], or [M, E, 3] for members.
   auto gradient_of = [&](const torch::Tensor& energy, bool retain) {
     auto g = torch::autograd::grad({energy}, {vectors}, {}, retain, /*create_graph=*/false, /*allow_unused=*/true)[0];
-    return g.defined() ? g.to(torch::kFloat64) * gradient_factor : torch::zeros(vectors.sizes(), pos_opts);
+    return g.defined() ? g : torch::zeros(vectors.sizes(), vectors.options());
+  };
+  // Forces [M, N, 3] and virials [M, 3, 3] in engine units, one pass over the edges.
+  auto reduce = [&](const torch::Tensor& gradients, torch::Tensor& forces, torch::Tensor& virials) {
+    forces_and_virials_from_edge_gradients(gradients, edge_index, r, gradient_factor, n_atoms, forces, virials);
   };
 
-  torch::Tensor mean_gradient;
+  torch::Tensor raw_gradient;  // the committee mean's edge gradient, model units (atom virials)
   if (!want_forces) {
     // energies only: no backward pass
-  } else if (n_edges == 0) {
-    mean_gradient = torch::zeros({0, 3}, pos_opts);
-    if (per_member) {
-      result.member_forces = torch::zeros({n_members, n_atoms, 3}, pos_opts);
-      result.member_virials = torch::zeros({n_members, 3, 3}, pos_opts);
-    }
   } else if (per_member) {
     torch::Tensor stacked;  // [M, E, 3]
-    if (batched_members) {
+    if (n_edges == 0) {
+      stacked = torch::zeros({n_members, 0, 3}, vectors.options());
+    } else if (batched_members) {
       stacked = gradient_of(member_energy.sum(), false);
     } else {
       std::vector<torch::Tensor> grads;
       for (int64_t m = 0; m < n_members; ++m) grads.push_back(gradient_of(member_energy[m], m + 1 < n_members));
       stacked = torch::stack(grads);
     }
-    mean_gradient = stacked.mean(0);
-    result.member_forces = forces_from(stacked);
-    result.member_virials = virial_from(stacked);
+    reduce(stacked, result.member_forces, result.member_virials);
+    // Forces and virial are linear in the gradient: the mean's are the members' mean.
+    result.forces = result.member_forces.mean(0);
+    result.virial = result.member_virials.mean(0);
+    if (options.atom_virials) raw_gradient = stacked.to(torch::kFloat64).mean(0);
   } else {
-    mean_gradient = gradient_of(member_energy.mean(), false);
+    raw_gradient = n_edges == 0 ? torch::zeros({0, 3}, vectors.options()) : gradient_of(member_energy.mean(), false);
+    torch::Tensor forces, virials;
+    reduce(raw_gradient, forces, virials);
+    result.forces = forces[0];
+    result.virial = virials[0];
   }
 
   auto energies = member_energy.detach().to(torch::kFloat64) * ef;
   result.energy = energies.mean().item<double>();
-  if (want_forces) {
-    result.forces = forces_from(mean_gradient);
-    result.virial = virial_from(mean_gradient);
-  }
   if (options.atom_energies) {
     result.atom_energies = torch::zeros({n_atoms}, pos_opts);
     result.atom_energies.narrow(0, 0, n_local).copy_(local_members.detach().to(torch::kFloat64).mean(0) * ef);
   }
   if (options.atom_virials && want_forces) {
+    const auto centre = edge_index[0].to(torch::kInt64);
+    const auto neighbour = edge_index[1].to(torch::kInt64);
+    const auto mean_gradient = raw_gradient.to(torch::kFloat64) * gradient_factor;
     auto per_edge = (-0.5 * r.unsqueeze(2) * mean_gradient.unsqueeze(1)).reshape({n_edges, 9});
     auto av = torch::zeros({n_atoms, 9}, pos_opts);
     av.index_add_(0, centre, per_edge);

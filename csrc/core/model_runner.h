@@ -87,8 +87,11 @@ class ModelRunner {
   torch::Tensor species_indices(const std::vector<int64_t>& atomic_numbers) const;
 
  private:
-  // Refuses too many edges and pairs closer than min_distance() (AtomsTooCloseError).
-  void check_distances(const torch::Tensor& edge_index, const torch::Tensor& edge_vectors, int64_t n_atoms) const;
+  // Refuses more edges than the neighbour limits allow (InputError).
+  void check_edge_count(int64_t n_edges, int64_t n_atoms) const;
+  // AtomsTooCloseError naming the atoms of edge e, shorter than min_distance().
+  [[noreturn]] void throw_too_close(const torch::Tensor& edge_index, const torch::Tensor& edge_vectors,
+                                    int64_t e) const;
 
   std::string path_;
   ModelMetadata metadata_;

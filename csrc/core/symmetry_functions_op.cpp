@@ -313,7 +313,7 @@ torch::Tensor symmetry_functions_vjp(const torch::Tensor& grad_G, const torch::T
                                    n_centers, out);
     return out.permute({1, 0, 2});
   }
-  auto out = torch::zeros_like(in.edge_vectors);
+  auto out = torch::empty_like(in.edge_vectors);  // the driver zeroes each centre's edges itself
   grouped_symmetry_functions_vjp(seed, in.edge_vectors, in.edge_index, in.species, in.sf_int, in.sf_real, n_centers,
                                  out);
   return out;

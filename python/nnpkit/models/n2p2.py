@@ -193,7 +193,9 @@ class N2p2Model(DescriptorModel):
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
     ) -> torch.Tensor:
         """Unscaled symmetry functions of the local atoms, [n_local, n_columns]."""
-        return self.descriptor(edge_vectors * self.conv_length, edge_index, species, n_local)
+        if self.conv_length != 1.0:  # most potentials: skip a pass over the [E, 3] edges
+            edge_vectors = edge_vectors * self.conv_length
+        return self.descriptor(edge_vectors, edge_index, species, n_local)
 
     def network_inputs(self, descriptors: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         """n2p2's scaling of unscaled symmetry functions of the first rows of ``species``."""

@@ -1,0 +1,110 @@
+#include "core/edge_passes.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace nnpkit {
+namespace {
+
+template <typename Out>
+ModelEdgeVectors scale_and_check(const double* v, int64_t n_edges, double scale, double min_distance, Out* out) {
+  ModelEdgeVectors result;
+  double best = min_distance * min_distance;
+  for (int64_t e = 0; e < n_edges; ++e) {
+    const double x = v[3 * e], y = v[3 * e + 1], z = v[3 * e + 2];
+    const double d2 = x * x + y * y + z * z;
+    // A NaN or infinite component makes d2 NaN or infinite (squares are >= 0).
+    if (!std::isfinite(d2) && result.first_non_finite < 0) result.first_non_finite = e;
+    if (d2 < best) {
+      best = d2;
+      result.shortest_below = e;
+    }
+    if (out != nullptr) {
+      out[3 * e] = static_cast<Out>(x * scale);
+      out[3 * e + 1] = static_cast<Out>(y * scale);
+      out[3 * e + 2] = static_cast<Out>(z * scale);
+    }
+  }
+  return result;
+}
+
+// Edge-major (members innermost): the member-batched gradients of the symmetry
+// functions are laid out [E, M, 3] in memory, so this reads them in order.
+template <typename T>
+void reduce_gradients(const T* g, int64_t stride_m, int64_t stride_e, int64_t n_members, int64_t n_edges,
+                      const int64_t* centre, const int64_t* neighbour, const double* r, double factor,
+                      int64_t n_atoms, double* forces, double* virials) {
+  std::vector<double> w(9 * n_members, 0.0);
+  for (int64_t e = 0; e < n_edges; ++e) {
+    const double* re = r + 3 * e;
+    const int64_t c = 3 * centre[e], n = 3 * neighbour[e];
+    for (int64_t m = 0; m < n_members; ++m) {
+      const T* ge = g + m * stride_m + e * stride_e;
+      const double gx = static_cast<double>(ge[0]) * factor, gy = static_cast<double>(ge[1]) * factor,
+                   gz = static_cast<double>(ge[2]) * factor;
+      double* f = forces + m * n_atoms * 3;
+      f[c] += gx;
+      f[c + 1] += gy;
+      f[c + 2] += gz;
+      f[n] -= gx;
+      f[n + 1] -= gy;
+      f[n + 2] -= gz;
+      double* wm = w.data() + 9 * m;
+      for (int a = 0; a < 3; ++a) {
+        wm[3 * a] -= re[a] * gx;
+        wm[3 * a + 1] -= re[a] * gy;
+        wm[3 * a + 2] -= re[a] * gz;
+      }
+    }
+  }
+  std::copy(w.begin(), w.end(), virials);
+}
+
+}  // namespace
+
+ModelEdgeVectors to_model_edge_vectors(const torch::Tensor& engine_vectors, double to_model_length,
+                                       torch::ScalarType model_dtype, double min_distance) {
+  TORCH_CHECK(engine_vectors.dim() == 2 && engine_vectors.size(1) == 3, "edge vectors must have shape [E, 3]");
+  const auto v = engine_vectors.to(torch::kFloat64).contiguous();
+  const int64_t n_edges = v.size(0);
+  const double* p = v.data_ptr<double>();
+  ModelEdgeVectors result;
+  if (to_model_length == 1.0 && model_dtype == torch::kFloat64) {
+    result = scale_and_check<double>(p, n_edges, 1.0, min_distance, nullptr);
+    result.vectors = v;
+    return result;
+  }
+  auto out = torch::empty({n_edges, 3}, v.options().dtype(model_dtype));
+  if (model_dtype == torch::kFloat64) {
+    result = scale_and_check(p, n_edges, to_model_length, min_distance, out.data_ptr<double>());
+  } else {
+    TORCH_CHECK(model_dtype == torch::kFloat32, "models run in float32 or float64");
+    result = scale_and_check(p, n_edges, to_model_length, min_distance, out.data_ptr<float>());
+  }
+  result.vectors = out;
+  return result;
+}
+
+void forces_and_virials_from_edge_gradients(const torch::Tensor& gradients, const torch::Tensor& edge_index,
+                                            const torch::Tensor& r, double factor, int64_t n_atoms,
+                                            torch::Tensor& forces, torch::Tensor& virials) {
+  auto g = gradients.dim() == 2 ? gradients.unsqueeze(0) : gradients;
+  TORCH_CHECK(g.dim() == 3 && g.size(2) == 3, "edge gradients must have shape [E, 3] or [M, E, 3]");
+  if (g.stride(2) != 1) g = g.contiguous();
+  const int64_t n_members = g.size(0), n_edges = g.size(1);
+  const auto index = edge_index.to(torch::kInt64).contiguous();
+  const auto rr = r.to(torch::kFloat64).contiguous();
+  TORCH_CHECK(index.size(1) == n_edges && rr.size(0) == n_edges, "edge gradients, edge_index and r disagree");
+  forces = torch::zeros({n_members, n_atoms, 3}, rr.options());
+  virials = torch::empty({n_members, 3, 3}, rr.options());
+  const int64_t* centre = index.data_ptr<int64_t>();
+  const int64_t* neighbour = centre + n_edges;
+  AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "forces_and_virials_from_edge_gradients", [&] {
+    reduce_gradients<scalar_t>(g.data_ptr<scalar_t>(), g.stride(0), g.stride(1), n_members, n_edges, centre,
+                               neighbour, rr.data_ptr<double>(), factor, n_atoms, forces.data_ptr<double>(),
+                               virials.data_ptr<double>());
+  });
+}
+
+}  // namespace nnpkit
