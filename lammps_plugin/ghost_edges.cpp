@@ -14,8 +14,70 @@ int message_hops(double interaction_range, double cutoff) {
   return layers - 1;
 }
 
+namespace {
+
+// A local model (message_hops = 0) needs the edges of the owned centres only:
+// one pass over their neighbours writes the edges in place (the neighbours as
+// engine indices first, renumbered once the touched ghosts are known). The
+// result equals the general path's, element for element.
+ModelEdges local_model_edges(const NeighborView& view, double cutoff_sq) {
+  ModelEdges out;
+  std::vector<int64_t> model_index(view.nall, -1);
+  for (int i = 0; i < view.nlocal; ++i) {
+    if (view.model_species[i] < 0) continue;
+    model_index[i] = static_cast<int64_t>(out.engine_index.size());
+    out.engine_index.push_back(i);
+    out.species.push_back(view.model_species[i]);
+  }
+  out.n_local = static_cast<int64_t>(out.engine_index.size());
+
+  // Owned model centres in ascending engine (= model) order, each with its list.
+  std::vector<int> centre_list;
+  centre_list.reserve(view.n_centres);
+  int64_t capacity = 0;
+  for (int ii = 0; ii < view.n_centres; ++ii) {
+    const int i = view.ilist[ii];
+    if (i >= view.nlocal || view.model_species[i] < 0) continue;
+    centre_list.push_back(i);
+    capacity += view.numneigh[i];
+  }
+  if (!std::is_sorted(centre_list.begin(), centre_list.end())) std::sort(centre_list.begin(), centre_list.end());
+  out.centres.reserve(capacity);
+  out.neighbours.reserve(capacity);
+  out.vectors.reserve(3 * capacity);
+  std::vector<char> touched(view.nall, 0);
+  for (const int i : centre_list) {
+    const double* xi = view.x[i];
+    const int* neighbours = view.firstneigh[i];
+    const int64_t centre = model_index[i];
+    for (int jj = 0; jj < view.numneigh[i]; ++jj) {
+      const int j = neighbours[jj] & view.neighbor_mask;
+      if (view.model_species[j] < 0) continue;
+      const double dx = view.x[j][0] - xi[0], dy = view.x[j][1] - xi[1], dz = view.x[j][2] - xi[2];
+      if (dx * dx + dy * dy + dz * dz >= cutoff_sq) continue;
+      out.centres.push_back(centre);
+      out.neighbours.push_back(j);
+      out.vectors.push_back(dx);
+      out.vectors.push_back(dy);
+      out.vectors.push_back(dz);
+      touched[j] = 1;
+    }
+  }
+  for (int i = view.nlocal; i < view.nall; ++i) {
+    if (!touched[i]) continue;
+    model_index[i] = static_cast<int64_t>(out.engine_index.size());
+    out.engine_index.push_back(i);
+    out.species.push_back(view.model_species[i]);
+  }
+  for (auto& j : out.neighbours) j = model_index[j];
+  return out;
+}
+
+}  // namespace
+
 ModelEdges build_model_edges(const NeighborView& view, double cutoff, int message_hops) {
   const double cutoff_sq = cutoff * cutoff;
+  if (message_hops == 0) return local_model_edges(view, cutoff_sq);
 
   // 1. All edges shorter than the cutoff between the model's atoms, per centre.
   struct CentreRange {
