@@ -542,6 +542,7 @@ struct Workspace {
   std::vector<T> F, D, cutoff;
   std::vector<T> cos_t, theta, r3, inv_r3, A, dA, R3, dR3;
   std::vector<T> c0, c1, c2, c3;
+  std::vector<T> lanes;  // forward: per angular function of a block, kLanes partial sums
   std::vector<int64_t> selected;
   std::vector<T> sx, sy, sz, sinv_r, sF, sD;  // the selected k's geometry and factors
   std::vector<T> gx, gy, gz, q;
@@ -715,6 +716,10 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
         const int64_t na = block_begin[block.sa + 1] - block_begin[block.sa];
         const int64_t nb = block_begin[block.sb + 1] - block_begin[block.sb];
         if (na == 0 || nb == 0) continue;
+        // Forward: each function's sum over pairs is kept as kLanes partial sums
+        // across all j and reduced once per block (a horizontal sum per j and
+        // function cost as much as the few vectors of k of one j).
+        if constexpr (!kGrad) w.lanes.assign(block.terms.size() * kLanes, T(0));
         const bool same = block.sa == block.sb;
         const bool needs_r3 = block.r3_factors.size() > 0;
         const int64_t stride_a = factor_stride[block.sa], stride_b = factor_stride[block.sb];
@@ -804,21 +809,28 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
           }
 
           if constexpr (!kGrad) {
-            for (const auto& term : block.terms) {
+            for (size_t t = 0; t < block.terms.size(); ++t) {
+              const auto& term = block.terms[t];
               const T Fa = Fa_all[term.slot_a * stride_a + jj];
               if (Fa == T(0)) continue;
               const T* __restrict Fb = Fb_base + term.slot_b * fb_stride;
               const T* __restrict A = w.A.data() + term.angle * ws;
-              T sum = T(0);
+              T* __restrict acc = w.lanes.data() + t * kLanes;
+              T part[kLanes];
+              for (int64_t l = 0; l < kLanes; ++l) part[l] = acc[l];
               if (term.r3 >= 0) {
                 const T* __restrict R = w.R3.data() + term.r3 * ws;
-#pragma omp simd reduction(+ : sum)
-                for (int64_t k = 0; k < nk; ++k) sum += A[k] * Fb[k] * R[k];
+                for (int64_t k = 0; k < nk; k += kLanes) {
+#pragma omp simd
+                  for (int64_t l = 0; l < kLanes; ++l) part[l] += Fa * (A[k + l] * Fb[k + l] * R[k + l]);
+                }
               } else {
-#pragma omp simd reduction(+ : sum)
-                for (int64_t k = 0; k < nk; ++k) sum += A[k] * Fb[k];
+                for (int64_t k = 0; k < nk; k += kLanes) {
+#pragma omp simd
+                  for (int64_t l = 0; l < kLanes; ++l) part[l] += Fa * (A[k + l] * Fb[k + l]);
+                }
               }
-              row[term.column] += term.norm * Fa * sum;
+              for (int64_t l = 0; l < kLanes; ++l) acc[l] = part[l];
             }
           } else if constexpr (kJacobian) {
             // Each function's own gradient (the single-seed coefficients c0..c3
@@ -941,6 +953,14 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
             w.gx[j] += sa * ax + sx;
             w.gy[j] += sa * ay + sy;
             w.gz[j] += sa * az + sz;
+          }
+        }
+        if constexpr (!kGrad) {
+          for (size_t t = 0; t < block.terms.size(); ++t) {
+            const T* acc = w.lanes.data() + t * kLanes;
+            T sum = T(0);
+            for (int64_t l = 0; l < kLanes; ++l) sum += acc[l];
+            row[block.terms[t].column] += block.terms[t].norm * sum;
           }
         }
       }

@@ -314,7 +314,8 @@ EvaluationResult ModelRunner::compute(const torch::Tensor& positions, const std:
   auto edge_index = torch::empty({2, n_edges}, torch::kInt64);
   std::copy(list.centers.begin(), list.centers.end(), edge_index.data_ptr<int64_t>());
   std::copy(list.neighbors.begin(), list.neighbors.end(), edge_index.data_ptr<int64_t>() + n_edges);
-  auto vectors = torch::from_blob(const_cast<double*>(list.vectors.data()), {n_edges, 3}, torch::kFloat64).clone();
+  // No copy: `list` outlives the evaluation, and nothing of it is kept in the result.
+  const auto vectors = torch::from_blob(const_cast<double*>(list.vectors.data()), {n_edges, 3}, torch::kFloat64);
   return evaluate(species, edge_index, vectors, n, options);
 }
 
