@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -534,6 +535,40 @@ int64_t select_pairs(T ax, T ay, T az, T rc2, const T* bx, const T* by, const T*
 
 // ---------------------------------------------------------------- the driver
 
+// kLanes values of T in one 32-byte vector (GCC/Clang vector extension: AVX
+// registers with -march=native, pairs of SSE registers without).
+template <typename T>
+struct LanesOf;
+template <>
+struct LanesOf<double> {
+  typedef double type __attribute__((vector_size(32)));
+};
+template <>
+struct LanesOf<float> {
+  typedef float type __attribute__((vector_size(32)));
+};
+template <typename T>
+using Lanes = typename LanesOf<T>::type;
+
+template <typename T>
+inline Lanes<T> load(const T* p) {
+  Lanes<T> v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <typename T>
+inline void store(T* p, const Lanes<T>& v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+// An angular function with a non-zero seed for the current pair partner j.
+template <typename T>
+struct ActiveTerm {
+  T sig, sigp;  // seed x norm x F_a(r_ij), and with F_a's derivative
+  int term;     // index into the block's terms
+};
+
 template <typename T>
 struct Workspace {
   std::vector<T> x, y, z, r, inv_r;
@@ -541,8 +576,8 @@ struct Workspace {
   std::vector<T> distance;
   std::vector<T> F, D, cutoff;
   std::vector<T> cos_t, theta, r3, inv_r3, A, dA, R3, dR3;
-  std::vector<T> c0, c1, c2, c3;
   std::vector<T> lanes;  // forward: per angular function of a block, kLanes partial sums
+  std::vector<ActiveTerm<T>> active;  // VJP: the functions of a block with a non-zero seed
   std::vector<int64_t> selected;
   std::vector<T> sx, sy, sz, sinv_r, sF, sD;  // the selected k's geometry and factors
   std::vector<T> gx, gy, gz, q;
@@ -709,7 +744,6 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
         if (kGrad) {
           w.dA.resize(cp.max_angles * ws);
           w.dR3.resize(cp.max_r3 * ws);
-          for (auto* v : {&w.c0, &w.c1, &w.c2, &w.c3}) v->resize(ws);
         }
       }
       for (const PairBlock<T>& block : cp.pairs) {
@@ -720,6 +754,7 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
         // across all j and reduced once per block (a horizontal sum per j and
         // function cost as much as the few vectors of k of one j).
         if constexpr (!kGrad) w.lanes.assign(block.terms.size() * kLanes, T(0));
+        if constexpr (P == Pass::VectorJacobian) w.active.resize(block.terms.size());
         const bool same = block.sa == block.sb;
         const bool needs_r3 = block.r3_factors.size() > 0;
         const int64_t stride_a = factor_stride[block.sa], stride_b = factor_stride[block.sb];
@@ -877,78 +912,82 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
               jz[j] += sa * az + sz;
             }
           } else {
-            T* __restrict c0 = w.c0.data();
-            T* __restrict c1 = w.c1.data();
-            T* __restrict c2 = w.c2.data();
-            T* __restrict c3 = w.c3.data();
-            bool any = false;
-            for (const auto& term : block.terms) {
+            // This j's functions with a non-zero seed: their scalars once.
+            int active = 0;
+            for (size_t t = 0; t < block.terms.size(); ++t) {
+              const auto& term = block.terms[t];
               const T g = seed_row[term.column] * term.norm;
               if (g == T(0)) continue;
               const T sig = g * Fa_all[term.slot_a * stride_a + jj];
               const T sigp = g * Da_all[term.slot_a * stride_a + jj];
               if (sig == T(0) && sigp == T(0)) continue;
-              if (!any) {
-#pragma omp simd
-                for (int64_t k = 0; k < nk; ++k) c0[k] = c1[k] = c2[k] = c3[k] = T(0);
-                any = true;
-              }
-              const T* __restrict Fb = Fb_base + term.slot_b * fb_stride;
-              const T* __restrict Db = Db_base + term.slot_b * fb_stride;
-              const T* __restrict A = w.A.data() + term.angle * ws;
-              const T* __restrict dA = w.dA.data() + term.angle * ws;
-              if (term.r3 >= 0) {
-                const T* __restrict R = w.R3.data() + term.r3 * ws;
-                const T* __restrict dR = w.dR3.data() + term.r3 * ws;
-#pragma omp simd
-                for (int64_t k = 0; k < nk; ++k) {
-                  const T afr = A[k] * Fb[k] * R[k];
-                  c0[k] += sig * dA[k] * Fb[k] * R[k];
-                  c1[k] += sigp * afr;
-                  c2[k] += sig * A[k] * Db[k] * R[k];
-                  c3[k] += sig * A[k] * Fb[k] * dR[k];
-                }
-              } else {
-#pragma omp simd
-                for (int64_t k = 0; k < nk; ++k) {
-                  c0[k] += sig * dA[k] * Fb[k];
-                  c1[k] += sigp * A[k] * Fb[k];
-                  c2[k] += sig * A[k] * Db[k];
-                }
-              }
+              w.active[active++] = {sig, sigp, static_cast<int>(t)};
             }
-            if (!any) continue;
+            if (active == 0) continue;
+            // One pass over the k, kLanes at a time: each chunk's coefficients
+            // c0..c3 summed over the functions in registers, then turned into the
+            // gradients of j and k (no c arrays written and read back per function).
             // dG/da = a (-c0 cos/ra^2 + c1 + c3) + b (c0/(ra rb) - c3), and the
             // mirror image for b, with c3 the j-k distance coefficient.
+            using V = Lanes<T>;
+            const T inv_ra2 = inv_ra * inv_ra;
+            V vsa = V(), vsx = V(), vsy = V(), vsz = V();
             T* __restrict gx = w.gx.data() + kb;
             T* __restrict gy = w.gy.data() + kb;
             T* __restrict gz = w.gz.data() + kb;
-            T sa = T(0), sx = T(0), sy = T(0), sz = T(0);
-            const T inv_ra2 = inv_ra * inv_ra;
-            // With a selection, neighbour k's gradient goes to its place in the
-            // block (distinct places: no conflicts among real lanes; padded lanes
-            // all add zero).
-            const auto accumulate = [&](auto scatter) {
-              constexpr bool kScatter = decltype(scatter)::value;
-#pragma omp simd reduction(+ : sa, sx, sy, sz)
-              for (int64_t k = 0; k < nk; ++k) {
-                const T inv12 = inv_ra * inv_rb[k];
-                const T cross = c0[k] * inv12 - c3[k];
-                sa += -c0[k] * cos_t[k] * inv_ra2 + c1[k] + c3[k];
-                sx += cross * bx[k];
-                sy += cross * by[k];
-                sz += cross * bz[k];
-                const T own = -c0[k] * cos_t[k] * inv_rb[k] * inv_rb[k] + c2[k] + c3[k];
-                const int64_t at = kScatter ? selected[k] : k;
-                gx[at] += own * bx[k] + cross * ax;
-                gy[at] += own * by[k] + cross * ay;
-                gz[at] += own * bz[k] + cross * az;
+            for (int64_t k = 0; k < nk; k += kLanes) {
+              V c0 = V(), c1 = V(), c2 = V(), c3 = V();
+              for (int q = 0; q < active; ++q) {
+                const ActiveTerm<T>& at = w.active[q];
+                const auto& term = block.terms[at.term];
+                const V Fb = load<T>(Fb_base + term.slot_b * fb_stride + k);
+                const V Db = load<T>(Db_base + term.slot_b * fb_stride + k);
+                const V A = load<T>(w.A.data() + term.angle * ws + k);
+                const V dA = load<T>(w.dA.data() + term.angle * ws + k);
+                if (term.r3 >= 0) {
+                  const V R = load<T>(w.R3.data() + term.r3 * ws + k);
+                  const V dR = load<T>(w.dR3.data() + term.r3 * ws + k);
+                  const V sA = at.sig * A;
+                  const V FbR = Fb * R;
+                  c0 += at.sig * dA * FbR;
+                  c1 += at.sigp * A * FbR;
+                  c2 += sA * Db * R;
+                  c3 += sA * Fb * dR;
+                } else {
+                  c0 += at.sig * dA * Fb;
+                  c1 += at.sigp * A * Fb;
+                  c2 += at.sig * A * Db;
+                }
               }
-            };
-            if (selected != nullptr) {
-              accumulate(std::true_type());
-            } else {
-              accumulate(std::false_type());
+              const V vbx = load<T>(bx + k), vby = load<T>(by + k), vbz = load<T>(bz + k);
+              const V vinv = load<T>(inv_rb + k), vcos = load<T>(cos_t + k);
+              const V cross = c0 * (inv_ra * vinv) - c3;
+              vsa += c1 + c3 - c0 * vcos * inv_ra2;
+              vsx += cross * vbx;
+              vsy += cross * vby;
+              vsz += cross * vbz;
+              const V own = c2 + c3 - c0 * vcos * vinv * vinv;
+              const V ox = own * vbx + cross * ax, oy = own * vby + cross * ay, oz = own * vbz + cross * az;
+              if (selected != nullptr) {
+                // Distinct places among the real lanes; padded lanes add zero.
+                for (int64_t l = 0; l < kLanes; ++l) {
+                  const int64_t to = selected[k + l];
+                  gx[to] += ox[l];
+                  gy[to] += oy[l];
+                  gz[to] += oz[l];
+                }
+              } else {
+                store<T>(gx + k, load<T>(gx + k) + ox);
+                store<T>(gy + k, load<T>(gy + k) + oy);
+                store<T>(gz + k, load<T>(gz + k) + oz);
+              }
+            }
+            T sa = T(0), sx = T(0), sy = T(0), sz = T(0);
+            for (int64_t l = 0; l < kLanes; ++l) {
+              sa += vsa[l];
+              sx += vsx[l];
+              sy += vsy[l];
+              sz += vsz[l];
             }
             w.gx[j] += sa * ax + sx;
             w.gy[j] += sa * ay + sy;
