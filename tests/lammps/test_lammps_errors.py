@@ -6,22 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import random_triclinic
-from lammps_support import lmp, wrapped, write_data  # noqa: F401 (lmp is a fixture)
-
-BOX = """
-units {units}
-atom_style atomic
-newton {newton}
-boundary p p p
-read_data {data}
-"""
-
-
-@pytest.fixture
-def structure(tmp_path):
-    write_data(wrapped(random_triclinic(n_atoms=10, seed=5)), tmp_path / "s.data", ["Cu", "Ni"])
-    return tmp_path / "s.data"
-
+from lammps_support import BOX, lmp, structure, wrapped, write_data  # noqa: F401 (lmp, structure are fixtures)
 
 def fails_with(lmp, commands: str, message: str) -> None:
     with pytest.raises(Exception, match=message):
