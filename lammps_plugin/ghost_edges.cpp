@@ -16,6 +16,11 @@ int message_hops(double interaction_range, double cutoff) {
 
 namespace {
 
+// A pair at or beyond the cutoff is no edge. A pair whose squared length is NaN or
+// infinite (an atom's position is) stays an edge, so that the core names the atom
+// (NonFinitePositionError) instead of the atom silently losing its neighbours.
+inline bool beyond_cutoff(double r_sq, double cutoff_sq) { return r_sq >= cutoff_sq && std::isfinite(r_sq); }
+
 // A local model (message_hops = 0) needs the edges of the owned centres only:
 // one pass over their neighbours writes the edges in place (the neighbours as
 // engine indices first, renumbered once the touched ghosts are known). The
@@ -54,7 +59,7 @@ ModelEdges local_model_edges(const NeighborView& view, double cutoff_sq) {
       const int j = neighbours[jj] & view.neighbor_mask;
       if (view.model_species[j] < 0) continue;
       const double dx = view.x[j][0] - xi[0], dy = view.x[j][1] - xi[1], dz = view.x[j][2] - xi[2];
-      if (dx * dx + dy * dy + dz * dz >= cutoff_sq) continue;
+      if (beyond_cutoff(dx * dx + dy * dy + dz * dz, cutoff_sq)) continue;
       out.centres.push_back(centre);
       out.neighbours.push_back(j);
       out.vectors.push_back(dx);
@@ -99,7 +104,7 @@ ModelEdges build_model_edges(const NeighborView& view, double cutoff, int messag
       if (view.model_species[j] < 0) continue;
       const double d[3] = {view.x[j][0] - xi[0], view.x[j][1] - xi[1], view.x[j][2] - xi[2]};
       const double r_sq = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-      if (r_sq >= cutoff_sq) continue;
+      if (beyond_cutoff(r_sq, cutoff_sq)) continue;
       pair_neighbour.push_back(j);
       pair_vector.insert(pair_vector.end(), d, d + 3);
     }

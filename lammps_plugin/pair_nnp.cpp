@@ -461,6 +461,9 @@ void PairNNP::compute(int eflag, int vflag) {
                "pair_style nnp to lower it deliberately)",
                atom->tag[edges.engine_index[e.atom_i]], atom->tag[edges.engine_index[e.atom_j]], e.distance, e.limit,
                model_path_, update->ntimestep);
+  } catch (const nnpkit::NonFinitePositionError& e) {
+    error->one(FLERR, "pair_style nnp: the position of atom {} is not finite (NaN or infinity) at step {} (atom ID): "
+               "the simulation has probably blown up", atom->tag[edges.engine_index[e.atom]], update->ntimestep);
   } catch (const std::exception& e) {
     error->one(FLERR, "pair_style nnp: {}", e.what());
   }

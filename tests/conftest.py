@@ -14,7 +14,11 @@ import torch
 import nnpkit
 from nnpkit.models import BehlerParrinelloModel, MessagePassingModel, SymmetryFunctionSet
 
+#: The repository, and the test data that live in it (tests/data). Tests sit one folder
+#: below this file (tests/core, tests/lammps, ...): they take paths from here, never
+#: from their own __file__.
 REPO = pathlib.Path(__file__).resolve().parents[1]
+TEST_DATA = REPO / "tests" / "data"
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 

@@ -61,6 +61,25 @@ def lmp(monkeypatch):
     nnpkit.set_num_threads(threads)
 
 
+#: The commands that set up a box from a data file (format with units, newton and data).
+BOX = """
+units {units}
+atom_style atomic
+newton {newton}
+boundary p p p
+read_data {data}
+"""
+
+
+@pytest.fixture
+def structure(tmp_path):
+    """A data file of 10 Cu/Ni atoms in a random triclinic box (types 1 Cu, 2 Ni)."""
+    from conftest import random_triclinic
+
+    write_data(wrapped(random_triclinic(n_atoms=10, seed=5)), tmp_path / "s.data", ["Cu", "Ni"])
+    return tmp_path / "s.data"
+
+
 def write_data(atoms, path: os.PathLike, elements: Sequence[str], length_scale: float = 1.0) -> None:
     """LAMMPS data file (atom_style atomic) for an ase.Atoms whose cell is already
     lower triangular (LAMMPS' convention); type t holds elements[t-1]."""

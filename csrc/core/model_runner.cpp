@@ -99,6 +99,27 @@ void ModelRunner::throw_too_close(const torch::Tensor& edge_index, const torch::
   throw AtomsTooCloseError(msg.str(), i, j, distance, limit);
 }
 
+void ModelRunner::throw_non_finite(const torch::Tensor& edge_index, const torch::Tensor& edge_vectors,
+                                   int64_t e) const {
+  // Edge e runs from atom i to atom j. An atom whose position is not finite makes
+  // every edge it takes part in non-finite: name the first of i, j whose edges all
+  // are (i when neither is, e.g. a non-finite periodic shift).
+  const auto index = edge_index.to(torch::kInt64).contiguous();
+  const auto finite = torch::isfinite(edge_vectors).all(1);
+  const int64_t i = index[0][e].item<int64_t>(), j = index[1][e].item<int64_t>();
+  auto only_non_finite = [&](int64_t atom) {
+    const auto touches = (index[0] == atom) | (index[1] == atom);
+    return !(touches & finite).any().item<bool>();
+  };
+  const int64_t atom = only_non_finite(i) || !only_non_finite(j) ? i : j;
+  const int64_t other = atom == i ? j : i;
+  std::ostringstream msg;
+  msg << "position of atom " << atom << " is not finite (NaN or infinity): its edge to atom " << other << " is ("
+      << edge_vectors[e][0].item<double>() << ", " << edge_vectors[e][1].item<double>() << ", "
+      << edge_vectors[e][2].item<double>() << ") " << engine_length_unit_;
+  throw NonFinitePositionError(msg.str(), atom);
+}
+
 torch::Tensor ModelRunner::species_indices(const std::vector<int64_t>& atomic_numbers) const {
   auto out = torch::empty({static_cast<int64_t>(atomic_numbers.size())}, torch::kInt64);
   auto* p = out.data_ptr<int64_t>();
@@ -140,9 +161,7 @@ EvaluationResult ModelRunner::evaluate(const torch::Tensor& species, const torch
   // One pass over the edges: finite, not too short, in model units and dtype.
   const double to_model_length = 1.0 / model_to_engine_length_;
   ModelEdgeVectors prepared = to_model_edge_vectors(edge_vectors, to_model_length, dtype_, min_distance());
-  if (prepared.first_non_finite >= 0) {
-    throw InputError("edge vectors contain NaN or infinite numbers (check the positions and the box)");
-  }
+  if (prepared.first_non_finite >= 0) throw_non_finite(edge_index, edge_vectors, prepared.first_non_finite);
   if (prepared.shortest_below >= 0) throw_too_close(edge_index, edge_vectors, prepared.shortest_below);
 
   // Model units and dtype; the edge vectors are the one differentiable input.

@@ -64,7 +64,8 @@ class ModelRunner {
   // species: [N] indices into metadata().species; edge_index: [2, E] grouped by
   // centre; edge_vectors: [E, 3] in engine length units. Atoms 0..n_local-1 are
   // local; only their energies count. Throws AtomsTooCloseError for an edge
-  // shorter than min_distance(), InputError for more edges than the limits allow,
+  // shorter than min_distance(), NonFinitePositionError for an edge with a NaN or
+  // infinite component (naming its atom), InputError for more edges than the limits allow,
   // ModelFileError when the model's output disagrees with its metadata.
   EvaluationResult evaluate(const torch::Tensor& species, const torch::Tensor& edge_index,
                             const torch::Tensor& edge_vectors, int64_t n_local,
@@ -92,6 +93,10 @@ class ModelRunner {
   // AtomsTooCloseError naming the atoms of edge e, shorter than min_distance().
   [[noreturn]] void throw_too_close(const torch::Tensor& edge_index, const torch::Tensor& edge_vectors,
                                     int64_t e) const;
+  // NonFinitePositionError for edge e, which has a NaN or infinite component,
+  // naming the atom of the edge whose edges all are non-finite.
+  [[noreturn]] void throw_non_finite(const torch::Tensor& edge_index, const torch::Tensor& edge_vectors,
+                                     int64_t e) const;
 
   std::string path_;
   ModelMetadata metadata_;

@@ -17,7 +17,7 @@ class NNPCalculator(Calculator):
     its mean energy and forces from one backward pass. With
     ``committee_statistics=True`` ``calc.results`` also holds ``energy_std`` and
     ``forces_std`` (per-atom force deviation, DeePMD-kit's definition) of each
-    evaluation: for models with ``forward_members`` (ANI) from the same one
+    evaluation: for models with ``forward_members`` (the descriptor models) from the same one
     backward pass, for others at the cost of one backward pass per member.
 
     Args:

@@ -433,24 +433,3 @@ class AniModel(DescriptorModel):
                 self._first_layers.clear()
             self._first_layers[key] = out
         return out
-
-    @torch.jit.export
-    def forward_members(
-        self,
-        species: torch.Tensor,
-        edge_index: torch.Tensor,
-        member_edge_vectors: torch.Tensor,
-        n_local: int,
-        extrapolation: bool,
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Every member's per-atom energies [M, N] from member copies of the edge
-        vectors ``[M, E, 3]`` (equal values; member m's energies depend on copy m
-        only), so that one backward pass of their sum gives each member's gradient;
-        and, with ``extrapolation``, :meth:`extrapolation_counts` (else an empty tensor).
-        The engines call this for committee statistics."""
-        aev, columns = self.local_descriptors(species, edge_index, member_edge_vectors, n_local)
-        energies = self._energies(aev, species, columns)
-        counts = torch.zeros(0, dtype=torch.int64)
-        if extrapolation:
-            counts = self._outside_training_range(aev[0], species, columns)
-        return energies, counts

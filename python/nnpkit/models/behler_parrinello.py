@@ -8,7 +8,7 @@ symmetry function (set by :meth:`BehlerParrinelloModel.fit_scaling`) is kept, so
 the model can flag atoms whose descriptors lie outside it.
 """
 
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 import torch
 
@@ -38,7 +38,8 @@ def mlp(n_in: int, hidden: Sequence[int], activation: str) -> torch.nn.Sequentia
 
 
 class ElementCommittee(torch.nn.Module):
-    """One element's networks of all M committee members: inputs [n, D] -> energies [M, n]."""
+    """One element's networks of all M committee members: inputs [n, D] -> energies [M, n]
+    (or member copies of the inputs [M, n, D]: member m on copy m)."""
 
     def __init__(self, members: Sequence[torch.nn.Module]) -> None:
         super().__init__()
@@ -47,8 +48,8 @@ class ElementCommittee(torch.nn.Module):
     def forward(self, inputs: torch.Tensor, columns: Optional[torch.Tensor]) -> torch.Tensor:
         """``columns`` is always None: symmetry-function rows are full."""
         energies: List[torch.Tensor] = []
-        for member in self.members:
-            energies.append(member(inputs).squeeze(1))
+        for m, member in enumerate(self.members):
+            energies.append(member(inputs[m] if inputs.dim() == 3 else inputs).squeeze(1))
         return torch.stack(energies)
 
 
@@ -145,39 +146,5 @@ class BehlerParrinelloModel(DescriptorModel):
         return self.descriptor(edge_vectors, edge_index, species, n_local)
 
     def network_inputs(self, descriptors: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
-        centre_species = species[: descriptors.shape[0]]
+        centre_species = species[: descriptors.shape[-2]]
         return descriptors * self.scale[centre_species] + self.shift[centre_species]
-
-    @torch.jit.export
-    def forward_members(
-        self,
-        species: torch.Tensor,
-        edge_index: torch.Tensor,
-        member_edge_vectors: torch.Tensor,
-        n_local: int,
-        extrapolation: bool,
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Every member's per-atom energies [M, N] from member copies of the edge
-        vectors ``[M, E, 3]`` (equal values; member m reads copy m only), so that one
-        backward pass of their sum gives each member's gradient: the symmetry
-        functions are computed once and their backward contracts all members'
-        gradients in one pass. With ``extrapolation`` also :meth:`extrapolation_counts`
-        (else an empty tensor). The engines call this for committee statistics."""
-        if member_edge_vectors.dim() != 3 or member_edge_vectors.shape[0] != self.committee_size:
-            raise ValueError("forward_members takes one copy of the edge vectors per committee member, [M, E, 3]")
-        descriptors = self.descriptor(member_edge_vectors, edge_index, species, n_local)  # [M, n, C]
-        centre_species = species[: descriptors.shape[1]]
-        inputs = descriptors * self.scale[centre_species] + self.shift[centre_species]
-        energies = torch.zeros(self.committee_size, species.shape[0], dtype=inputs.dtype, device=inputs.device)
-        for e, network in enumerate(self.networks):
-            idx = torch.nonzero(centre_species == e).squeeze(1)
-            if idx.numel() > 0:
-                rows = inputs.index_select(1, idx)[:, :, : self.n_per_element[e]]
-                members: List[torch.Tensor] = []
-                for m, member in enumerate(network.members):
-                    members.append(member(rows[m]).squeeze(1))
-                energies = energies.index_copy(1, idx, torch.stack(members) + self.energy_offset[e])
-        counts = torch.zeros(0, dtype=torch.int64)
-        if extrapolation:
-            counts = self._outside_training_range(descriptors[0], species, None)
-        return energies, counts

@@ -9,12 +9,15 @@ element's energy offset. A family supplies only its descriptors and its networks
 - :meth:`DescriptorModel.network_inputs`: the descriptors as the networks read them
   (scaled; identity by default);
 - ``networks``: one module per element (model order) mapping its atoms' network
-  inputs ``[n, D]`` and those columns to energies ``[M, n]`` of the M committee members;
+  inputs ``[n, D]`` and those columns to energies ``[M, n]`` of the M committee members,
+  and member copies of the inputs ``[M, n, D]`` to ``[M, n]`` (member m reads copy m);
 - :meth:`DescriptorModel.network_output_to_energy`: the network output in the
   model's energy unit (identity by default; n2p2 undoes its normalization).
 
 The base writes once: the per-element dispatch, the model contract's ``forward``,
-``forward_with_extrapolation`` and ``extrapolation_counts``, the shape of the
+``forward_with_extrapolation``, ``extrapolation_counts`` and ``forward_members`` (every
+member's energies from member copies of the edge vectors, for one backward pass of all
+members: the descriptor operators take such copies), the shape of the
 energies (``[N]``, or ``[M, N]`` for a committee), the per-element energy offsets
 (``energy_offset``) and the descriptors' training range (``descriptor_min`` /
 ``descriptor_max``, -inf / +inf where unknown, so that such columns never flag).
@@ -113,7 +116,8 @@ class DescriptorModel(torch.nn.Module):
         return self.descriptors(species, edge_index, edge_vectors, n_local), None
 
     def network_inputs(self, descriptors: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
-        """The networks' inputs from the descriptor rows of the first atoms of ``species``."""
+        """The networks' inputs from the descriptor rows ``[n, D]`` (or member copies
+        ``[M, n, D]``) of the first atoms of ``species``."""
         return descriptors
 
     def network_output_to_energy(self, output: torch.Tensor) -> torch.Tensor:
@@ -126,15 +130,17 @@ class DescriptorModel(torch.nn.Module):
         self, descriptors: torch.Tensor, species: torch.Tensor, columns: Optional[torch.Tensor]
     ) -> torch.Tensor:
         """Per-atom energies ``[M, N]`` (N = ``species.shape[0]``; zero beyond the rows) from
-        the descriptor rows of the first atoms of ``species``, through autograd: training
+        the descriptor rows ``[n, D]`` of the first atoms of ``species``, or from member
+        copies of them ``[M, n, D]`` (member m reads copy m), through autograd: training
         caches the descriptors and calls this."""
         inputs = self.network_inputs(descriptors, species)
         energies = torch.zeros(self.committee_size, species.shape[0], dtype=inputs.dtype, device=inputs.device)
-        centre_species = species[: inputs.shape[0]]
+        rows_dim = inputs.dim() - 2  # 0, or 1 behind the member copies
+        centre_species = species[: inputs.shape[rows_dim]]
         for e, network in enumerate(self.networks):
             idx = torch.nonzero(centre_species == e).squeeze(1)
             if idx.numel() > 0:
-                rows = inputs.index_select(0, idx)[:, : self.n_per_element[e]]
+                rows = inputs.index_select(rows_dim, idx)[..., : self.n_per_element[e]]
                 atomic = self.network_output_to_energy(network(rows, columns)) + self.energy_offset[e]
                 energies = energies.index_copy(1, idx, atomic)
         return energies
@@ -185,6 +191,30 @@ class DescriptorModel(torch.nn.Module):
         range is known)."""
         descriptors, columns = self.local_descriptors(species, edge_index, edge_vectors.detach(), n_local)
         return self._outside_training_range(descriptors, species, columns)
+
+    @torch.jit.export
+    def forward_members(
+        self,
+        species: torch.Tensor,
+        edge_index: torch.Tensor,
+        member_edge_vectors: torch.Tensor,
+        n_local: int,
+        extrapolation: bool,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Every member's per-atom energies [M, N] from member copies of the edge
+        vectors ``[M, E, 3]`` (equal values; member m's energies depend on copy m
+        only), so that one backward pass of their sum gives each member's gradient: the
+        descriptors are computed once and their backward contracts all members'
+        gradients in one pass. With ``extrapolation`` also :meth:`extrapolation_counts`
+        (else an empty tensor). The engines call this for committee statistics."""
+        if member_edge_vectors.dim() != 3 or member_edge_vectors.shape[0] != self.committee_size:
+            raise ValueError("forward_members takes one copy of the edge vectors per committee member, [M, E, 3]")
+        descriptors, columns = self.local_descriptors(species, edge_index, member_edge_vectors, n_local)
+        energies = self._energies(descriptors, species, columns)
+        counts = torch.zeros(0, dtype=torch.int64)
+        if extrapolation:
+            counts = self._outside_training_range(descriptors[0], species, columns)
+        return energies, counts
 
     # --- the training range (Python only) -----------------------------------------------
 

@@ -106,14 +106,15 @@ class N2p2AtomicNetwork(torch.nn.Module):
                 offset += n_out
 
     def forward(self, x: torch.Tensor, columns: Optional[torch.Tensor]) -> torch.Tensor:
-        """Outputs [1, n] of n atoms' scaled symmetry functions [n, inputs] (in n2p2's
-        normalized energy unit); ``columns`` is always None: the rows are full."""
+        """Outputs [1, n] of n atoms' scaled symmetry functions [n, inputs] (or of one
+        member copy of them, [1, n, inputs]; in n2p2's normalized energy unit);
+        ``columns`` is always None: the rows are full."""
         for i, layer in enumerate(self.layers):
             x = layer(x)
             if self.normalize_nodes:
                 x = x / self.fan_in[i]
             x = activate(x, self.activation_codes[i])
-        return x.t()
+        return x.squeeze(2) if x.dim() == 3 else x.t()
 
 
 class N2p2Model(DescriptorModel):
@@ -199,7 +200,7 @@ class N2p2Model(DescriptorModel):
 
     def network_inputs(self, descriptors: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         """n2p2's scaling of unscaled symmetry functions of the first rows of ``species``."""
-        s = species[: descriptors.shape[0]]
+        s = species[: descriptors.shape[-2]]
         return self.scale_min[s] + self.scale_factor[s] * (descriptors - self.scale_center[s])
 
     def network_output_to_energy(self, output: torch.Tensor) -> torch.Tensor:

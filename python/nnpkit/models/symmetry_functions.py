@@ -59,10 +59,9 @@ def parse_compact_subtype(subtype: str) -> tuple[int, bool]:
 _Row = tuple[list[int], list[float]]
 
 
-def _gaussian_row(centre: int, type_: int, e1: int, e2: int, f, weight: float = 1.0, zeta: float = 0.0,
-                  lambda_: float = 0.0) -> _Row:
+def _gaussian_row(centre: int, type_: int, e1: int, e2: int, f, weight: float = 1.0) -> _Row:
     return ([centre, type_, e1, e2, _cutoff_code(f.cutoff_type)],
-            [f.eta, f.rs, f.rc, f.alpha, zeta, lambda_, weight, 0.0, 0.0])
+            [f.eta, f.rs, f.rc, f.alpha, getattr(f, "zeta", 0.0), getattr(f, "lambda_", 0.0), weight, 0.0, 0.0])
 
 
 def _check_cutoff(f) -> None:
@@ -78,6 +77,8 @@ def _check_angular(f) -> None:
         raise ValueError(f"symmetry function {f}: lambda must be +1 or -1")
     if f.zeta < 1.0:
         raise ValueError(f"symmetry function {f}: zeta must be at least 1")
+    if f.neighbors is None and not f.narrow:
+        raise ValueError(f"symmetry function {f}: the element-weighted angular function (type 13) is narrow only")
 
 
 def _check_compact(f, angular: bool) -> None:
@@ -96,19 +97,48 @@ def _check_compact(f, angular: bool) -> None:
                              "centred at 0 or 180 degrees and at most 360 degrees wide")
 
 
-def _compact_row(centre: int, type_: int, e1: int, e2: int, f, weight: float = 1.0,
-                 angles: tuple[float, float] = (0.0, 0.0)) -> _Row:
+def _compact_row(centre: int, type_: int, e1: int, e2: int, f, weight: float = 1.0) -> _Row:
     core, asymmetric = parse_compact_subtype(f.subtype)
-    return ([centre, type_, e1, e2, core, int(asymmetric)],
-            [0.0, f.rl, f.rc, 0.0, 0.0, 0.0, weight, math.radians(angles[0]), math.radians(angles[1])])
+    angles = (math.radians(getattr(f, "angle_left", 0.0)), math.radians(getattr(f, "angle_right", 0.0)))
+    return ([centre, type_, e1, e2, core, int(asymmetric)], [0.0, f.rl, f.rc, 0.0, 0.0, 0.0, weight, *angles])
+
+
+def _element_pairs(species: Sequence[str]) -> list[tuple[int, int]]:
+    return [(a, b) for a in range(len(species)) for b in range(a, len(species))]
+
+
+def _radial_rows(f, index: dict[str, int], atomic_numbers: dict[str, int], row) -> list[_Row]:
+    """The table rows of a radial function ``f``: over the neighbours of one element
+    (``f.neighbor``), or, with ``neighbor=None``, over all neighbours, element by
+    element, weighted by Z_j. ``row`` writes one row (Gaussian or compact)."""
+    c, t = index[f.center], f.n2p2_type
+    if f.neighbor is not None:
+        return [row(c, t, index[f.neighbor], -1, f)]
+    return [row(c, t, index[s], -1, f, weight=float(atomic_numbers[s])) for s in index]
+
+
+def _angular_rows(f, index: dict[str, int], atomic_numbers: dict[str, int], row) -> list[_Row]:
+    """The table rows of an angular function ``f``: over neighbour pairs of two elements
+    (``f.neighbors``), or, with ``neighbors=None``, over all pairs, element pair by
+    element pair, weighted by Z_j Z_k."""
+    c, t = index[f.center], f.n2p2_type
+    if f.neighbors is not None:
+        e1, e2 = sorted(index[n] for n in f.neighbors)
+        return [row(c, t, e1, e2, f)]
+    names = list(index)
+    return [row(c, t, index[names[a]], index[names[b]], f,
+                weight=float(atomic_numbers[names[a]] * atomic_numbers[names[b]]))
+            for a, b in _element_pairs(names)]
 
 
 @dataclass(frozen=True)
 class RadialSymmetryFunction:
-    """n2p2 type 2: G = sum_j exp(-eta (r_ij - rs)^2) fc(r_ij) over neighbours of one element."""
+    """n2p2 type 2: G = sum_j exp(-eta (r_ij - rs)^2) fc(r_ij) over neighbours of one
+    element; type 12 (``neighbor=None``, :func:`WeightedRadialSymmetryFunction`) sums
+    over all neighbours weighted by Z_j."""
 
     center: str
-    neighbor: str
+    neighbor: str | None
     eta: float
     rc: float
     rs: float = 0.0
@@ -117,11 +147,11 @@ class RadialSymmetryFunction:
 
     @property
     def n2p2_type(self) -> int:
-        return 2
+        return 2 if self.neighbor is not None else 12
 
     def table_rows(self, index: dict[str, int], atomic_numbers: dict[str, int]) -> list[_Row]:
         _check_cutoff(self)
-        return [_gaussian_row(index[self.center], 2, index[self.neighbor], -1, self)]
+        return _radial_rows(self, index, atomic_numbers, _gaussian_row)
 
 
 @dataclass(frozen=True)
@@ -129,11 +159,13 @@ class AngularSymmetryFunction:
     """n2p2 type 3 (``narrow``, Behler's G4) or type 9 (``wide``, G5) over neighbour pairs.
 
     G = 2^(1-zeta) sum_{j<k} (1 + lambda cos theta_ijk)^zeta exp(-eta sum (r - rs)^2) prod fc,
-    the sums and products running over ij, ik (and jk for the narrow form).
+    the sums and products running over ij, ik (and jk for the narrow form). Type 13
+    (``neighbors=None``, narrow, :func:`WeightedAngularSymmetryFunction`) runs over all
+    neighbour pairs, each weighted by Z_j Z_k.
     """
 
     center: str
-    neighbors: tuple[str, str]
+    neighbors: tuple[str, str] | None
     eta: float
     zeta: float
     lambda_: float
@@ -145,68 +177,27 @@ class AngularSymmetryFunction:
 
     @property
     def n2p2_type(self) -> int:
+        if self.neighbors is None:
+            return 13
         return 3 if self.narrow else 9
 
     def table_rows(self, index: dict[str, int], atomic_numbers: dict[str, int]) -> list[_Row]:
         _check_cutoff(self)
         _check_angular(self)
-        e1, e2 = sorted(index[n] for n in self.neighbors)
-        return [_gaussian_row(index[self.center], self.n2p2_type, e1, e2, self, zeta=self.zeta, lambda_=self.lambda_)]
+        return _angular_rows(self, index, atomic_numbers, _gaussian_row)
 
 
-def _element_pairs(species: Sequence[str]) -> list[tuple[int, int]]:
-    return [(a, b) for a in range(len(species)) for b in range(a, len(species))]
+def WeightedRadialSymmetryFunction(center: str, eta: float, rc: float, *args, **kwargs) -> RadialSymmetryFunction:
+    """n2p2 type 12: G = sum_j Z_j exp(-eta (r_ij - rs)^2) fc(r_ij) over all neighbours, the
+    radial function with ``neighbor=None`` (``rs``, ``cutoff_type``, ``alpha`` as there)."""
+    return RadialSymmetryFunction(center, None, eta, rc, *args, **kwargs)
 
 
-@dataclass(frozen=True)
-class WeightedRadialSymmetryFunction:
-    """n2p2 type 12: G = sum_j Z_j exp(-eta (r_ij - rs)^2) fc(r_ij) over all neighbours."""
-
-    center: str
-    eta: float
-    rc: float
-    rs: float = 0.0
-    cutoff_type: str | int = "cos"
-    alpha: float = 0.0
-
-    @property
-    def n2p2_type(self) -> int:
-        return 12
-
-    def table_rows(self, index: dict[str, int], atomic_numbers: dict[str, int]) -> list[_Row]:
-        _check_cutoff(self)
-        return [_gaussian_row(index[self.center], 12, index[s], -1, self, weight=float(atomic_numbers[s]))
-                for s in index]
-
-
-@dataclass(frozen=True)
-class WeightedAngularSymmetryFunction:
-    """n2p2 type 13: the narrow angular function (type 3) over all neighbour pairs,
-    each pair weighted by Z_j Z_k."""
-
-    center: str
-    eta: float
-    zeta: float
-    lambda_: float
-    rc: float
-    rs: float = 0.0
-    cutoff_type: str | int = "cos"
-    alpha: float = 0.0
-
-    @property
-    def n2p2_type(self) -> int:
-        return 13
-
-    def table_rows(self, index: dict[str, int], atomic_numbers: dict[str, int]) -> list[_Row]:
-        _check_cutoff(self)
-        _check_angular(self)
-        names = list(index)
-        return [
-            _gaussian_row(index[self.center], 13, index[names[a]], index[names[b]], self,
-                          weight=float(atomic_numbers[names[a]] * atomic_numbers[names[b]]),
-                          zeta=self.zeta, lambda_=self.lambda_)
-            for a, b in _element_pairs(names)
-        ]
+def WeightedAngularSymmetryFunction(center: str, eta: float, zeta: float, lambda_: float, rc: float, rs: float = 0.0,
+                                    cutoff_type: str | int = "cos", alpha: float = 0.0) -> AngularSymmetryFunction:
+    """n2p2 type 13: the narrow angular function (type 3) over all neighbour pairs, each
+    pair weighted by Z_j Z_k: the angular function with ``neighbors=None``."""
+    return AngularSymmetryFunction(center, None, eta, zeta, lambda_, rc, rs, True, cutoff_type, alpha)
 
 
 @dataclass(frozen=True)
@@ -227,10 +218,7 @@ class CompactRadialSymmetryFunction:
 
     def table_rows(self, index: dict[str, int], atomic_numbers: dict[str, int]) -> list[_Row]:
         _check_compact(self, angular=False)
-        c = index[self.center]
-        if self.neighbor is not None:
-            return [_compact_row(c, 20, index[self.neighbor], -1, self)]
-        return [_compact_row(c, 23, index[s], -1, self, weight=float(atomic_numbers[s])) for s in index]
+        return _radial_rows(self, index, atomic_numbers, _compact_row)
 
 
 @dataclass(frozen=True)
@@ -257,33 +245,20 @@ class CompactAngularSymmetryFunction:
 
     def table_rows(self, index: dict[str, int], atomic_numbers: dict[str, int]) -> list[_Row]:
         _check_compact(self, angular=True)
-        c, t, angles = index[self.center], self.n2p2_type, (self.angle_left, self.angle_right)
-        if self.neighbors is not None:
-            e1, e2 = sorted(index[n] for n in self.neighbors)
-            return [_compact_row(c, t, e1, e2, self, angles=angles)]
-        names = list(index)
-        return [
-            _compact_row(c, t, index[names[a]], index[names[b]], self,
-                         weight=float(atomic_numbers[names[a]] * atomic_numbers[names[b]]), angles=angles)
-            for a, b in _element_pairs(names)
-        ]
+        return _angular_rows(self, index, atomic_numbers, _compact_row)
 
 
 SymmetryFunction = Union[
     RadialSymmetryFunction,
     AngularSymmetryFunction,
-    WeightedRadialSymmetryFunction,
-    WeightedAngularSymmetryFunction,
     CompactRadialSymmetryFunction,
     CompactAngularSymmetryFunction,
 ]
 
 
 def _neighbour_elements(f) -> list[str]:
-    if isinstance(f, (RadialSymmetryFunction,)):
+    if getattr(f, "neighbor", None) is not None:
         return [f.neighbor]
-    if isinstance(f, CompactRadialSymmetryFunction):
-        return [f.neighbor] if f.neighbor is not None else []
     return list(getattr(f, "neighbors", None) or [])
 
 

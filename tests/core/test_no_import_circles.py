@@ -6,7 +6,9 @@ from __future__ import annotations
 import ast
 import pathlib
 
-PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "python" / "nnpkit"
+from conftest import REPO
+
+PACKAGE = REPO / "python" / "nnpkit"
 EXTENSIONS = {"nnpkit._core"}  # compiled modules: imported, never importing back
 
 

@@ -26,15 +26,14 @@ import torch
 from ase import Atoms
 
 import nnpkit
-from conftest import shared_data
+from conftest import REPO, TEST_DATA, shared_data
 from nnpkit import _core
 from nnpkit.models import AevParameters, AniModel, BehlerParrinelloModel, SymmetryFunctionSet
 from nnpkit.models import symmetry_functions as sf
 from nnpkit.models.n2p2 import N2p2AtomicNetwork, N2p2Model
 
-HERE = pathlib.Path(__file__).resolve().parent
-FIXTURE = HERE / "data" / "state-dicts-before-10.pt"
-BUNDLED = HERE.parent / "examples" / "models" / "copper-bp.pt"
+FIXTURE = TEST_DATA / "state-dicts-before-10.pt"
+BUNDLED = REPO / "examples" / "models" / "copper-bp.pt"
 RTOL = 1e-13
 
 

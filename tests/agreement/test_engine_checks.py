@@ -2,7 +2,7 @@
 the model's min_distance (named by atom ID / particle index, lowered deliberately by
 a keyword), compute pair nnp without dev_every; LAMMPS prints an extrapolation summary
 per run by default. (NNPForce's element count and its warning for an open force in a
-periodic System are tested in test_openmm_force.py.)"""
+periodic System are tested in tests/openmm/test_openmm_force.py.)"""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ import torch
 import nnpkit
 from conftest import make_bp
 from conftest import random_triclinic
-from lammps_support import lmp, wrapped, write_data  # noqa: F401 (lmp is a fixture)
-from test_lammps_errors import BOX as ERRORS_BOX, structure  # noqa: F401 (structure is a fixture)
+from lammps_support import BOX as ERRORS_BOX, lmp, structure, wrapped, write_data  # noqa: F401 (lmp, structure are fixtures)
 
 BOX = ERRORS_BOX.replace("{units}", "metal").replace("{newton}", "on")
 

@@ -10,7 +10,6 @@ Non-conservative forces (a sign error, a missing term, a cutoff discontinuity)
 fail all three.
 """
 
-import pathlib
 
 import numpy as np
 import pytest
@@ -20,9 +19,10 @@ from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 
 import nnpkit
+from conftest import REPO
 from nnpkit.ase import NNPCalculator
 
-MODEL = pathlib.Path(__file__).resolve().parents[1] / "examples" / "models" / "copper-bp.pt"
+MODEL = REPO / "examples" / "models" / "copper-bp.pt"
 
 
 def run_nve(timestep_fs: float, duration_fs: float = 200.0) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import nnpkit
-from conftest import make_bp
+from conftest import REPO, make_bp
 from openmm_helpers import (
     HCNO,
     OPENCL,
@@ -217,10 +217,9 @@ def test_example_water_box_matches_reference(model_path, platform):
     """examples/openmm/mlmm_water.py (acetamide in 996 TIP3P atoms, PME, constraints) on a device
     platform in its default single precision: after 10 MD steps the model's energy is Reference's at the
     same (float) positions, its forces are Reference's rounded to float."""
-    import pathlib
     import sys
 
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples" / "openmm"))
+    sys.path.insert(0, str(REPO / "examples" / "openmm"))
     import mlmm_water
 
     simulation, ml_atoms = mlmm_water.build_simulation(model_path, 2.2, platform, 1.0, 300.0)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import nnpkit
-from conftest import make_bp, shared_data
+from conftest import REPO, TEST_DATA, make_bp, shared_data
 from extrapolation_support import compressed, copper_structures, export_separate, fit_range
 from nnpkit import _core
 from nnpkit.train import config_from_dict, train
@@ -151,9 +151,7 @@ def test_bp_state_dict_without_range_loads_with_range_unknown():
 def test_bp_model_files_without_range_buffers_still_work():
     """Files exported before the range buffers existed load, evaluate, and simply cannot
     flag extrapolation. The fixture is the bundled copper committee as first released."""
-    import pathlib
-
-    path = pathlib.Path(__file__).resolve().parent / "data" / "copper-bp-without-ranges.pt"
+    path = TEST_DATA / "copper-bp-without-ranges.pt"
     assert "g_min" not in dict(torch.jit.load(path).named_buffers())
     model = nnpkit.load(path)
     assert not model.provides_extrapolation
@@ -207,9 +205,7 @@ def test_trained_committee_flags_compressed_structure(tmp_path):
 def test_bundled_copper_model_flags_compressed_copper():
     """The bundled demo model carries its training range: a near-equilibrium crystal is
     inside it, a compressed one is flagged."""
-    import pathlib
-
-    bundled = nnpkit.load(pathlib.Path(__file__).resolve().parents[1] / "examples" / "models" / "copper-bp.pt")
+    bundled = nnpkit.load(REPO / "examples" / "models" / "copper-bp.pt")
     assert bundled.provides_extrapolation
     atoms = copper_structures(1, seed=3)[0]
     with warnings.catch_warnings():

@@ -6,22 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import random_triclinic
-from lammps_support import lmp, wrapped, write_data  # noqa: F401 (lmp is a fixture)
-
-BOX = """
-units {units}
-atom_style atomic
-newton {newton}
-boundary p p p
-read_data {data}
-"""
-
-
-@pytest.fixture
-def structure(tmp_path):
-    write_data(wrapped(random_triclinic(n_atoms=10, seed=5)), tmp_path / "s.data", ["Cu", "Ni"])
-    return tmp_path / "s.data"
-
+from lammps_support import BOX, lmp, structure, wrapped, write_data  # noqa: F401 (lmp, structure are fixtures)
 
 def fails_with(lmp, commands: str, message: str) -> None:
     with pytest.raises(Exception, match=message):
@@ -99,3 +84,20 @@ def test_box_thinner_than_the_core_allows(lmp, tmp_path, bp_model):
                + f"pair_style nnp {bp_model.path}\npair_coeff * * Cu Ni\nrun 0",
                r"too small for the model's interaction range plus skin: 6\.5 spans more than 200 images.*"
                r"direction 2.*replicate the box")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+@pytest.mark.parametrize("model", ["bp_model", "mp_model"])  # both edge builders of the plugin
+def test_non_finite_position_names_the_atom(lmp, structure, request, model, value):
+    """LAMMPS checks positions itself ("Non-numeric atom coords") only when it rebuilds
+    its neighbour list, and a NaN displacement never triggers a rebuild. A position that
+    turns NaN or infinite between rebuilds reaches pair_style nnp as non-finite edges:
+    the core names the atom, the error its ID (an infinite position must not simply put
+    the atom out of everyone's reach)."""
+    lmp.commands_string(BOX.format(units="metal", newton="on", data=structure) + "neigh_modify every 10 check no\n"
+                        + f"pair_style nnp {request.getfixturevalue(model).path}\npair_coeff * * Cu Ni\nrun 0")
+    tags = lmp.numpy.extract_atom("id")
+    positions = lmp.numpy.extract_atom("x")
+    positions[list(tags).index(6), 1] = value
+    # pre no: no setup, so no rebuild of the neighbour list (and run 0 pre no computes nothing)
+    fails_with(lmp, "run 1 pre no", r"the position of atom 6 is not finite \(NaN or infinity\) at step 1 \(atom ID\)")

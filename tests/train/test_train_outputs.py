@@ -12,11 +12,11 @@ import pytest
 import yaml
 
 import nnpkit
+from conftest import REPO
 from morse_data import write_morse_files
 from nnpkit.train import load_config, train
 from nnpkit.train.trainer import MemberTrainer, TrainingInterrupted
 
-REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")

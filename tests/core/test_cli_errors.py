@@ -86,7 +86,7 @@ def test_version():
 
 
 def test_quiet_conversion_still_prints_warnings(tmp_path):
-    from test_n2p2_convert import write_potential
+    from n2p2_reference import write_potential
 
     (tmp_path / "pot").mkdir()
     write_potential(tmp_path / "pot")

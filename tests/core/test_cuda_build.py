@@ -2,14 +2,13 @@
 per-triplet math they call is the CPU-tested code in csrc/core)."""
 
 import os
-import pathlib
 import shutil
 import subprocess
 import sys
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+from conftest import REPO
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not installed")

@@ -11,6 +11,7 @@ from ase import Atoms
 
 import nnpkit
 from conftest import export_nan_gradient_model, random_triclinic
+from nnpkit import _core
 from nnpkit.ase import NNPCalculator
 from nnpkit.cli import main
 
@@ -90,6 +91,15 @@ def test_typed_errors_carry_the_atoms(bp_model):
     assert sorted(too_close.value.atoms) == [1, 2]
     assert too_close.value.distance == pytest.approx(1e-5)
     assert too_close.value.min_distance >= 1e-4
+    # The edge path (the one LAMMPS takes) names the atom whose edges are all non-finite.
+    core = _core.Model(bp_model.path)
+    positions = np.array([[0.0, 0.0, 0.0], [2.2, 0.0, 0.0], [0.0, 2.3, 0.0], [0.0, 0.0, 2.4]])
+    for value in (np.nan, np.inf):
+        positions[2, 1] = value
+        pairs = np.array([(i, j) for i in range(4) for j in range(4) if i != j]).T
+        with pytest.raises(nnpkit.NonFinitePositionError, match="position of atom 2 is not finite") as from_edges:
+            core.evaluate(np.zeros(4, dtype=np.int64), pairs, positions[pairs[1]] - positions[pairs[0]], 4)
+        assert from_edges.value.atom == 2
     # All of them are InputErrors (ValueError), as before.
     assert issubclass(nnpkit.UnknownElementError, nnpkit.InputError)
     assert issubclass(nnpkit.NonFinitePositionError, ValueError)

@@ -13,7 +13,6 @@ shorter than twice the cutoff (atoms see their own images).
 """
 
 import math
-import pathlib
 
 import numpy as np
 import pytest
@@ -21,12 +20,13 @@ import torch
 from ase import Atoms
 
 import nnpkit
+from conftest import TEST_DATA
 from nnpkit.models.ani import AevParameters, AniAev, AniModel, celu
 
 SPECIES = ["H", "C", "N", "O", "S", "F", "Cl"]
 NUMBERS = [1, 6, 7, 8, 16, 9, 17]
 PARAMS = AevParameters.standard(4.6, 3.1, n_radial=6, n_angular=2, n_sections=4)
-LEGACY_FILE = pathlib.Path(__file__).resolve().parent / "data" / "ani-committee-format1.pt"
+LEGACY_FILE = TEST_DATA / "ani-committee-format1.pt"
 
 
 def seven_element_model(committee_size=3, seed=12, hidden=(6, 4)) -> AniModel:
