@@ -16,6 +16,13 @@ int message_hops(double interaction_range, double cutoff) {
 
 namespace {
 
+// Appends engine atom `atom` as the next model atom.
+void add_model_atom(ModelEdges& out, std::vector<int64_t>& model_index, const NeighborView& view, int atom) {
+  model_index[atom] = static_cast<int64_t>(out.engine_index.size());
+  out.engine_index.push_back(atom);
+  out.species.push_back(view.model_species[atom]);
+}
+
 // A pair at or beyond the cutoff is no edge. A pair whose squared length is NaN or
 // infinite (an atom's position is) stays an edge, so that the core names the atom
 // (NonFinitePositionError) instead of the atom silently losing its neighbours.
@@ -29,10 +36,7 @@ ModelEdges local_model_edges(const NeighborView& view, double cutoff_sq) {
   ModelEdges out;
   std::vector<int64_t> model_index(view.nall, -1);
   for (int i = 0; i < view.nlocal; ++i) {
-    if (view.model_species[i] < 0) continue;
-    model_index[i] = static_cast<int64_t>(out.engine_index.size());
-    out.engine_index.push_back(i);
-    out.species.push_back(view.model_species[i]);
+    if (view.model_species[i] >= 0) add_model_atom(out, model_index, view, i);
   }
   out.n_local = static_cast<int64_t>(out.engine_index.size());
 
@@ -69,10 +73,7 @@ ModelEdges local_model_edges(const NeighborView& view, double cutoff_sq) {
     }
   }
   for (int i = view.nlocal; i < view.nall; ++i) {
-    if (!touched[i]) continue;
-    model_index[i] = static_cast<int64_t>(out.engine_index.size());
-    out.engine_index.push_back(i);
-    out.species.push_back(view.model_species[i]);
+    if (touched[i]) add_model_atom(out, model_index, view, i);
   }
   for (auto& j : out.neighbours) j = model_index[j];
   return out;
@@ -149,11 +150,7 @@ ModelEdges build_model_edges(const NeighborView& view, double cutoff, int messag
   // is kept, so centres stay ascending.
   ModelEdges out;
   std::vector<int64_t> model_index(view.nall, -1);
-  auto add_atom = [&](int atom) {
-    model_index[atom] = static_cast<int64_t>(out.engine_index.size());
-    out.engine_index.push_back(atom);
-    out.species.push_back(view.model_species[atom]);
-  };
+  auto add_atom = [&](int atom) { add_model_atom(out, model_index, view, atom); };
   for (int i = 0; i < view.nlocal; ++i) {
     if (view.model_species[i] >= 0) add_atom(i);
   }

@@ -67,7 +67,6 @@ void ModelRunner::set_min_distance(double engine_length) {
   min_distance_override_ = engine_length < 0.0 ? -1.0 : engine_length / model_to_engine_length_;
 }
 
-
 void ModelRunner::check_edge_count(int64_t n_edges, int64_t n_atoms) const {
   const int64_t max_edges = limits_.max_edges(n_atoms);
   if (n_edges > max_edges) {
