@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import nnpkit
-from nnpkit.models import BehlerParrinelloModel, MessagePassingModel, SymmetryFunctionSet
+from nnpkit.models import BehlerParrinelloModel, MessagePassingModel, MessagePassingSizes, SymmetryFunctionSet
 
 #: The repository, and the test data that live in it (tests/data). Tests sit one folder
 #: below this file (tests/core, tests/lammps, ...): they take paths from here, never
@@ -61,7 +61,7 @@ def make_bp(species=("Cu", "Ni"), cutoff=4.5, committee_size=1, dtype=torch.floa
 
 
 def make_mp(species=("Cu", "Ni"), cutoff=4.0, dtype=torch.float64, seed=1):
-    model = MessagePassingModel(list(species), cutoff, n_layers=2, features=8, n_basis=6)
+    model = MessagePassingModel(list(species), cutoff, MessagePassingSizes(n_layers=2, features=8, n_basis=6))
     randomize_(model, seed, scale=0.4)
     return model.to(dtype)
 

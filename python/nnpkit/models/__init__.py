@@ -3,7 +3,7 @@
 from .ani import AevParameters, AniModel
 from .behler_parrinello import BehlerParrinelloModel
 from .descriptor_model import DescriptorModel
-from .message_passing import MessagePassingModel
+from .message_passing import MessagePassingModel, MessagePassingSizes
 from .symmetry_functions import (
     CUTOFF_TYPES,
     AngularSymmetryFunction,
@@ -26,6 +26,7 @@ __all__ = [
     "CompactRadialSymmetryFunction",
     "DescriptorModel",
     "MessagePassingModel",
+    "MessagePassingSizes",
     "RadialSymmetryFunction",
     "SymmetryFunctionSet",
     "SymmetryFunctions",

@@ -6,6 +6,7 @@ contract for message-passing models, not to compete with NequIP or MACE.
 
 
 import math
+from dataclasses import dataclass
 from typing import List, Sequence
 
 import torch
@@ -30,6 +31,17 @@ class _Interaction(torch.nn.Module):
         return h + self.update(aggregated)
 
 
+@dataclass(frozen=True)
+class MessagePassingSizes:
+    """The architecture's sizes: ``n_layers`` interaction layers (the model sees
+    ``n_layers x cutoff``), ``features`` channels per atom, filters on ``n_basis``
+    radial Gaussians."""
+
+    n_layers: int = 2
+    features: int = 16
+    n_basis: int = 12
+
+
 class MessagePassingModel(torch.nn.Module):
     """Element embeddings refined by ``n_layers`` interaction layers, then a
     per-atom readout plus per-element energy offsets."""
@@ -46,12 +58,11 @@ class MessagePassingModel(torch.nn.Module):
         self,
         species: Sequence[str],
         cutoff: float,
-        n_layers: int = 2,
-        features: int = 16,
-        n_basis: int = 12,
+        sizes: MessagePassingSizes = MessagePassingSizes(),
         dtype: torch.dtype = torch.float64,
     ) -> None:
         super().__init__()
+        n_layers, features, n_basis = sizes.n_layers, sizes.features, sizes.n_basis
         self.species = list(species)
         self.cutoff = float(cutoff)
         self.n_layers = int(n_layers)

@@ -12,7 +12,7 @@ from typing import Any, Callable, List, Sequence
 
 import torch
 
-from ..models import BehlerParrinelloModel, DescriptorModel, MessagePassingModel, SymmetryFunctionSet
+from ..models import BehlerParrinelloModel, DescriptorModel, MessagePassingModel, MessagePassingSizes, SymmetryFunctionSet
 from .config import ModelConfig
 from .data import Batch, Structure
 
@@ -284,10 +284,8 @@ class MessagePassingType(ModelType):
     name = "message_passing"
 
     def build(self, config: ModelConfig, species: list[str], dtype: torch.dtype) -> torch.nn.Module:
-        module = MessagePassingModel(
-            species, config.cutoff, n_layers=config.n_layers, features=config.features, n_basis=config.n_basis,
-            dtype=dtype,
-        )
+        sizes = MessagePassingSizes(n_layers=config.n_layers, features=config.features, n_basis=config.n_basis)
+        module = MessagePassingModel(species, config.cutoff, sizes, dtype=dtype)
         small_output_layers(module)
         return module
 
