@@ -7,7 +7,57 @@
 
 #include <cstdint>
 
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define NNPKIT_THIN_AVX2 1
+#endif
+
 namespace nnpkit {
+
+#ifdef NNPKIT_THIN_AVX2
+// Eight dot products of a [K] with b[q] [K], q < 8, into out[0..8). The eight
+// sums are reduced together by a transpose-and-add tree: reduced one by one
+// (what the compiler makes of a simd reduction), the horizontal sums of 512-bit
+// float vectors cost as much as the products themselves.
+inline void dot8(const double* __restrict a, const double* const* b, int64_t K, double* out) {
+  __m256d s[8];
+  for (auto& v : s) v = _mm256_setzero_pd();
+  int64_t k = 0;
+  for (; k + 4 <= K; k += 4) {
+    const __m256d x = _mm256_loadu_pd(a + k);
+    for (int q = 0; q < 8; ++q) s[q] = _mm256_fmadd_pd(x, _mm256_loadu_pd(b[q] + k), s[q]);
+  }
+  for (int half = 0; half < 2; ++half) {
+    const __m256d* v = s + 4 * half;
+    const __m256d h01 = _mm256_hadd_pd(v[0], v[1]);  // [0a+0b, 1a+1b, 0c+0d, 1c+1d]
+    const __m256d h23 = _mm256_hadd_pd(v[2], v[3]);
+    const __m256d sum = _mm256_add_pd(_mm256_permute2f128_pd(h01, h23, 0x20), _mm256_permute2f128_pd(h01, h23, 0x31));
+    _mm256_storeu_pd(out + 4 * half, sum);
+  }
+  for (; k < K; ++k) {
+    for (int q = 0; q < 8; ++q) out[q] += a[k] * b[q][k];
+  }
+}
+
+inline void dot8(const float* __restrict a, const float* const* b, int64_t K, float* out) {
+  __m256 s[8];
+  for (auto& v : s) v = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 8 <= K; k += 8) {
+    const __m256 x = _mm256_loadu_ps(a + k);
+    for (int q = 0; q < 8; ++q) s[q] = _mm256_fmadd_ps(x, _mm256_loadu_ps(b[q] + k), s[q]);
+  }
+  const __m256 h0123 = _mm256_hadd_ps(_mm256_hadd_ps(s[0], s[1]), _mm256_hadd_ps(s[2], s[3]));
+  const __m256 h4567 = _mm256_hadd_ps(_mm256_hadd_ps(s[4], s[5]), _mm256_hadd_ps(s[6], s[7]));
+  // Per 128-bit half: [0, 1, 2, 3] and [4, 5, 6, 7] partial sums; add the halves.
+  const __m256 sum =
+      _mm256_add_ps(_mm256_permute2f128_ps(h0123, h4567, 0x20), _mm256_permute2f128_ps(h0123, h4567, 0x31));
+  _mm256_storeu_ps(out, sum);
+  for (; k < K; ++k) {
+    for (int q = 0; q < 8; ++q) out[q] += a[k] * b[q][k];
+  }
+}
+#endif
 
 constexpr int64_t kThinRows = 8;
 
@@ -51,6 +101,13 @@ void thin_times_transposed(const T* A, int64_t lda, int64_t n, int64_t K, const 
     const T* __restrict b7 = b6 + ldb;
     for (int64_t r = 0; r < n; ++r) {
       const T* __restrict a = A + r * lda;
+      T* c = C + r * ldc + o;
+#ifdef NNPKIT_THIN_AVX2
+      const T* const rows[8] = {b0, b1, b2, b3, b4, b5, b6, b7};
+      T sums[8];
+      dot8(a, rows, K, sums);
+      for (int q = 0; q < 8; ++q) finish(c + q, o + q, sums[q]);
+#else
       T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0), s4 = T(0), s5 = T(0), s6 = T(0), s7 = T(0);
 #pragma omp simd reduction(+ : s0, s1, s2, s3, s4, s5, s6, s7)
       for (int64_t k = 0; k < K; ++k) {
@@ -64,7 +121,6 @@ void thin_times_transposed(const T* A, int64_t lda, int64_t n, int64_t K, const 
         s6 += x * b6[k];
         s7 += x * b7[k];
       }
-      T* c = C + r * ldc + o;
       finish(c + 0, o + 0, s0);
       finish(c + 1, o + 1, s1);
       finish(c + 2, o + 2, s2);
@@ -73,6 +129,7 @@ void thin_times_transposed(const T* A, int64_t lda, int64_t n, int64_t K, const 
       finish(c + 5, o + 5, s5);
       finish(c + 6, o + 6, s6);
       finish(c + 7, o + 7, s7);
+#endif
     }
   }
   for (; o < N; ++o) {

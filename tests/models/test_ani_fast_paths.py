@@ -104,12 +104,16 @@ def plain_energies(model: AniModel, species, edge_index, vectors, n_local):
     return torch.stack(rows)
 
 
+@pytest.mark.parametrize("hidden", [(6, 4), (19, 10)], ids=["narrow layers", "blocked products"])
 @pytest.mark.parametrize("name", list(STRUCTURES))
-def test_operator_equals_plain_networks_energies_and_gradients(name):
+def test_operator_equals_plain_networks_energies_and_gradients(name, hidden):
+    """Elements with at most 8 atoms take the few-row products, the others ATen's;
+    layers of 10 and 19 outputs (past 8) run the blocked dot products and their
+    remainders, on widths that are no multiple of the vector length."""
     atoms = STRUCTURES[name]()
     species, edge_index, vectors = edges(atoms)
     n_local = len(atoms) - 2  # the last two play ghost atoms
-    model = seven_element_model()
+    model = seven_element_model(hidden=hidden)
     v = vectors.clone().requires_grad_(True)
     reference = plain_energies(model, species, edge_index, v, n_local)
     seed = torch.randn(reference.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
