@@ -14,6 +14,7 @@
 
 #include "core/edge_list.h"
 #include "core/symmetry_function_table.h"
+#include "core/vector_lanes.h"
 #include "core/vector_math.h"
 
 namespace nnpkit {
@@ -535,33 +536,6 @@ int64_t select_pairs(T ax, T ay, T az, T rc2, const T* bx, const T* by, const T*
 
 // ---------------------------------------------------------------- the driver
 
-// kLanes values of T in one 32-byte vector (GCC/Clang vector extension: AVX
-// registers with -march=native, pairs of SSE registers without).
-template <typename T>
-struct LanesOf;
-template <>
-struct LanesOf<double> {
-  typedef double type __attribute__((vector_size(32)));
-};
-template <>
-struct LanesOf<float> {
-  typedef float type __attribute__((vector_size(32)));
-};
-template <typename T>
-using Lanes = typename LanesOf<T>::type;
-
-template <typename T>
-inline Lanes<T> load(const T* p) {
-  Lanes<T> v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-template <typename T>
-inline void store(T* p, const Lanes<T>& v) {
-  std::memcpy(p, &v, sizeof v);
-}
-
 // An angular function with a non-zero seed for the current pair partner j.
 template <typename T>
 struct ActiveTerm {
@@ -940,13 +914,13 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
               for (int q = 0; q < active; ++q) {
                 const ActiveTerm<T>& at = w.active[q];
                 const auto& term = block.terms[at.term];
-                const V Fb = load<T>(Fb_base + term.slot_b * fb_stride + k);
-                const V Db = load<T>(Db_base + term.slot_b * fb_stride + k);
-                const V A = load<T>(w.A.data() + term.angle * ws + k);
-                const V dA = load<T>(w.dA.data() + term.angle * ws + k);
+                const V Fb = load_lanes<T>(Fb_base + term.slot_b * fb_stride + k);
+                const V Db = load_lanes<T>(Db_base + term.slot_b * fb_stride + k);
+                const V A = load_lanes<T>(w.A.data() + term.angle * ws + k);
+                const V dA = load_lanes<T>(w.dA.data() + term.angle * ws + k);
                 if (term.r3 >= 0) {
-                  const V R = load<T>(w.R3.data() + term.r3 * ws + k);
-                  const V dR = load<T>(w.dR3.data() + term.r3 * ws + k);
+                  const V R = load_lanes<T>(w.R3.data() + term.r3 * ws + k);
+                  const V dR = load_lanes<T>(w.dR3.data() + term.r3 * ws + k);
                   const V sA = at.sig * A;
                   const V FbR = Fb * R;
                   c0 += at.sig * dA * FbR;
@@ -959,8 +933,8 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
                   c2 += at.sig * A * Db;
                 }
               }
-              const V vbx = load<T>(bx + k), vby = load<T>(by + k), vbz = load<T>(bz + k);
-              const V vinv = load<T>(inv_rb + k), vcos = load<T>(cos_t + k);
+              const V vbx = load_lanes<T>(bx + k), vby = load_lanes<T>(by + k), vbz = load_lanes<T>(bz + k);
+              const V vinv = load_lanes<T>(inv_rb + k), vcos = load_lanes<T>(cos_t + k);
               const V cross = c0 * (inv_ra * vinv) - c3;
               vsa += c1 + c3 - c0 * vcos * inv_ra2;
               vsx += cross * vbx;
@@ -977,9 +951,9 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
                   gz[to] += oz[l];
                 }
               } else {
-                store<T>(gx + k, load<T>(gx + k) + ox);
-                store<T>(gy + k, load<T>(gy + k) + oy);
-                store<T>(gz + k, load<T>(gz + k) + oz);
+                store_lanes<T>(gx + k, load_lanes<T>(gx + k) + ox);
+                store_lanes<T>(gy + k, load_lanes<T>(gy + k) + oy);
+                store_lanes<T>(gz + k, load_lanes<T>(gz + k) + oz);
               }
             }
             T sa = T(0), sx = T(0), sy = T(0), sz = T(0);

@@ -9,50 +9,47 @@
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
+
+#include "core/vector_lanes.h"
 #define NNPKIT_THIN_AVX2 1
 #endif
 
 namespace nnpkit {
 
 #ifdef NNPKIT_THIN_AVX2
-// Eight dot products of a [K] with b[q] [K], q < 8, into out[0..8). The eight
-// sums are reduced together by a transpose-and-add tree: reduced one by one
-// (what the compiler makes of a simd reduction), the horizontal sums of 512-bit
-// float vectors cost as much as the products themselves.
-inline void dot8(const double* __restrict a, const double* const* b, int64_t K, double* out) {
-  __m256d s[8];
-  for (auto& v : s) v = _mm256_setzero_pd();
-  int64_t k = 0;
-  for (; k + 4 <= K; k += 4) {
-    const __m256d x = _mm256_loadu_pd(a + k);
-    for (int q = 0; q < 8; ++q) s[q] = _mm256_fmadd_pd(x, _mm256_loadu_pd(b[q] + k), s[q]);
-  }
+// The totals of eight vectors together, by a transpose-and-add tree: reduced one
+// by one (what the compiler makes of a simd reduction), the horizontal sums of
+// 512-bit float vectors cost as much as the products themselves.
+inline void totals(const Lanes<double>* s, double* out) {
   for (int half = 0; half < 2; ++half) {
-    const __m256d* v = s + 4 * half;
+    const __m256d* v = reinterpret_cast<const __m256d*>(s + 4 * half);
     const __m256d h01 = _mm256_hadd_pd(v[0], v[1]);  // [0a+0b, 1a+1b, 0c+0d, 1c+1d]
     const __m256d h23 = _mm256_hadd_pd(v[2], v[3]);
-    const __m256d sum = _mm256_add_pd(_mm256_permute2f128_pd(h01, h23, 0x20), _mm256_permute2f128_pd(h01, h23, 0x31));
-    _mm256_storeu_pd(out + 4 * half, sum);
-  }
-  for (; k < K; ++k) {
-    for (int q = 0; q < 8; ++q) out[q] += a[k] * b[q][k];
+    _mm256_storeu_pd(out + 4 * half,
+                     _mm256_add_pd(_mm256_permute2f128_pd(h01, h23, 0x20), _mm256_permute2f128_pd(h01, h23, 0x31)));
   }
 }
 
-inline void dot8(const float* __restrict a, const float* const* b, int64_t K, float* out) {
-  __m256 s[8];
-  for (auto& v : s) v = _mm256_setzero_ps();
+inline void totals(const Lanes<float>* s, float* out) {
+  const __m256* v = reinterpret_cast<const __m256*>(s);
+  // Per 128-bit half: partial sums of [0, 1, 2, 3] and [4, 5, 6, 7]; add the halves.
+  const __m256 h0123 = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+  const __m256 h4567 = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
+  _mm256_storeu_ps(out, _mm256_add_ps(_mm256_permute2f128_ps(h0123, h4567, 0x20),
+                                      _mm256_permute2f128_ps(h0123, h4567, 0x31)));
+}
+
+// Eight dot products of a [K] with b[q] [K], q < 8, into out[0..8).
+template <typename T>
+void dot8(const T* __restrict a, const T* const* b, int64_t K, T* out) {
+  constexpr int64_t kLanes = 32 / sizeof(T);
+  Lanes<T> s[8] = {};
   int64_t k = 0;
-  for (; k + 8 <= K; k += 8) {
-    const __m256 x = _mm256_loadu_ps(a + k);
-    for (int q = 0; q < 8; ++q) s[q] = _mm256_fmadd_ps(x, _mm256_loadu_ps(b[q] + k), s[q]);
+  for (; k + kLanes <= K; k += kLanes) {
+    const Lanes<T> x = load_lanes(a + k);
+    for (int q = 0; q < 8; ++q) s[q] += x * load_lanes(b[q] + k);
   }
-  const __m256 h0123 = _mm256_hadd_ps(_mm256_hadd_ps(s[0], s[1]), _mm256_hadd_ps(s[2], s[3]));
-  const __m256 h4567 = _mm256_hadd_ps(_mm256_hadd_ps(s[4], s[5]), _mm256_hadd_ps(s[6], s[7]));
-  // Per 128-bit half: [0, 1, 2, 3] and [4, 5, 6, 7] partial sums; add the halves.
-  const __m256 sum =
-      _mm256_add_ps(_mm256_permute2f128_ps(h0123, h4567, 0x20), _mm256_permute2f128_ps(h0123, h4567, 0x31));
-  _mm256_storeu_ps(out, sum);
+  totals(s, out);
   for (; k < K; ++k) {
     for (int q = 0; q < 8; ++q) out[q] += a[k] * b[q][k];
   }
@@ -105,7 +102,7 @@ void thin_times_transposed(const T* A, int64_t lda, int64_t n, int64_t K, const 
 #ifdef NNPKIT_THIN_AVX2
       const T* const rows[8] = {b0, b1, b2, b3, b4, b5, b6, b7};
       T sums[8];
-      dot8(a, rows, K, sums);
+      dot8<T>(a, rows, K, sums);
       for (int q = 0; q < 8; ++q) finish(c + q, o + q, sums[q]);
 #else
       T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0), s4 = T(0), s5 = T(0), s6 = T(0), s7 = T(0);
