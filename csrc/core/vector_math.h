@@ -42,7 +42,37 @@ inline double vexp(double x) {
   return x < -708.0 ? 0.0 : out;
 }
 
-inline float vexp(float x) { return static_cast<float>(vexp(static_cast<double>(x))); }
+// exp(x) for float, in float arithmetic (through the double version, the
+// conversions kept the compiler from vectorising float loops: CELU alone was 13% of
+// a float32 water box). Same reduction as above; exp(r) by Cephes' degree-6
+// polynomial of expf (about 1 ulp). Returns 0 below -87.3, clamped at 88.3.
+inline float vexp(float x) {
+  const float log2e = 1.44269504088896341f;
+  const float ln2_hi = 0.693359375f;
+  const float ln2_lo = -2.12194440e-4f;
+  const float shifter = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  const float xc = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
+  const float shifted = xc * log2e + shifter;
+  const float n = shifted - shifter;
+  const float r = (xc - n * ln2_hi) - n * ln2_lo;
+  const float r2 = r * r;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r2 + r + 1.0f;
+  // 2^n: the low bits of `shifted` hold n; move it into the exponent field.
+  std::uint32_t bits;
+  std::memcpy(&bits, &shifted, sizeof bits);
+  std::uint32_t pbits;
+  std::memcpy(&pbits, &p, sizeof pbits);
+  pbits += bits << 23;
+  float out;
+  std::memcpy(&out, &pbits, sizeof out);
+  return x < -87.3f ? 0.0f : out;
+}
 
 // log(x) for normal x > 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)), and
 // log(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.172, by its odd series to
