@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 namespace nnpkit {
 
@@ -103,13 +104,16 @@ __attribute__((always_inline)) inline double vlog(double x) {
 
 inline float vlog(float x) { return static_cast<float>(vlog(static_cast<double>(x))); }
 
-// x^y for x >= 0 as exp(y log x), 0 for x below 1e-300 (y > 0 here). Within a few
-// ulp times |y log x| of std::pow: about 1e-15 relative for ANI's angular terms.
+// x^y for x >= 0 as exp(y log x), 0 for x below the smallest normal number (y > 0
+// here). Within a few ulp times |y log x| of std::pow: about 1e-15 relative for
+// ANI's angular terms. vlog of 0 or of a subnormal is a finite negative number, so
+// the logarithm needs no guarded argument and a mask zeroes those results: a select
+// on the argument made GCC branch, and the loops over ANI's angle sections, 60% of
+// the AEV's time, ran scalar.
 template <typename T>
 __attribute__((always_inline)) inline T vpow(T x, T y) {
-  const T safe = x < T(1e-300) ? T(1) : x;
-  const T p = vexp(y * vlog(safe));
-  return x < T(1e-300) ? T(0) : p;
+  const T p = vexp(y * vlog(x));
+  return p * (x >= std::numeric_limits<T>::min() ? T(1) : T(0));
 }
 
 // tanh(x) for 0 <= x <= 1 (the argument of n2p2's tanh cutoffs), from one exp.
