@@ -9,6 +9,20 @@
 
 namespace nnpkit {
 
+// p 2^n, where the low bits of `shifted` (n plus 1.5 2^mantissa_bits, as the exp
+// functions below form it) hold n: n moved into p's exponent field.
+template <typename F, typename U, int MantissaBits>
+inline F times_two_to(F p, F shifted) {
+  U bits;
+  std::memcpy(&bits, &shifted, sizeof bits);
+  U pbits;
+  std::memcpy(&pbits, &p, sizeof pbits);
+  pbits += bits << MantissaBits;
+  F out;
+  std::memcpy(&out, &pbits, sizeof out);
+  return out;
+}
+
 // exp(x) for double: x = n ln2 + r with |r| <= ln2/2, exp(r) by a polynomial,
 // times 2^n built in the exponent bits. Returns 0 below -708 (where exp
 // underflows to subnormals); clamped at 708, far beyond the arguments used here.
@@ -32,15 +46,7 @@ inline double vexp(double x) {
   const double q4 = 2.4801485482328494e-05 + 2.755724091857897e-06 * r;
   const double q5 = 2.763263963904103e-07 + 2.5110037605963777e-08 * r;
   const double p = (q0 + q1 * r2) + (q2 + q3 * r2) * r4 + (q4 + q5 * r2) * r8;
-  // 2^n: the low bits of `shifted` hold n; move it into the exponent field.
-  std::uint64_t bits;
-  std::memcpy(&bits, &shifted, sizeof bits);
-  std::uint64_t pbits;
-  std::memcpy(&pbits, &p, sizeof pbits);
-  pbits += bits << 52;
-  double out;
-  std::memcpy(&out, &pbits, sizeof out);
-  return x < -708.0 ? 0.0 : out;
+  return x < -708.0 ? 0.0 : times_two_to<double, std::uint64_t, 52>(p, shifted);
 }
 
 // exp(x) for float, in float arithmetic (through the double version, the
@@ -64,15 +70,7 @@ inline float vexp(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r2 + r + 1.0f;
-  // 2^n: the low bits of `shifted` hold n; move it into the exponent field.
-  std::uint32_t bits;
-  std::memcpy(&bits, &shifted, sizeof bits);
-  std::uint32_t pbits;
-  std::memcpy(&pbits, &p, sizeof pbits);
-  pbits += bits << 23;
-  float out;
-  std::memcpy(&out, &pbits, sizeof out);
-  return x < -87.3f ? 0.0f : out;
+  return x < -87.3f ? 0.0f : times_two_to<float, std::uint32_t, 23>(p, shifted);
 }
 
 // log(x) for normal x > 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)), and
