@@ -1,6 +1,7 @@
-// CPU driver of the ANI networks operator: per element one matrix product for the
-// first layer of all members, batched products after, and a backward that takes
-// CELU's derivative from the kept activations (no autograd graph).
+// CPU driver of the ANI networks operator: per element and member the forward and,
+// right after it on weights still in cache, a backward that takes CELU's derivative
+// from the kept activations (no autograd graph). Elements with few atoms run on raw
+// pointers (thin_products.h), the others on ATen's products.
 #include <ATen/Parallel.h>
 #include <torch/autograd.h>
 #include <torch/library.h>
@@ -102,40 +103,21 @@ void check_element(const AniElementNetworks& net, int64_t e, int64_t width, cons
               " has weights of another dtype than the AEV");
 }
 
-bool rows_contiguous(const torch::Tensor& t) { return t.dim() == 2 && t.stride(1) == 1; }
-bool columns_contiguous(const torch::Tensor& t) { return t.dim() == 2 && t.stride(0) == 1; }
-bool thin(const torch::Tensor& x) { return x.size(0) <= kThinRows && rows_contiguous(x); }
-
-// out (+)= [bias +] x w for few rows of x (w [K, N], rows or columns contiguous), else ATen.
-void thin_product(torch::Tensor& out, const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias,
-                  bool accumulate) {
-  const bool by_rows = rows_contiguous(w), by_columns = !by_rows && columns_contiguous(w);
-  if (!thin(x) || !rows_contiguous(out) || !(by_rows || by_columns) || (bias.defined() && !bias.is_contiguous())) {
-    if (accumulate) {
-      out.addmm_(x, w);
-    } else if (bias.defined()) {
-      at::addmm_out(out, bias, x, w);
-    } else {
-      at::mm_out(out, x, w);
-    }
-    return;
+// out (+)= [bias +] x w (ATen: elements with many rows; few rows take member_networks_few_rows).
+void product(torch::Tensor& out, const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias,
+             bool accumulate) {
+  if (accumulate) {
+    out.addmm_(x, w);
+  } else if (bias.defined()) {
+    at::addmm_out(out, bias, x, w);
+  } else {
+    at::mm_out(out, x, w);
   }
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "ani_networks_thin", [&] {
-    const scalar_t* b = bias.defined() ? bias.data_ptr<scalar_t>() : nullptr;
-    if (by_rows) {
-      thin_times<scalar_t>(x.data_ptr<scalar_t>(), x.stride(0), x.size(0), x.size(1), w.data_ptr<scalar_t>(),
-                           w.stride(0), w.size(1), b, out.data_ptr<scalar_t>(), out.stride(0), accumulate);
-    } else {  // w^T [N, K] has contiguous rows
-      thin_times_transposed<scalar_t>(x.data_ptr<scalar_t>(), x.stride(0), x.size(0), x.size(1),
-                                      w.data_ptr<scalar_t>(), w.stride(1), w.size(1), b, out.data_ptr<scalar_t>(),
-                                      out.stride(0), accumulate);
-    }
-  });
 }
 
-torch::Tensor thin_product(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias) {
+torch::Tensor product(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias) {
   auto out = torch::empty({x.size(0), w.size(1)}, x.options());
-  thin_product(out, x, w, bias, false);
+  product(out, x, w, bias, false);
   return out;
 }
 
@@ -150,12 +132,12 @@ void member_networks(const AniElementNetworks& net, int64_t m, const torch::Tens
                      torch::Tensor energies, torch::Tensor gradient, torch::Tensor aev_gradient, bool accumulate) {
   const int64_t h1 = net.first_bias.size(1);
   const auto first = net.first_weight.narrow(1, m * h1, h1);  // [D, h1]
-  auto z = thin_product(x, first, net.first_bias.select(0, m));
+  auto z = product(x, first, net.first_bias.select(0, m));
   celu_(z, alpha);
   std::vector<torch::Tensor> activations{z};
   const size_t n_layers = net.weights.size();
   for (size_t l = 0; l < n_layers; ++l) {
-    z = thin_product(z, net.weights[l].select(0, m).t(), net.biases[l].select(0, m));
+    z = product(z, net.weights[l].select(0, m).t(), net.biases[l].select(0, m));
     if (l + 1 < n_layers) {
       celu_(z, alpha);
       activations.push_back(z);
@@ -168,13 +150,12 @@ void member_networks(const AniElementNetworks& net, int64_t m, const torch::Tens
   auto g = last.expand({x.size(0), last.size(1)}).clone(at::MemoryFormat::Contiguous);
   for (size_t l = activations.size() - 1; l >= 1; --l) {
     multiply_by_celu_derivative(g, activations[l], alpha);
-    g = thin_product(g, net.weights[l - 1].select(0, m), torch::Tensor());  // [n_e, out] x [out, in]
+    g = product(g, net.weights[l - 1].select(0, m), torch::Tensor());  // [n_e, out] x [out, in]
   }
   multiply_by_celu_derivative(g, activations[0], alpha);
   gradient.copy_(g);
-  thin_product(aev_gradient, g, first.t(), torch::Tensor(), accumulate);
+  product(aev_gradient, g, first.t(), torch::Tensor(), accumulate);
 }
-
 
 // Whether an element's layers lie in the layouts the raw-pointer path reads: the
 // first weight [D, M*h1] with rows or with columns contiguous (the latter is the
@@ -190,13 +171,21 @@ bool contiguous_layers(const AniElementNetworks& net) {
   return ok;
 }
 
+// Buffers of member_networks_few_rows, reused across members and elements.
+template <typename T>
+struct FewRowScratch {
+  std::vector<T> values;        // activations, two gradient rows, outputs
+  std::vector<const T*> inputs;  // each layer's input activations
+  std::vector<int64_t> widths;   // and their widths
+};
+
 // member_networks for few rows (at most kThinRows, contiguous layers), on raw
 // pointers: a small molecule's 8 members x 4 layers x 4 elements made ~400 tensor
-// views and ~100 allocations per call, a fifth of its time. x [n_e, D];
+// views and ~200 allocations per call, a fifth of its time. x [n_e, D];
 // energies [n_e]; gradient [n_e, h1] and aev_gradient [n_e, D] or null.
 template <typename T>
 void member_networks_few_rows(const AniElementNetworks& net, int64_t m, const T* x, int64_t n_e, int64_t D, T alpha,
-                              T* energies, T* gradient, T* aev_gradient, bool accumulate, std::vector<T>& scratch) {
+                              T* energies, T* gradient, T* aev_gradient, bool accumulate, FewRowScratch<T>& scratch) {
   const int64_t h1 = net.first_bias.size(1);
   const size_t n_layers = net.weights.size();
   // Activations of every hidden layer, then two gradient rows of the widest layer.
@@ -205,8 +194,8 @@ void member_networks_few_rows(const AniElementNetworks& net, int64_t m, const T*
     widest = std::max(widest, net.weights[l].size(1));
     total += n_e * net.weights[l].size(1);
   }
-  scratch.resize(total + 2 * n_e * widest + n_e);
-  T* activation = scratch.data();
+  scratch.values.resize(total + 2 * n_e * widest + n_e);
+  T* activation = scratch.values.data();
   T* g = activation + total;
   T* g_next = g + n_e * widest;
   T* out = g_next + n_e * widest;  // the last layer's outputs
@@ -222,8 +211,10 @@ void member_networks_few_rows(const AniElementNetworks& net, int64_t m, const T*
     thin_times_transposed<T>(x, D, n_e, D, first, s1, h1, first_bias, activation, h1, false);
   }
   celu_values<T>(activation, n_e * h1, alpha);
-  std::vector<const T*> inputs{activation};
-  std::vector<int64_t> widths{h1};
+  auto& inputs = scratch.inputs;
+  auto& widths = scratch.widths;
+  inputs.assign(1, activation);
+  widths.assign(1, h1);
   T* next = activation + n_e * h1;
   for (size_t l = 0; l < n_layers; ++l) {
     const int64_t n_out = net.weights[l].size(1), n_in = net.weights[l].size(2);
@@ -330,7 +321,7 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
       }
       if (n_e <= kThinRows && contiguous_layers(net)) {
         AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "ani_networks_few_rows", [&] {
-          std::vector<scalar_t> scratch;
+          FewRowScratch<scalar_t> scratch;
           const int64_t h1 = net.first_bias.size(1);
           for (int64_t m = 0; m < n_members; ++m) {
             scalar_t* rows_m = keep_for_backward

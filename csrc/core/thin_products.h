@@ -54,6 +54,27 @@ void dot8(const T* __restrict a, const T* const* b, int64_t K, T* out) {
     for (int q = 0; q < 8; ++q) out[q] += a[k] * b[q][k];
   }
 }
+#else
+// Eight dot products of a [K] with b[q] [K], q < 8, into out[0..8): eight
+// independent sums hide the adder's latency.
+template <typename T>
+void dot8(const T* __restrict a, const T* const* b, int64_t K, T* out) {
+  T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0), s4 = T(0), s5 = T(0), s6 = T(0), s7 = T(0);
+#pragma omp simd reduction(+ : s0, s1, s2, s3, s4, s5, s6, s7)
+  for (int64_t k = 0; k < K; ++k) {
+    const T x = a[k];
+    s0 += x * b[0][k];
+    s1 += x * b[1][k];
+    s2 += x * b[2][k];
+    s3 += x * b[3][k];
+    s4 += x * b[4][k];
+    s5 += x * b[5][k];
+    s6 += x * b[6][k];
+    s7 += x * b[7][k];
+  }
+  const T sums[8] = {s0, s1, s2, s3, s4, s5, s6, s7};
+  for (int q = 0; q < 8; ++q) out[q] = sums[q];
+}
 #endif
 
 constexpr int64_t kThinRows = 8;
@@ -80,53 +101,21 @@ void thin_times(const T* A, int64_t lda, int64_t n, int64_t K, const T* B, int64
 }
 
 // C[r, o] = (accumulate ? C[r, o] : bias[o] or 0) + sum_k A[r, k] B[o, k] for r < n;
-// B [N, K] with rows of stride ldb. Dot products, eight outputs at a time: eight
-// independent sums hide the adder's latency (one sum at a time waited on it).
+// B [N, K] with rows of stride ldb. Dot products, eight outputs at a time (dot8:
+// one sum at a time waited on the adder's latency).
 template <typename T>
 void thin_times_transposed(const T* A, int64_t lda, int64_t n, int64_t K, const T* B, int64_t ldb, int64_t N,
                            const T* bias, T* C, int64_t ldc, bool accumulate) {
   const auto finish = [&](T* c, int64_t o, T sum) { *c = (accumulate ? *c : (bias != nullptr ? bias[o] : T(0))) + sum; };
   int64_t o = 0;
   for (; o + 8 <= N; o += 8) {
-    const T* __restrict b0 = B + o * ldb;
-    const T* __restrict b1 = b0 + ldb;
-    const T* __restrict b2 = b1 + ldb;
-    const T* __restrict b3 = b2 + ldb;
-    const T* __restrict b4 = b3 + ldb;
-    const T* __restrict b5 = b4 + ldb;
-    const T* __restrict b6 = b5 + ldb;
-    const T* __restrict b7 = b6 + ldb;
+    const T* rows[8];
+    for (int q = 0; q < 8; ++q) rows[q] = B + (o + q) * ldb;
     for (int64_t r = 0; r < n; ++r) {
-      const T* __restrict a = A + r * lda;
-      T* c = C + r * ldc + o;
-#ifdef NNPKIT_THIN_AVX2
-      const T* const rows[8] = {b0, b1, b2, b3, b4, b5, b6, b7};
       T sums[8];
-      dot8<T>(a, rows, K, sums);
+      dot8<T>(A + r * lda, rows, K, sums);
+      T* c = C + r * ldc + o;
       for (int q = 0; q < 8; ++q) finish(c + q, o + q, sums[q]);
-#else
-      T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0), s4 = T(0), s5 = T(0), s6 = T(0), s7 = T(0);
-#pragma omp simd reduction(+ : s0, s1, s2, s3, s4, s5, s6, s7)
-      for (int64_t k = 0; k < K; ++k) {
-        const T x = a[k];
-        s0 += x * b0[k];
-        s1 += x * b1[k];
-        s2 += x * b2[k];
-        s3 += x * b3[k];
-        s4 += x * b4[k];
-        s5 += x * b5[k];
-        s6 += x * b6[k];
-        s7 += x * b7[k];
-      }
-      finish(c + 0, o + 0, s0);
-      finish(c + 1, o + 1, s1);
-      finish(c + 2, o + 2, s2);
-      finish(c + 3, o + 3, s3);
-      finish(c + 4, o + 4, s4);
-      finish(c + 5, o + 5, s5);
-      finish(c + 6, o + 6, s6);
-      finish(c + 7, o + 7, s7);
-#endif
     }
   }
   for (; o < N; ++o) {
