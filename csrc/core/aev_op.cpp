@@ -11,6 +11,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/aev_pair_terms.h"
 #include "core/aev_terms.h"
 #include "core/edge_list.h"
 
@@ -99,14 +100,6 @@ Inputs check_inputs(const torch::Tensor& edge_vectors, const torch::Tensor& edge
   return in;
 }
 
-// A neighbour inside the angular cutoff.
-template <typename T>
-struct AngularNeighbor {
-  int64_t edge;
-  T distance, fc, dfc;  // angular cutoff function and its derivative
-  int species;
-};
-
 // Vector-Jacobian mode takes `n_seeds` seeds ([n_seeds, n_centers, width]) and
 // writes as many edge gradients ([n_seeds, E, 3]): the terms and their derivatives
 // are computed once per pair and triplet and contracted with every seed, which is
@@ -133,6 +126,7 @@ void run_kernel(const Inputs& in, const AniAevParameters& params, int64_t n_cent
     std::vector<AngularNeighbor<T>> close;
     T value[kAniMaxRadialShifts], dvalue[kAniMaxRadialShifts];
     AniTriplet<T> triplet;
+    AniPairTerms<T> pairs;
     for (int64_t i = begin; i < end; ++i) {
       T* row = (M == Mode::VectorJacobian) ? nullptr : out_rows + i * width;
       const T* seed_row = (M == Mode::VectorJacobian) ? seed + i * width : nullptr;
@@ -169,30 +163,22 @@ void run_kernel(const Inputs& in, const AniAevParameters& params, int64_t n_cent
           for (int k = 0; k < rp.n_shifts; ++k) row[column + k] += dvalue[k] * dr;
         }
       }
-      // Angular terms: each unordered pair of close neighbours once.
-      const size_t n_close = close.size();
-      for (size_t p = 0; p < n_close; ++p) {
-        const AngularNeighbor<T>& na = close[p];
-        const T* a = vec + 3 * na.edge;
-        for (size_t q = p + 1; q < n_close; ++q) {
-          const AngularNeighbor<T>& nb = close[q];
-          const T* b = vec + 3 * nb.edge;
-          const int64_t column = radial_length + ani_species_pair_index(na.species, nb.species, n_species) * block;
-          if (M == Mode::Forward) {
-            ani_triplet_setup<T>(a, na.distance, na.fc, na.dfc, b, nb.distance, nb.fc, nb.dfc, ap, false, triplet);
-            ani_angular_add_terms<T>(triplet, ap, row + column);
-          } else if (M == Mode::VectorJacobian) {
-            ani_triplet_setup<T>(a, na.distance, na.fc, na.dfc, b, nb.distance, nb.fc, nb.dfc, ap, true, triplet);
-            for (int64_t m = 0; m < n_seeds; ++m) {
-              T* out = out_edges + m * out_stride;
-              ani_angular_vjp<T>(triplet, a, na.distance, b, nb.distance, ap, seed_row + m * seed_stride + column,
-                                 out + 3 * na.edge, out + 3 * nb.edge);
-            }
-          } else {
-            ani_triplet_setup<T>(a, na.distance, na.fc, na.dfc, b, nb.distance, nb.fc, nb.dfc, ap, true, triplet);
-            ani_angular_jvp<T>(triplet, a, na.distance, b, nb.distance, ap, seed + 3 * na.edge, seed + 3 * nb.edge,
-                               row + column);
-          }
+      // Angular terms: each unordered pair of close neighbours once, all pairs of
+      // this centre together (aev_pair_terms.h).
+      pairs.compute(close, vec, ap, n_species, M != Mode::Forward);
+      if (M == Mode::Forward) {
+        pairs.add_terms(ap, row + radial_length);
+      } else if (M == Mode::VectorJacobian) {
+        pairs.add_vector_jacobian(ap, close, vec, seed_row + radial_length, seed_stride, n_seeds, out_edges,
+                                  out_stride);
+      } else {
+        for (int64_t k = 0; k < pairs.n_pairs(); ++k) {
+          pairs.triplet(k, close, vec, ap, triplet);
+          const AngularNeighbor<T>& na = close[pairs.first(k)];
+          const AngularNeighbor<T>& nb = close[pairs.second(k)];
+          ani_angular_jvp<T>(triplet, vec + 3 * na.edge, na.distance, vec + 3 * nb.edge, nb.distance, ap,
+                             seed + 3 * na.edge, seed + 3 * nb.edge,
+                             row + radial_length + pairs.block(k) * block);
         }
       }
     }

@@ -109,6 +109,46 @@ struct AniTriplet {
   T dcos_da[3], dcos_db[3];
 };
 
+// The factors of one triplet, each for one shift or section; ani_triplet_setup
+// loops over them per triplet, the CPU driver over many triplets at once
+// (aev_pair_terms.h), with the same arithmetic.
+
+// R_k of the pair's mean distance and dR_k/d(mean).
+template <typename T>
+NNPKIT_HD void ani_mean_distance_factor(T mean, T shift, T eta, T& value, T& derivative) {
+  const T d = mean - shift;
+  value = ani_exp<T>(-eta * d * d);
+  derivative = -T(2) * eta * d * value;
+}
+
+// (1 + cos(theta - z)) / 2 with cos(theta) = x (the 0.95-scaled cosine), sin(theta) = sin_theta.
+template <typename T>
+NNPKIT_HD T ani_half_cosine(T x, T sin_theta, T cos_z, T sin_z) {
+  return T(0.5) * (T(1) + x * cos_z + sin_theta * sin_z);
+}
+
+// A_l = 2 half^Zeta from power = half^(Zeta-1), and dA_l/dc of the plain cosine c.
+template <typename T>
+NNPKIT_HD void ani_section_factor(T power, T half, T x_over_sin, T cos_z, T sin_z, T zeta, bool derivatives,
+                                  T& value, T& derivative) {
+  value = T(2) * power * half;
+  if (derivatives) {
+    // d(half)/dc = 0.5 * 0.95 (cos z - x sin z / sin(theta))
+    const T dhalf = T(0.475) * (cos_z - x_over_sin * sin_z);
+    derivative = T(2) * zeta * power * dhalf;
+  }
+}
+
+// The cosine's derivatives with respect to the two edge vectors.
+template <typename T>
+NNPKIT_HD void ani_cosine_derivatives(const T* a, T ra, const T* b, T rb, T c, T inv_ab, T* dcos_da, T* dcos_db) {
+  const T inv_a2 = T(1) / (ra * ra), inv_b2 = T(1) / (rb * rb);
+  for (int c3 = 0; c3 < 3; ++c3) {
+    dcos_da[c3] = b[c3] * inv_ab - c * a[c3] * inv_a2;
+    dcos_db[c3] = a[c3] * inv_ab - c * b[c3] * inv_b2;
+  }
+}
+
 // fc_a, dfc_a (fc_b, dfc_b): the angular cutoff function of r_a (r_b) and its
 // derivative, computed once per neighbour by the caller.
 template <typename T>
@@ -123,11 +163,7 @@ NNPKIT_HD void ani_triplet_setup(const T* a, T ra, T fc_a, T dfc_a, const T* b, 
   t.cosine = c;
   const T mean = T(0.5) * (ra + rb);
   NNPKIT_SIMD
-  for (int k = 0; k < p.n_shifts; ++k) {
-    const T d = mean - p.shifts[k];
-    t.radial[k] = ani_exp<T>(-p.eta * d * d);
-    t.dradial[k] = -T(2) * p.eta * d * t.radial[k];
-  }
+  for (int k = 0; k < p.n_shifts; ++k) ani_mean_distance_factor<T>(mean, p.shifts[k], p.eta, t.radial[k], t.dradial[k]);
   // cos(theta - z) = cos(theta) cos z + sin(theta) sin z with cos(theta) = 0.95 c.
   const T x = T(0.95) * c;
   const T sin_theta = std::sqrt(T(1) - x * x);
@@ -136,32 +172,22 @@ NNPKIT_HD void ani_triplet_setup(const T* a, T ra, T fc_a, T dfc_a, const T* b, 
   T power[kAniMaxSections];
   if (p.zeta_minus_one_int >= 0) {
     for (int l = 0; l < p.n_sections; ++l) {
-      power[l] = ani_integer_power<T>(T(0.5) * (T(1) + x * p.cos_sections[l] + sin_theta * p.sin_sections[l]),
+      power[l] = ani_integer_power<T>(ani_half_cosine<T>(x, sin_theta, p.cos_sections[l], p.sin_sections[l]),
                                       p.zeta_minus_one_int);
     }
   } else {
     NNPKIT_SIMD
     for (int l = 0; l < p.n_sections; ++l) {
-      power[l] = ani_pow<T>(T(0.5) * (T(1) + x * p.cos_sections[l] + sin_theta * p.sin_sections[l]), p.zeta - T(1));
+      power[l] = ani_pow<T>(ani_half_cosine<T>(x, sin_theta, p.cos_sections[l], p.sin_sections[l]), p.zeta - T(1));
     }
   }
   NNPKIT_SIMD
   for (int l = 0; l < p.n_sections; ++l) {
-    const T half = T(0.5) * (T(1) + x * p.cos_sections[l] + sin_theta * p.sin_sections[l]);
-    t.angle[l] = T(2) * power[l] * half;
-    if (derivatives) {
-      // d(half)/dc = 0.5 * 0.95 (cos z - x sin z / sin(theta))
-      const T dhalf = T(0.475) * (p.cos_sections[l] - x_over_sin * p.sin_sections[l]);
-      t.dangle[l] = T(2) * p.zeta * power[l] * dhalf;
-    }
+    const T half = ani_half_cosine<T>(x, sin_theta, p.cos_sections[l], p.sin_sections[l]);
+    ani_section_factor<T>(power[l], half, x_over_sin, p.cos_sections[l], p.sin_sections[l], p.zeta, derivatives,
+                          t.angle[l], t.dangle[l]);
   }
-  if (derivatives) {
-    const T inv_a2 = T(1) / (ra * ra), inv_b2 = T(1) / (rb * rb);
-    for (int c3 = 0; c3 < 3; ++c3) {
-      t.dcos_da[c3] = b[c3] * inv_ab - c * a[c3] * inv_a2;
-      t.dcos_db[c3] = a[c3] * inv_ab - c * b[c3] * inv_b2;
-    }
-  }
+  if (derivatives) ani_cosine_derivatives<T>(a, ra, b, rb, c, inv_ab, t.dcos_da, t.dcos_db);
 }
 
 // Adds the triplet's n_shifts * n_sections terms to out.

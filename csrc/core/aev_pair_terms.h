@@ -1,0 +1,300 @@
+// The angular terms of all triplets of one centre at once, for the CPU driver.
+// Per triplet, ANI's loops are short (ANI-2x: 8 shifts, 4 sections): exp and pow
+// ran mostly in vector remainders, and each triplet's 32 terms were added to the
+// AEV row one triplet at a time. Here the pairs of a centre's close neighbours
+// (about 150 in liquid water) are sorted by species pair, their factors computed
+// in loops over pairs, and each species-pair block of the AEV is a set of dot
+// products over its pairs; the VJP contracts a block's seed with a vector of
+// pairs at a time. The factors' arithmetic is aev_terms.h's, operation for
+// operation; only the order of the sums differs.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "core/aev_terms.h"
+#include "core/thin_products.h"
+#include "core/vector_lanes.h"
+
+namespace nnpkit {
+
+// A neighbour inside the angular cutoff.
+template <typename T>
+struct AngularNeighbor {
+  int64_t edge;
+  T distance, fc, dfc;  // angular cutoff function and its derivative
+  int species;
+};
+
+template <typename T>
+class AniPairTerms {
+ public:
+  static constexpr int64_t kLanes = 32 / sizeof(T);
+
+  // The factors of every pair of close neighbours (vec: the edge vectors), the
+  // pairs grouped by their species-pair block of the AEV.
+  void compute(const std::vector<AngularNeighbor<T>>& close, const T* vec, const AniAngularParams<T>& p,
+               int n_species, bool derivatives) {
+    sort_pairs(close, n_species);
+    const int64_t n = n_pairs();
+    // Per-factor rows of `stride` >= n pairs, padded so that a vector of lanes
+    // starting at any pair stays inside the row.
+    stride_ = (n + 2 * kLanes - 1) / kLanes * kLanes;
+    const int64_t stride = stride_;
+    for (auto* v : {&cosine_, &inv_ab_, &mean_, &cutoffs_, &x_, &sin_theta_, &x_over_sin_}) v->assign(stride, T(0));
+    for (int64_t k = 0; k < n; ++k) {
+      const AngularNeighbor<T>& na = close[first_[k]];
+      const AngularNeighbor<T>& nb = close[second_[k]];
+      const T* a = vec + 3 * na.edge;
+      const T* b = vec + 3 * nb.edge;
+      const T inv_ab = T(1) / (na.distance * nb.distance);
+      inv_ab_[k] = inv_ab;
+      cosine_[k] = (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) * inv_ab;
+      mean_[k] = T(0.5) * (na.distance + nb.distance);
+      cutoffs_[k] = na.fc * nb.fc;
+    }
+    T* __restrict x = x_.data();
+    T* __restrict sin_theta = sin_theta_.data();
+    T* __restrict x_over_sin = x_over_sin_.data();
+    const T* __restrict cosine = cosine_.data();
+#pragma omp simd
+    for (int64_t k = 0; k < stride; ++k) {
+      x[k] = T(0.95) * cosine[k];
+      sin_theta[k] = std::sqrt(T(1) - x[k] * x[k]);
+      x_over_sin[k] = x[k] / sin_theta[k];
+    }
+    radial_.resize(p.n_shifts * stride);
+    dradial_.resize(p.n_shifts * stride);
+    scaled_radial_.resize(p.n_shifts * stride);
+    const T* __restrict mean = mean_.data();
+    const T* __restrict cutoffs = cutoffs_.data();
+    for (int s = 0; s < p.n_shifts; ++s) {
+      T* __restrict value = radial_.data() + s * stride;
+      T* __restrict derivative = dradial_.data() + s * stride;
+      T* __restrict scaled = scaled_radial_.data() + s * stride;
+      const T shift = p.shifts[s], eta = p.eta;
+#pragma omp simd
+      for (int64_t k = 0; k < stride; ++k) {
+        ani_mean_distance_factor<T>(mean[k], shift, eta, value[k], derivative[k]);
+        scaled[k] = value[k] * cutoffs[k];
+      }
+    }
+    angle_.resize(p.n_sections * stride);
+    dangle_.resize(p.n_sections * stride);
+    for (int l = 0; l < p.n_sections; ++l) {
+      const T cz = p.cos_sections[l], sz = p.sin_sections[l], zeta = p.zeta;
+      T* __restrict value = angle_.data() + l * stride;
+      T* __restrict derivative = dangle_.data() + l * stride;
+      if (p.zeta_minus_one_int >= 0) {
+        // ani_integer_power's squarings, one step for all pairs at a time.
+        power_.assign(stride, T(1));
+        base_.resize(stride);
+        T* __restrict pw = power_.data();
+        T* __restrict bs = base_.data();
+        for (int64_t k = 0; k < stride; ++k) bs[k] = ani_half_cosine<T>(x[k], sin_theta[k], cz, sz);
+        for (int e = p.zeta_minus_one_int; e > 0; e >>= 1) {
+          if (e & 1) {
+#pragma omp simd
+            for (int64_t k = 0; k < stride; ++k) pw[k] *= bs[k];
+          }
+#pragma omp simd
+          for (int64_t k = 0; k < stride; ++k) bs[k] *= bs[k];
+        }
+#pragma omp simd
+        for (int64_t k = 0; k < stride; ++k) {
+          const T half = ani_half_cosine<T>(x[k], sin_theta[k], cz, sz);
+          ani_section_factor<T>(pw[k], half, x_over_sin[k], cz, sz, zeta, derivatives, value[k], derivative[k]);
+        }
+      } else {
+#pragma omp simd
+        for (int64_t k = 0; k < stride; ++k) {
+          const T half = ani_half_cosine<T>(x[k], sin_theta[k], cz, sz);
+          const T power = ani_pow<T>(half, zeta - T(1));
+          ani_section_factor<T>(power, half, x_over_sin[k], cz, sz, zeta, derivatives, value[k], derivative[k]);
+        }
+      }
+    }
+  }
+
+  int64_t n_pairs() const { return static_cast<int64_t>(first_.size()); }
+
+  // Adds every pair's terms to its block of `angular_row` (the AEV row after the
+  // radial part): term (k, l) of a block is the dot product over its pairs of
+  // R_k fc_a fc_b and A_l.
+  void add_terms(const AniAngularParams<T>& p, T* angular_row) const {
+    const int64_t block = static_cast<int64_t>(p.n_shifts) * p.n_sections;
+    for (const Segment& seg : segments_) {
+      T* out = angular_row + seg.block * block;
+      const int64_t len = seg.end - seg.begin;
+      for (int l = 0; l < p.n_sections; ++l) {
+        const T* angle = angle_.data() + l * stride_ + seg.begin;
+        int s = 0;
+        for (; s + 8 <= p.n_shifts; s += 8) {
+          const T* scaled[8];
+          for (int q = 0; q < 8; ++q) scaled[q] = scaled_radial_.data() + (s + q) * stride_ + seg.begin;
+          T sums[8];
+          dot8<T>(angle, scaled, len, sums);
+          for (int q = 0; q < 8; ++q) out[(s + q) * p.n_sections + l] += sums[q];
+        }
+        for (; s < p.n_shifts; ++s) {
+          const T* __restrict scaled = scaled_radial_.data() + s * stride_ + seg.begin;
+          T sum = T(0);
+#pragma omp simd reduction(+ : sum)
+          for (int64_t k = 0; k < len; ++k) sum += scaled[k] * angle[k];
+          out[s * p.n_sections + l] += sum;
+        }
+      }
+    }
+  }
+
+  // Vector-Jacobian products of n_seeds seeds: adds sum_kl seed[kl] d term_kl /
+  // d(edge vectors) of every pair to grad_edges + m * edges_stride ([E, 3]);
+  // seed m's row after the radial part is angular_seed + m * seed_stride. The
+  // geometry's derivatives are shared by all seeds.
+  void add_vector_jacobian(const AniAngularParams<T>& p, const std::vector<AngularNeighbor<T>>& close, const T* vec,
+                           const T* angular_seed, int64_t seed_stride, int64_t n_seeds, T* grad_edges,
+                           int64_t edges_stride) {
+    const int64_t n = n_pairs(), stride = stride_;
+    const int64_t block = static_cast<int64_t>(p.n_shifts) * p.n_sections;
+    const int n_shifts = p.n_shifts, n_sections = p.n_sections;
+    // Per seed and pair: sum_kl g R_k A_l, sum g R'_k A_l, sum g R_k A'_l.
+    sums_.resize(3 * stride * n_seeds);
+    T* const sums = sums_.data();
+    const T* radial = radial_.data();
+    const T* dradial = dradial_.data();
+    const T* angle = angle_.data();
+    const T* dangle = dangle_.data();
+    // kLanes pairs at a time, their angle factors in registers and the block's
+    // seed entries broadcast. A group may run past its block's end into the next
+    // block or the padding: those lanes are written first and overwritten when
+    // their own block comes (blocks are taken in order).
+    for (const Segment& seg : segments_) {
+      for (int64_t k = seg.begin; k < seg.end; k += kLanes) {
+        Lanes<T> a_l[kAniMaxSections], da_l[kAniMaxSections];
+        for (int l = 0; l < n_sections; ++l) {
+          a_l[l] = load_lanes(angle + l * stride + k);
+          da_l[l] = load_lanes(dangle + l * stride + k);
+        }
+        for (int64_t m = 0; m < n_seeds; ++m) {
+          const T* g = angular_seed + m * seed_stride + seg.block * block;
+          Lanes<T> s_ra = {}, s_dra = {}, s_rda = {};
+          for (int sh = 0; sh < n_shifts; ++sh) {
+            Lanes<T> ga = {}, gda = {};
+            for (int l = 0; l < n_sections; ++l) {
+              const T gl = g[sh * n_sections + l];
+              ga += gl * a_l[l];
+              gda += gl * da_l[l];
+            }
+            const Lanes<T> r = load_lanes(radial + sh * stride + k);
+            s_ra += r * ga;
+            s_dra += load_lanes(dradial + sh * stride + k) * ga;
+            s_rda += r * gda;
+          }
+          T* out = sums + 3 * stride * m + k;
+          store_lanes(out, s_ra);
+          store_lanes(out + stride, s_dra);
+          store_lanes(out + 2 * stride, s_rda);
+        }
+      }
+    }
+    for (int64_t k = 0; k < n; ++k) {
+      const AngularNeighbor<T>& na = close[first_[k]];
+      const AngularNeighbor<T>& nb = close[second_[k]];
+      const T* a = vec + 3 * na.edge;
+      const T* b = vec + 3 * nb.edge;
+      T dcos_da[3], dcos_db[3];
+      ani_cosine_derivatives<T>(a, na.distance, b, nb.distance, cosine_[k], inv_ab_[k], dcos_da, dcos_db);
+      const T f = cutoffs_[k];
+      for (int64_t m = 0; m < n_seeds; ++m) {
+        const T* seed_sums = sums + 3 * stride * m;
+        const T s_ra = seed_sums[k], s_dra = seed_sums[stride + k], s_rda = seed_sums[2 * stride + k];
+        const T d_ra = T(0.5) * s_dra * f + s_ra * na.dfc * nb.fc;  // d/dr_a at fixed cosine
+        const T d_rb = T(0.5) * s_dra * f + s_ra * na.fc * nb.dfc;
+        const T d_cos = s_rda * f;
+        const T ka = d_ra / na.distance, kb = d_rb / nb.distance;
+        T* grad_a = grad_edges + m * edges_stride + 3 * na.edge;
+        T* grad_b = grad_edges + m * edges_stride + 3 * nb.edge;
+        for (int c = 0; c < 3; ++c) {
+          grad_a[c] += ka * a[c] + d_cos * dcos_da[c];
+          grad_b[c] += kb * b[c] + d_cos * dcos_db[c];
+        }
+      }
+    }
+  }
+
+  // Pair k: its neighbours (indices into close) and species-pair block.
+  int first(int64_t k) const { return first_[k]; }
+  int second(int64_t k) const { return second_[k]; }
+  int block(int64_t k) const { return block_[k]; }
+
+  // The triplet of pair k, as ani_triplet_setup fills it (for the Jacobian-vector product).
+  void triplet(int64_t k, const std::vector<AngularNeighbor<T>>& close, const T* vec, const AniAngularParams<T>& p,
+               AniTriplet<T>& t) const {
+    const AngularNeighbor<T>& na = close[first_[k]];
+    const AngularNeighbor<T>& nb = close[second_[k]];
+    t.fc_a = na.fc;
+    t.dfc_a = na.dfc;
+    t.fc_b = nb.fc;
+    t.dfc_b = nb.dfc;
+    t.cosine = cosine_[k];
+    for (int s = 0; s < p.n_shifts; ++s) {
+      t.radial[s] = radial_[s * stride_ + k];
+      t.dradial[s] = dradial_[s * stride_ + k];
+    }
+    for (int l = 0; l < p.n_sections; ++l) {
+      t.angle[l] = angle_[l * stride_ + k];
+      t.dangle[l] = dangle_[l * stride_ + k];
+    }
+    ani_cosine_derivatives<T>(vec + 3 * na.edge, na.distance, vec + 3 * nb.edge, nb.distance, cosine_[k], inv_ab_[k],
+                              t.dcos_da, t.dcos_db);
+  }
+
+ private:
+  struct Segment {
+    int64_t block, begin, end;  // pairs [begin, end) belong to species-pair block `block`
+  };
+
+  // Pairs (i, j), i < j, by a counting sort on their species-pair block (stable).
+  void sort_pairs(const std::vector<AngularNeighbor<T>>& close, int n_species) {
+    const int n_close = static_cast<int>(close.size());
+    const int n_blocks = n_species * (n_species + 1) / 2;
+    starts_.assign(n_blocks + 1, 0);
+    for (int i = 0; i < n_close; ++i) {
+      for (int j = i + 1; j < n_close; ++j) {
+        ++starts_[ani_species_pair_index(close[i].species, close[j].species, n_species) + 1];
+      }
+    }
+    for (int b = 0; b < n_blocks; ++b) starts_[b + 1] += starts_[b];
+    const int64_t n = starts_[n_blocks];
+    first_.resize(n);
+    second_.resize(n);
+    block_.resize(n);
+    fill_.assign(starts_.begin(), starts_.end() - 1);
+    for (int i = 0; i < n_close; ++i) {
+      for (int j = i + 1; j < n_close; ++j) {
+        const int b = ani_species_pair_index(close[i].species, close[j].species, n_species);
+        const int64_t k = fill_[b]++;
+        first_[k] = i;
+        second_[k] = j;
+        block_[k] = b;
+      }
+    }
+    segments_.clear();
+    for (int b = 0; b < n_blocks; ++b) {
+      if (starts_[b + 1] > starts_[b]) segments_.push_back(Segment{b, starts_[b], starts_[b + 1]});
+    }
+  }
+
+  int64_t stride_ = 0;
+  std::vector<int64_t> starts_, fill_;
+  std::vector<int> first_, second_, block_;  // per pair: indices into close, block
+  std::vector<Segment> segments_;
+  std::vector<T> cosine_, inv_ab_, mean_, cutoffs_, x_, sin_theta_, x_over_sin_;  // per pair (padded)
+  std::vector<T> radial_, dradial_, scaled_radial_;  // [shift][pair]; scaled: R_k fc_a fc_b
+  std::vector<T> angle_, dangle_;                    // [section][pair]
+  std::vector<T> power_, base_;                      // integer Zeta's squarings
+  std::vector<T> sums_;                              // VJP: per seed and pair
+};
+
+}  // namespace nnpkit
