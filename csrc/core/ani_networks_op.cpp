@@ -56,6 +56,20 @@ void times_celu_derivative(T* __restrict g, const T* __restrict activation, int6
   for (int64_t k = 0; k < count; ++k) g[k] *= std::min(activation[k] * inv_alpha + T(1), T(1));
 }
 
+// g[r, :] = w * celu'(activation[r, :]): dE/dz of the last hidden layer, the
+// output weights w [h] times CELU's derivative, in one pass (no copy of w per row).
+template <typename T>
+void output_weights_times_celu_derivative(T* __restrict g, const T* __restrict activation, const T* __restrict w,
+                                          int64_t rows, int64_t h, T alpha) {
+  const T inv_alpha = T(1) / alpha;
+  for (int64_t r = 0; r < rows; ++r) {
+    T* __restrict out = g + r * h;
+    const T* __restrict a = activation + r * h;
+#pragma omp simd
+    for (int64_t k = 0; k < h; ++k) out[k] = w[k] * std::min(a[k] * inv_alpha + T(1), T(1));
+  }
+}
+
 void multiply_by_celu_derivative(torch::Tensor& g, const torch::Tensor& activation, double alpha) {
   TORCH_CHECK(g.is_contiguous() && activation.is_contiguous() && g.numel() == activation.numel(),
               "ani_networks: gradient and activation layouts differ");
@@ -121,15 +135,14 @@ torch::Tensor product(const torch::Tensor& x, const torch::Tensor& w, const torc
   return out;
 }
 
-// One member of one element: energies of its rows and, with `gradient` defined,
-// dE/dz1 for the seed 1 (the gradient at the first layer's pre-activations,
-// [n_e, h1]) and dE/d(aev) of its rows, written or (accumulate) added to
+// One member of one element: energies of its rows and, with `aev_gradient`
+// defined, dE/d(aev) of its rows for the seed 1, written or (accumulate) added to
 // `aev_gradient` [n_e, D]. The backward runs right after the forward, on weights
 // this member just read: one member's weights (about 1 MB for ANI-2x in float64)
 // stay in cache, whereas a backward after all members and elements would read
 // every weight from memory again, which is most of a small molecule's cost.
 void member_networks(const AniElementNetworks& net, int64_t m, const torch::Tensor& x, double alpha,
-                     torch::Tensor energies, torch::Tensor gradient, torch::Tensor aev_gradient, bool accumulate) {
+                     torch::Tensor energies, torch::Tensor aev_gradient, bool accumulate) {
   const int64_t h1 = net.first_bias.size(1);
   const auto first = net.first_weight.narrow(1, m * h1, h1);  // [D, h1]
   auto z = product(x, first, net.first_bias.select(0, m));
@@ -144,16 +157,19 @@ void member_networks(const AniElementNetworks& net, int64_t m, const torch::Tens
     }
   }
   energies.copy_(z.squeeze(1));
-  if (!gradient.defined()) return;
-  // A copy even for one row (contiguous() would hand back the weights themselves).
-  const auto last = net.weights.back().select(0, m);  // [1, h_last]
-  auto g = last.expand({x.size(0), last.size(1)}).clone(at::MemoryFormat::Contiguous);
+  if (!aev_gradient.defined()) return;
+  const auto last = net.weights.back().select(0, m).contiguous();  // [1, h_last]
+  const auto& last_activation = activations.back();
+  auto g = torch::empty_like(last_activation);
+  AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "ani_networks_output_seed", [&] {
+    output_weights_times_celu_derivative<scalar_t>(g.data_ptr<scalar_t>(), last_activation.data_ptr<scalar_t>(),
+                                                   last.data_ptr<scalar_t>(), g.size(0), g.size(1),
+                                                   scalar_t(alpha));
+  });
   for (size_t l = activations.size() - 1; l >= 1; --l) {
-    multiply_by_celu_derivative(g, activations[l], alpha);
     g = product(g, net.weights[l - 1].select(0, m), torch::Tensor());  // [n_e, out] x [out, in]
+    multiply_by_celu_derivative(g, activations[l - 1], alpha);
   }
-  multiply_by_celu_derivative(g, activations[0], alpha);
-  gradient.copy_(g);
   product(aev_gradient, g, first.t(), torch::Tensor(), accumulate);
 }
 
@@ -182,10 +198,10 @@ struct FewRowScratch {
 // member_networks for few rows (at most kThinRows, contiguous layers), on raw
 // pointers: a small molecule's 8 members x 4 layers x 4 elements made ~400 tensor
 // views and ~200 allocations per call, a fifth of its time. x [n_e, D];
-// energies [n_e]; gradient [n_e, h1] and aev_gradient [n_e, D] or null.
+// energies [n_e]; aev_gradient [n_e, D] or null.
 template <typename T>
 void member_networks_few_rows(const AniElementNetworks& net, int64_t m, const T* x, int64_t n_e, int64_t D, T alpha,
-                              T* energies, T* gradient, T* aev_gradient, bool accumulate, FewRowScratch<T>& scratch) {
+                              T* energies, T* aev_gradient, bool accumulate, FewRowScratch<T>& scratch) {
   const int64_t h1 = net.first_bias.size(1);
   const size_t n_layers = net.weights.size();
   // Activations of every hidden layer, then two gradient rows of the widest layer.
@@ -230,20 +246,18 @@ void member_networks_few_rows(const AniElementNetworks& net, int64_t m, const T*
     }
   }
   for (int64_t r = 0; r < n_e; ++r) energies[r] = out[r];
-  if (gradient == nullptr) return;
-  // dE/dz of the last hidden layer: the output weights, for every row.
+  if (aev_gradient == nullptr) return;
+  // dE/dz of the last hidden layer: the output weights times CELU's derivative.
   const int64_t h_last = widths.back();
   const T* last = net.weights.back().data_ptr<T>() + m * h_last;
-  for (int64_t r = 0; r < n_e; ++r) std::copy(last, last + h_last, g + r * h_last);
+  output_weights_times_celu_derivative<T>(g, inputs.back(), last, n_e, h_last, alpha);
   for (size_t l = inputs.size() - 1; l >= 1; --l) {
-    times_celu_derivative<T>(g, inputs[l], n_e * widths[l], alpha);
     const int64_t n_out = widths[l], n_in = widths[l - 1];
     const T* w = net.weights[l - 1].data_ptr<T>() + m * n_out * n_in;  // [out, in]
     thin_times<T>(g, n_out, n_e, n_out, w, n_in, n_in, nullptr, g_next, n_in, false);
     std::swap(g, g_next);
+    times_celu_derivative<T>(g, inputs[l - 1], n_e * n_in, alpha);
   }
-  times_celu_derivative<T>(g, inputs[0], n_e * h1, alpha);
-  std::copy(g, g + n_e * h1, gradient);
   if (first_by_rows) {
     thin_times_transposed<T>(g, h1, n_e, h1, first, s0, D, nullptr, aev_gradient, D, accumulate);
   } else {
@@ -251,12 +265,28 @@ void member_networks_few_rows(const AniElementNetworks& net, int64_t m, const T*
   }
 }
 
-// Member m's rows of dE/d(aev) for first-layer gradients g [M, n_e, h1]: summed
-// over members into out [n_e, D].
-void first_layer_backward(const torch::Tensor& g, const torch::Tensor& first_weight, torch::Tensor& out) {
-  const int64_t n_members = g.size(0), h1 = g.size(2);
-  at::mm_out(out, g.select(0, 0), first_weight.narrow(1, 0, h1).t());
-  for (int64_t m = 1; m < n_members; ++m) out.addmm_(g.select(0, m), first_weight.narrow(1, m * h1, h1).t());
+// An element's layers as saved for the backward (its rows' AEV first), and back.
+void save_element(std::vector<torch::Tensor>& saved, const torch::Tensor& index, const torch::Tensor& x,
+                  const AniElementNetworks& net) {
+  saved.push_back(index);
+  saved.push_back(x);
+  saved.push_back(net.first_weight);
+  saved.push_back(net.first_bias);
+  for (size_t l = 0; l < net.weights.size(); ++l) {
+    saved.push_back(net.weights[l]);
+    saved.push_back(net.biases[l]);
+  }
+}
+
+AniElementNetworks load_element(const std::vector<torch::Tensor>& saved, size_t begin, size_t count) {
+  AniElementNetworks net;
+  net.first_weight = saved[begin + 2];
+  net.first_bias = saved[begin + 3];
+  for (size_t k = begin + 4; k + 1 < begin + count; k += 2) {
+    net.weights.push_back(saved[k]);
+    net.biases.push_back(saved[k + 1]);
+  }
+  return net;
 }
 
 // The forward also takes the networks' gradient to the AEV, element by element,
@@ -264,8 +294,8 @@ void first_layer_backward(const torch::Tensor& g, const torch::Tensor& first_wei
 // most of the memory traffic, and a later backward would read them again from
 // memory). An atom's energy depends on its own AEV row only, so the backward of
 // any seed s[m, i] is s[m, i] times these rows: kept per member for member copies,
-// else summed over members, with g of the first layer kept for seeds that differ
-// between members (one member's gradient at a time).
+// else summed over members. Seeds that differ between members (one member's
+// gradient at a time, a fallback of the engines) take each member's rows again.
 class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& aev_in, const torch::Tensor& row_species,
@@ -305,7 +335,8 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
       jacobian = member_copies ? torch::empty({n_members, n, width}, aev.options())
                                : torch::empty({n, width}, aev.options());
     }
-    std::vector<torch::Tensor> saved;  // per element with rows: row indices, first weight, first-layer gradient
+    std::vector<torch::Tensor> saved;  // per element with rows: save_element's tensors
+    std::vector<int64_t> saved_counts;
     for (int64_t e = 0; e < n_elements; ++e) {
       if (rows[e].empty()) continue;
       const AniElementNetworks& net = elements[e];
@@ -313,31 +344,26 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
       const auto index = torch::tensor(rows[e], torch::kInt64);
       const auto x = aev.index_select(0, index);
       auto element_energies = torch::empty({n_members, n_e}, aev.options());
-      torch::Tensor gradient, rows_gradient;
+      torch::Tensor rows_gradient;
       if (keep_for_backward) {
-        gradient = torch::empty({n_members, n_e, net.first_bias.size(1)}, aev.options());
         rows_gradient = member_copies ? torch::empty({n_members, n_e, width}, aev.options())
                                       : torch::empty({n_e, width}, aev.options());
       }
       if (n_e <= kThinRows && contiguous_layers(net)) {
         AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "ani_networks_few_rows", [&] {
           FewRowScratch<scalar_t> scratch;
-          const int64_t h1 = net.first_bias.size(1);
           for (int64_t m = 0; m < n_members; ++m) {
             scalar_t* rows_m = keep_for_backward
                                    ? rows_gradient.data_ptr<scalar_t>() + (member_copies ? m * n_e * width : 0)
                                    : nullptr;
-            member_networks_few_rows<scalar_t>(
-                net, m, x.data_ptr<scalar_t>(), n_e, width, scalar_t(celu_alpha),
-                element_energies.data_ptr<scalar_t>() + m * n_e,
-                keep_for_backward ? gradient.data_ptr<scalar_t>() + m * n_e * h1 : nullptr, rows_m,
-                !member_copies && m > 0, scratch);
+            member_networks_few_rows<scalar_t>(net, m, x.data_ptr<scalar_t>(), n_e, width, scalar_t(celu_alpha),
+                                               element_energies.data_ptr<scalar_t>() + m * n_e, rows_m,
+                                               !member_copies && m > 0, scratch);
           }
         });
       } else {
         for (int64_t m = 0; m < n_members; ++m) {
           member_networks(net, m, x, celu_alpha, element_energies.select(0, m),
-                          keep_for_backward ? gradient.select(0, m) : torch::Tensor(),
                           keep_for_backward ? (member_copies ? rows_gradient.select(0, m) : rows_gradient)
                                             : torch::Tensor(),
                           !member_copies && m > 0);
@@ -346,16 +372,18 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
       energies.index_copy_(1, index, element_energies + self[e]);
       if (keep_for_backward) {
         jacobian.index_copy_(member_copies ? 1 : 0, index, rows_gradient);
-        saved.push_back(index);
-        saved.push_back(net.first_weight);
-        saved.push_back(gradient);
+        const size_t before = saved.size();
+        save_element(saved, index, x, net);
+        saved_counts.push_back(static_cast<int64_t>(saved.size() - before));
       }
     }
     if (keep_for_backward) {
       saved.push_back(jacobian);
       ctx->saved_data["saved"] = saved;
+      ctx->saved_data["saved_counts"] = saved_counts;
       ctx->saved_data["member_copies"] = member_copies;
       ctx->saved_data["shape"] = aev_in.sizes().vec();
+      ctx->saved_data["celu_alpha"] = celu_alpha;
     }
     return energies;
   }
@@ -365,8 +393,10 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
                 "ani_networks: second derivatives are not implemented (the inference path); train through the "
                 "Python networks, whose weights require gradients");
     auto saved = ctx->saved_data["saved"].toTensorVector();
+    const auto counts = ctx->saved_data["saved_counts"].toIntVector();
     const bool member_copies = ctx->saved_data["member_copies"].toBool();
     const auto shape = ctx->saved_data["shape"].toIntVector();
+    const double alpha = ctx->saved_data["celu_alpha"].toDouble();
     const auto jacobian = saved.back();
     saved.pop_back();
     const int64_t n_rows = shape[shape.size() - 2];
@@ -380,16 +410,24 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
       return {jacobian * seed.select(0, 0).unsqueeze(1), torch::Tensor(), torch::Tensor(), torch::Tensor(),
               torch::Tensor(), torch::Tensor()};
     }
-    // Members seeded differently (one member's gradient at a time): scale each
-    // member's first-layer gradient by its seed and take the first layer again.
+    // Members seeded differently: each member's rows again, scaled by its seed.
     auto grad_aev = torch::zeros(shape, jacobian.options());
-    for (size_t k = 0; k < saved.size(); k += 3) {
-      const auto& index = saved[k];
-      const auto& first_weight = saved[k + 1];
-      const auto g = saved[k + 2] * seed.index_select(1, index).unsqueeze(2);
-      auto rows_gradient = torch::empty({index.size(0), first_weight.size(0)}, jacobian.options());
-      first_layer_backward(g, first_weight, rows_gradient);
+    size_t begin = 0;
+    for (const int64_t count : counts) {
+      const auto& index = saved[begin];
+      const auto& x = saved[begin + 1];
+      const AniElementNetworks net = load_element(saved, begin, static_cast<size_t>(count));
+      const int64_t n_members = net.first_bias.size(0);
+      auto energies = torch::empty({x.size(0)}, x.options());
+      auto member_rows = torch::empty_like(x);
+      auto rows_gradient = torch::zeros_like(x);
+      const auto element_seed = seed.index_select(1, index);  // [M, n_e]
+      for (int64_t m = 0; m < n_members; ++m) {
+        member_networks(net, m, x, alpha, energies, member_rows, false);
+        rows_gradient.addcmul_(member_rows, element_seed.select(0, m).unsqueeze(1));
+      }
       grad_aev.index_copy_(0, index, rows_gradient);
+      begin += static_cast<size_t>(count);
     }
     return {grad_aev, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
