@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -54,6 +55,65 @@ void dot8(const T* __restrict a, const T* const* b, int64_t K, T* out) {
     for (int q = 0; q < 8; ++q) out[q] += a[k] * b[q][k];
   }
 }
+// Rows of A handled together by the blocked kernels: each weight vector loaded
+// serves that many rows. With 32 vector registers (AVX-512) three rows x eight
+// outputs of sums fit; with 16, one row.
+// Likewise for thin_times: rows x four vectors of C (six rows: 24 registers).
+#if defined(__AVX512F__)
+constexpr int kBlockRows = 3;
+constexpr int kTimesRows = 6;
+#else
+constexpr int kBlockRows = 1;
+constexpr int kTimesRows = 2;
+#endif
+
+// out[r * 8 + q] = sum_k a[r * lda + k] b[q][k] for r < R, q < 8.
+template <typename T, int R>
+void dot_rows8(const T* __restrict a, int64_t lda, const T* const* b, int64_t K, T* out) {
+  constexpr int64_t kLanes = 32 / sizeof(T);
+  Lanes<T> s[R][8] = {};
+  int64_t k = 0;
+  for (; k + kLanes <= K; k += kLanes) {
+    Lanes<T> x[R];
+    for (int r = 0; r < R; ++r) x[r] = load_lanes(a + r * lda + k);
+    for (int q = 0; q < 8; ++q) {
+      const Lanes<T> w = load_lanes(b[q] + k);
+      for (int r = 0; r < R; ++r) s[r][q] += x[r] * w;
+    }
+  }
+  for (int r = 0; r < R; ++r) totals(s[r], out + 8 * r);
+  for (; k < K; ++k) {
+    for (int r = 0; r < R; ++r) {
+      for (int q = 0; q < 8; ++q) out[8 * r + q] += a[r * lda + k] * b[q][k];
+    }
+  }
+}
+
+// C[r, j0 + v kLanes + lane] for r < R, v < V (accumulate ? C : bias or 0) plus
+// sum_k A[r, k] B[k, j0 + ...]: R rows x V vectors of C in registers over all of K.
+template <typename T, int R, int V>
+void times_block(const T* __restrict A, int64_t lda, int64_t K, const T* __restrict B, int64_t ldb, const T* bias,
+                 T* C, int64_t ldc, bool accumulate, int64_t j0) {
+  constexpr int64_t kLanes = 32 / sizeof(T);
+  Lanes<T> c[R][V];
+  for (int r = 0; r < R; ++r) {
+    for (int v = 0; v < V; ++v) {
+      const int64_t j = j0 + v * kLanes;
+      c[r][v] = accumulate ? load_lanes(C + r * ldc + j) : (bias != nullptr ? load_lanes(bias + j) : Lanes<T>{});
+    }
+  }
+  for (int64_t k = 0; k < K; ++k) {
+    Lanes<T> w[V];
+    for (int v = 0; v < V; ++v) w[v] = load_lanes(B + k * ldb + j0 + v * kLanes);
+    for (int r = 0; r < R; ++r) {
+      const T x = A[r * lda + k];
+      for (int v = 0; v < V; ++v) c[r][v] += x * w[v];
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int v = 0; v < V; ++v) store_lanes(C + r * ldc + j0 + v * kLanes, c[r][v]);
+  }
+}
 #else
 // Eight dot products of a [K] with b[q] [K], q < 8, into out[0..8): eight
 // independent sums hide the adder's latency.
@@ -79,11 +139,10 @@ void dot8(const T* __restrict a, const T* const* b, int64_t K, T* out) {
 
 constexpr int64_t kThinRows = 8;
 
-// C[r, :] = (accumulate ? C[r, :] : bias or 0) + sum_k A[r, k] B[k, :] for r < n;
-// B [K, N] with rows of stride ldb. Each row of B is read once for all rows of A.
+// thin_times on any column count: one row of B at a time, C added to in memory.
 template <typename T>
-void thin_times(const T* A, int64_t lda, int64_t n, int64_t K, const T* B, int64_t ldb, int64_t N, const T* bias,
-                T* C, int64_t ldc, bool accumulate) {
+void thin_times_columns(const T* A, int64_t lda, int64_t n, int64_t K, const T* B, int64_t ldb, int64_t N,
+                        const T* bias, T* C, int64_t ldc, bool accumulate) {
   for (int64_t r = 0; r < n && !accumulate; ++r) {
     T* __restrict c = C + r * ldc;
     for (int64_t j = 0; j < N; ++j) c[j] = bias != nullptr ? bias[j] : T(0);
@@ -100,6 +159,45 @@ void thin_times(const T* A, int64_t lda, int64_t n, int64_t K, const T* B, int64
   }
 }
 
+// C[r, :] = (accumulate ? C[r, :] : bias or 0) + sum_k A[r, k] B[k, :] for r < n;
+// B [K, N] with rows of stride ldb. Each row of B is read once for all rows of A.
+template <typename T>
+void thin_times(const T* A, int64_t lda, int64_t n, int64_t K, const T* B, int64_t ldb, int64_t N, const T* bias,
+                T* C, int64_t ldc, bool accumulate) {
+#ifdef NNPKIT_THIN_AVX2
+  // Blocks of rows x four vectors of C held in registers over all of K: each
+  // loaded vector of B serves all rows of the block, and C is stored once (the
+  // loop below loads and stores C for every k).
+  constexpr int64_t kLanes = 32 / sizeof(T);
+  constexpr int64_t kChunk = 4 * kLanes;
+  const int64_t blocked = N / kChunk * kChunk;
+  if (blocked > 0) {
+    const auto rows = [&](auto rows_tag, int64_t r) {
+      constexpr int R = decltype(rows_tag)::value;
+      for (int64_t j = 0; j < blocked; j += kChunk) {
+        times_block<T, R, 4>(A + r * lda, lda, K, B, ldb, bias, C + r * ldc, ldc, accumulate, j);
+      }
+    };
+    int64_t r = 0;
+    for (; r + kTimesRows <= n; r += kTimesRows) rows(std::integral_constant<int, kTimesRows>{}, r);
+    switch (n - r) {  // the last rows as one block
+      case 1: rows(std::integral_constant<int, 1>{}, r); break;
+      case 2: rows(std::integral_constant<int, 2>{}, r); break;
+      case 3: rows(std::integral_constant<int, 3>{}, r); break;
+      case 4: rows(std::integral_constant<int, 4>{}, r); break;
+      case 5: rows(std::integral_constant<int, 5>{}, r); break;
+      default: break;
+    }
+    if (blocked == N) return;
+    // The remaining columns by the loop below.
+    thin_times_columns<T>(A, lda, n, K, B + blocked, ldb, N - blocked, bias != nullptr ? bias + blocked : nullptr,
+                          C + blocked, ldc, accumulate);
+    return;
+  }
+#endif
+  thin_times_columns<T>(A, lda, n, K, B, ldb, N, bias, C, ldc, accumulate);
+}
+
 // C[r, o] = (accumulate ? C[r, o] : bias[o] or 0) + sum_k A[r, k] B[o, k] for r < n;
 // B [N, K] with rows of stride ldb. Dot products, eight outputs at a time (dot8:
 // one sum at a time waited on the adder's latency).
@@ -111,7 +209,23 @@ void thin_times_transposed(const T* A, int64_t lda, int64_t n, int64_t K, const 
   for (; o + 8 <= N; o += 8) {
     const T* rows[8];
     for (int q = 0; q < 8; ++q) rows[q] = B + (o + q) * ldb;
-    for (int64_t r = 0; r < n; ++r) {
+    int64_t r = 0;
+#ifdef NNPKIT_THIN_AVX2
+    // kBlockRows rows at a time: each loaded weight vector serves all of them.
+    const auto block = [&](auto rows_tag) {
+      constexpr int R = decltype(rows_tag)::value;
+      T sums[8 * R];
+      dot_rows8<T, R>(A + r * lda, lda, rows, K, sums);
+      for (int b = 0; b < R; ++b) {
+        T* c = C + (r + b) * ldc + o;
+        for (int q = 0; q < 8; ++q) finish(c + q, o + q, sums[8 * b + q]);
+      }
+      r += R;
+    };
+    while (r + kBlockRows <= n) block(std::integral_constant<int, kBlockRows>{});
+    if (n - r == 2) block(std::integral_constant<int, 2>{});
+#endif
+    for (; r < n; ++r) {
       T sums[8];
       dot8<T>(A + r * lda, rows, K, sums);
       T* c = C + r * ldc + o;

@@ -104,7 +104,8 @@ def plain_energies(model: AniModel, species, edge_index, vectors, n_local):
     return torch.stack(rows)
 
 
-@pytest.mark.parametrize("hidden", [(6, 4), (19, 10)], ids=["narrow layers", "blocked products"])
+@pytest.mark.parametrize("hidden", [(6, 4), (19, 10), (37, 70)],
+                         ids=["narrow layers", "blocked products", "register blocks with remainders"])
 @pytest.mark.parametrize("name", list(STRUCTURES))
 def test_operator_equals_plain_networks_energies_and_gradients(name, hidden):
     """Elements with at most 8 atoms take the few-row products, the others ATen's;
@@ -130,14 +131,15 @@ def test_operator_equals_plain_networks_energies_and_gradients(name, hidden):
     torch.testing.assert_close(grad, ref_grad, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("hidden", [(19, 10), (37, 70)], ids=["blocked products", "register blocks"])
 @pytest.mark.parametrize("name", ["periodic, all seven", "molecules, all seven"])
-def test_float32_operator_equals_float64_plain_networks_to_float_precision(name):
+def test_float32_operator_equals_float64_plain_networks_to_float_precision(name, hidden):
     """The float32 path (float exponentials in the AEV and CELU, float products of few
     and of many rows) against float64 plain networks: float rounding only."""
     atoms = STRUCTURES[name]()
     species, edge_index, vectors = edges(atoms)
     n_local = len(atoms)
-    model = seven_element_model(hidden=(19, 10))
+    model = seven_element_model(hidden=hidden)
     model.energy_offset.zero_()  # float32 keeps -460 Hartree to 3e-5 only: compare the networks' part
     v = vectors.clone().requires_grad_(True)
     reference = plain_energies(model, species, edge_index, v, n_local)
