@@ -221,10 +221,15 @@ void member_networks_few_rows(const AniElementNetworks& net, int64_t m, const T*
   const bool first_by_rows = s1 == 1;
   const T* first = net.first_weight.data_ptr<T>() + m * h1 * s1;
   const T* first_bias = net.first_bias.data_ptr<T>() + m * h1;
+  // Each dot-form product prefetches the start of the weights read after it.
+  const auto layer_weights = [&](size_t l) -> const T* {
+    const int64_t n_out = net.weights[l].size(1), n_in = net.weights[l].size(2);
+    return net.weights[l].data_ptr<T>() + m * n_out * n_in;
+  };
   if (first_by_rows) {
     thin_times<T>(x, D, n_e, D, first, s0, h1, first_bias, activation, h1, false);
   } else {  // [h1, D] rows contiguous
-    thin_times_transposed<T>(x, D, n_e, D, first, s1, h1, first_bias, activation, h1, false);
+    thin_times_transposed<T>(x, D, n_e, D, first, s1, h1, first_bias, activation, h1, false, layer_weights(0));
   }
   celu_values<T>(activation, n_e * h1, alpha);
   auto& inputs = scratch.inputs;
@@ -237,7 +242,11 @@ void member_networks_few_rows(const AniElementNetworks& net, int64_t m, const T*
     const T* w = net.weights[l].data_ptr<T>() + m * n_out * n_in;  // [out, in]
     const T* b = net.biases[l].data_ptr<T>() + m * n_out;
     T* z = l + 1 < n_layers ? next : out;
-    thin_times_transposed<T>(inputs.back(), n_in, n_e, n_in, w, n_in, n_out, b, z, n_out, false);
+    // The last hidden layer prefetches the next member's first layer (the output
+    // layer's one row is read either way).
+    const T* following = l + 2 < n_layers ? layer_weights(l + 1) : nullptr;
+    if (l + 2 == n_layers && !first_by_rows && m + 1 < net.first_bias.size(0)) following = first + h1 * s1;
+    thin_times_transposed<T>(inputs.back(), n_in, n_e, n_in, w, n_in, n_out, b, z, n_out, false, following);
     if (l + 1 < n_layers) {
       celu_values<T>(z, n_e * n_out, alpha);
       inputs.push_back(z);

@@ -40,21 +40,6 @@ inline void totals(const Lanes<float>* s, float* out) {
                                       _mm256_permute2f128_ps(h0123, h4567, 0x31)));
 }
 
-// Eight dot products of a [K] with b[q] [K], q < 8, into out[0..8).
-template <typename T>
-void dot8(const T* __restrict a, const T* const* b, int64_t K, T* out) {
-  constexpr int64_t kLanes = 32 / sizeof(T);
-  Lanes<T> s[8] = {};
-  int64_t k = 0;
-  for (; k + kLanes <= K; k += kLanes) {
-    const Lanes<T> x = load_lanes(a + k);
-    for (int q = 0; q < 8; ++q) s[q] += x * load_lanes(b[q] + k);
-  }
-  totals(s, out);
-  for (; k < K; ++k) {
-    for (int q = 0; q < 8; ++q) out[q] += a[k] * b[q][k];
-  }
-}
 // Rows of A handled together by the blocked kernels: each weight vector loaded
 // serves that many rows. With 32 vector registers (AVX-512) three rows x eight
 // outputs of sums fit; with 16, one row.
@@ -67,13 +52,21 @@ constexpr int kBlockRows = 1;
 constexpr int kTimesRows = 2;
 #endif
 
-// out[r * 8 + q] = sum_k a[r * lda + k] b[q][k] for r < R, q < 8.
+// out[r * 8 + q] = sum_k a[r * lda + k] b[q][k] for r < R, q < 8. With `ahead`
+// non-null, the 8 K values from there are prefetched as fast as the rows b are
+// read (the next rows of a weight matrix: a small molecule's weights come from
+// memory, and rows of one or two kilobytes are too short for the hardware
+// prefetcher to run ahead of).
 template <typename T, int R>
-void dot_rows8(const T* __restrict a, int64_t lda, const T* const* b, int64_t K, T* out) {
+void dot_rows8(const T* __restrict a, int64_t lda, const T* const* b, int64_t K, T* out, const T* ahead = nullptr) {
   constexpr int64_t kLanes = 32 / sizeof(T);
+  constexpr int64_t kLine = 64 / sizeof(T);
   Lanes<T> s[R][8] = {};
   int64_t k = 0;
   for (; k + kLanes <= K; k += kLanes) {
+    if (ahead != nullptr) {
+      for (int64_t i = 0; i < 8 * kLanes; i += kLine) __builtin_prefetch(ahead + 8 * k + i, 0, 3);
+    }
     Lanes<T> x[R];
     for (int r = 0; r < R; ++r) x[r] = load_lanes(a + r * lda + k);
     for (int q = 0; q < 8; ++q) {
@@ -87,6 +80,12 @@ void dot_rows8(const T* __restrict a, int64_t lda, const T* const* b, int64_t K,
       for (int q = 0; q < 8; ++q) out[8 * r + q] += a[r * lda + k] * b[q][k];
     }
   }
+}
+
+// Eight dot products of a [K] with b[q] [K], q < 8, into out[0..8).
+template <typename T>
+void dot8(const T* __restrict a, const T* const* b, int64_t K, T* out) {
+  dot_rows8<T, 1>(a, K, b, K, out);
 }
 
 // C[r, j0 + v kLanes + lane] for r < R, v < V (accumulate ? C : bias or 0) plus
@@ -201,9 +200,11 @@ void thin_times(const T* A, int64_t lda, int64_t n, int64_t K, const T* B, int64
 // C[r, o] = (accumulate ? C[r, o] : bias[o] or 0) + sum_k A[r, k] B[o, k] for r < n;
 // B [N, K] with rows of stride ldb. Dot products, eight outputs at a time (dot8:
 // one sum at a time waited on the adder's latency).
+// `following` (optional): the weights read next (the next layer's), whose start
+// is prefetched while the last rows of B are read.
 template <typename T>
 void thin_times_transposed(const T* A, int64_t lda, int64_t n, int64_t K, const T* B, int64_t ldb, int64_t N,
-                           const T* bias, T* C, int64_t ldc, bool accumulate) {
+                           const T* bias, T* C, int64_t ldc, bool accumulate, const T* following = nullptr) {
   const auto finish = [&](T* c, int64_t o, T sum) { *c = (accumulate ? *c : (bias != nullptr ? bias[o] : T(0))) + sum; };
   int64_t o = 0;
   for (; o + 8 <= N; o += 8) {
@@ -212,10 +213,12 @@ void thin_times_transposed(const T* A, int64_t lda, int64_t n, int64_t K, const 
     int64_t r = 0;
 #ifdef NNPKIT_THIN_AVX2
     // kBlockRows rows at a time: each loaded weight vector serves all of them.
+    // The first rows' pass prefetches the next eight weight rows (contiguous ones).
+    const T* next = o + 16 <= N && ldb == K ? B + (o + 8) * ldb : (o + 16 > N ? following : nullptr);
     const auto block = [&](auto rows_tag) {
       constexpr int R = decltype(rows_tag)::value;
       T sums[8 * R];
-      dot_rows8<T, R>(A + r * lda, lda, rows, K, sums);
+      dot_rows8<T, R>(A + r * lda, lda, rows, K, sums, r == 0 ? next : nullptr);
       for (int b = 0; b < R; ++b) {
         T* c = C + (r + b) * ldc + o;
         for (int q = 0; q < 8; ++q) finish(c + q, o + q, sums[8 * b + q]);
@@ -227,7 +230,11 @@ void thin_times_transposed(const T* A, int64_t lda, int64_t n, int64_t K, const 
 #endif
     for (; r < n; ++r) {
       T sums[8];
+#ifdef NNPKIT_THIN_AVX2
+      dot_rows8<T, 1>(A + r * lda, lda, rows, K, sums, r == 0 ? next : nullptr);
+#else
       dot8<T>(A + r * lda, rows, K, sums);
+#endif
       T* c = C + r * ldc + o;
       for (int q = 0; q < 8; ++q) finish(c + q, o + q, sums[q]);
     }
