@@ -12,9 +12,11 @@ and thread count, neighbour search included:
 - small molecules (ethanol, benzene, acetamide, benzonitrile; 9-13 atoms), 1 thread:
   latency per energy + forces call, the cost ML/MM pays every step.
 
-Every configuration is timed in interleaved rounds (each round runs every contender:
-once for the boxes, five calls in a row for the molecules, as an MD loop calls it),
-after a warm-up; figures are medians with the range (min-max) over rounds.
+Every configuration is timed in interleaved rounds after a warm-up: each round runs
+every contender for a few calls in a row, as an MD loop calls it (three for boxes up
+to 2k atoms, two above, five for the molecules), and records their mean; figures are
+medians with the range (min-max) over rounds. (A single call right after another
+contender's measures that contender's cache and allocator leftovers as well.)
 The machine's load average is printed with each block: on a shared machine read
 the figures next to it.
 
@@ -178,11 +180,12 @@ def main() -> int:
         atoms = water_box(size)
         n = len(atoms)
         rounds = args.rounds if n <= 2000 else max(2, args.rounds // 2)
+        calls = 3 if n <= 2000 else 2
         for dtype_name, (dtype, model, reference, infer) in models.items():
             for threads in args.threads:
                 torch.set_num_threads(threads)
                 contenders = contenders_for(model, reference, infer, atoms, dtype)
-                t = interleaved(contenders, rounds)
+                t = interleaved(contenders, rounds, calls)
                 ours = model.compute(atoms, committee_statistics=False, extrapolation=False)
                 _, ref_forces = contenders["torchani"]()
                 d_forces = np.abs(ours["forces"] / hartree - ref_forces[0].detach().double().numpy()).max()
