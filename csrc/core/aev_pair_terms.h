@@ -66,18 +66,22 @@ class AniPairTerms {
     }
     radial_.resize(p.n_shifts * stride);
     dradial_.resize(p.n_shifts * stride);
-    scaled_radial_.resize(p.n_shifts * stride);
     const T* __restrict mean = mean_.data();
-    const T* __restrict cutoffs = cutoffs_.data();
     for (int s = 0; s < p.n_shifts; ++s) {
       T* __restrict value = radial_.data() + s * stride;
       T* __restrict derivative = dradial_.data() + s * stride;
-      T* __restrict scaled = scaled_radial_.data() + s * stride;
       const T shift = p.shifts[s], eta = p.eta;
 #pragma omp simd
-      for (int64_t k = 0; k < stride; ++k) {
-        ani_mean_distance_factor<T>(mean[k], shift, eta, value[k], derivative[k]);
-        scaled[k] = value[k] * cutoffs[k];
+      for (int64_t k = 0; k < stride; ++k) ani_mean_distance_factor<T>(mean[k], shift, eta, value[k], derivative[k]);
+    }
+    if (!derivatives) {  // the forward's dot products read R_k fc_a fc_b
+      scaled_radial_.resize(p.n_shifts * stride);
+      const T* __restrict cutoffs = cutoffs_.data();
+      for (int s = 0; s < p.n_shifts; ++s) {
+        const T* __restrict value = radial_.data() + s * stride;
+        T* __restrict scaled = scaled_radial_.data() + s * stride;
+#pragma omp simd
+        for (int64_t k = 0; k < stride; ++k) scaled[k] = value[k] * cutoffs[k];
       }
     }
     angle_.resize(p.n_sections * stride);
@@ -291,7 +295,7 @@ class AniPairTerms {
   std::vector<int> first_, second_, block_;  // per pair: indices into close, block
   std::vector<Segment> segments_;
   std::vector<T> cosine_, inv_ab_, mean_, cutoffs_, x_, sin_theta_, x_over_sin_;  // per pair (padded)
-  std::vector<T> radial_, dradial_, scaled_radial_;  // [shift][pair]; scaled: R_k fc_a fc_b
+  std::vector<T> radial_, dradial_, scaled_radial_;  // [shift][pair]; scaled (forward): R_k fc_a fc_b
   std::vector<T> angle_, dangle_;                    // [section][pair]
   std::vector<T> power_, base_;                      // integer Zeta's squarings
   std::vector<T> sums_;                              // VJP: per seed and pair

@@ -593,11 +593,7 @@ void contract_jacobian(const T* jacobian, int64_t ldj, int64_t rows, const T* S,
 }
 
 // Seeds contracted together: eight with 32 vector registers (24 sums), else four.
-#if defined(__AVX512F__)
-constexpr int kSeedBlock = 8;
-#else
-constexpr int kSeedBlock = 4;
-#endif
+constexpr int kSeedBlock = kVectorRegisters >= 32 ? 8 : 4;
 
 // Forward: values. VectorJacobian: one seed contracted on the fly. MemberJacobian:
 // n_seeds seeds [n_seeds, n_centers, n_columns] (committee members); per centre the
@@ -1034,19 +1030,7 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
             contract_jacobian<T, decltype(block_tag)::value>(w.jacobian.data(), ldj, rows, w.seeds.data(), n,
                                                              w.edge.data(), n_seeds, m0, out_edges);
           };
-          switch (b_count) {
-            case 1: contract(std::integral_constant<int, 1>{}); break;
-            case 2: contract(std::integral_constant<int, 2>{}); break;
-            case 3: contract(std::integral_constant<int, 3>{}); break;
-            case 4: contract(std::integral_constant<int, 4>{}); break;
-#if defined(__AVX512F__)
-            case 5: contract(std::integral_constant<int, 5>{}); break;
-            case 6: contract(std::integral_constant<int, 6>{}); break;
-            case 7: contract(std::integral_constant<int, 7>{}); break;
-            case 8: contract(std::integral_constant<int, 8>{}); break;
-#endif
-            default: break;
-          }
+          with_count<kSeedBlock>(b_count, contract);
         }
       } else if constexpr (kGrad) {
         for (int64_t k = 0; k < n; ++k) {

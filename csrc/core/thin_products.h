@@ -40,17 +40,12 @@ inline void totals(const Lanes<float>* s, float* out) {
                                       _mm256_permute2f128_ps(h0123, h4567, 0x31)));
 }
 
-// Rows of A handled together by the blocked kernels: each weight vector loaded
-// serves that many rows. With 32 vector registers (AVX-512) three rows x eight
-// outputs of sums fit; with 16, one row.
-// Likewise for thin_times: rows x four vectors of C (six rows: 24 registers).
-#if defined(__AVX512F__)
-constexpr int kBlockRows = 3;
-constexpr int kTimesRows = 6;
-#else
-constexpr int kBlockRows = 1;
-constexpr int kTimesRows = 2;
-#endif
+// Rows of A handled together by the blocked kernels, so that each loaded weight
+// vector serves all of them: dot products of three rows x eight outputs (24 sums)
+// and thin_times' six rows x four vectors of C (24) fit in 32 registers; with 16,
+// one row and two rows.
+constexpr int kBlockRows = kVectorRegisters >= 32 ? 3 : 1;
+constexpr int kTimesRows = kVectorRegisters >= 32 ? 6 : 2;
 
 // out[r * 8 + q] = sum_k a[r * lda + k] b[q][k] for r < R, q < 8. With `ahead`
 // non-null, the 8 K values from there are prefetched as fast as the rows b are
@@ -179,14 +174,7 @@ void thin_times(const T* A, int64_t lda, int64_t n, int64_t K, const T* B, int64
     };
     int64_t r = 0;
     for (; r + kTimesRows <= n; r += kTimesRows) rows(std::integral_constant<int, kTimesRows>{}, r);
-    switch (n - r) {  // the last rows as one block
-      case 1: rows(std::integral_constant<int, 1>{}, r); break;
-      case 2: rows(std::integral_constant<int, 2>{}, r); break;
-      case 3: rows(std::integral_constant<int, 3>{}, r); break;
-      case 4: rows(std::integral_constant<int, 4>{}, r); break;
-      case 5: rows(std::integral_constant<int, 5>{}, r); break;
-      default: break;
-    }
+    with_count<kTimesRows - 1>(n - r, [&](auto rows_tag) { rows(rows_tag, r); });  // the last rows as one block
     if (blocked == N) return;
     // The remaining columns by the loop below.
     thin_times_columns<T>(A, lda, n, K, B + blocked, ldb, N - blocked, bias != nullptr ? bias + blocked : nullptr,
@@ -226,15 +214,11 @@ void thin_times_transposed(const T* A, int64_t lda, int64_t n, int64_t K, const 
       r += R;
     };
     while (r + kBlockRows <= n) block(std::integral_constant<int, kBlockRows>{});
-    if (n - r == 2) block(std::integral_constant<int, 2>{});
+    with_count<kBlockRows - 1>(n - r, block);  // the last rows as one block
 #endif
     for (; r < n; ++r) {
       T sums[8];
-#ifdef NNPKIT_THIN_AVX2
-      dot_rows8<T, 1>(A + r * lda, lda, rows, K, sums, r == 0 ? next : nullptr);
-#else
       dot8<T>(A + r * lda, rows, K, sums);
-#endif
       T* c = C + r * ldc + o;
       for (int q = 0; q < 8; ++q) finish(c + q, o + q, sums[q]);
     }

@@ -3,9 +3,32 @@
 // that hold partial sums in registers across a loop.
 #pragma once
 
+#include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace nnpkit {
+
+// Vector registers of the target, which bound the register blocks of the kernels
+// (sums kept across a loop): 32 with AVX-512, else 16.
+#if defined(__AVX512F__)
+constexpr int kVectorRegisters = 32;
+#else
+constexpr int kVectorRegisters = 16;
+#endif
+
+// f(std::integral_constant<int, n>{}) for a run-time count 1 <= n <= Max (nothing
+// otherwise): picks the compile-time block of a kernel for a remainder.
+template <int Max, typename F>
+inline void with_count(int64_t n, F&& f) {
+  if constexpr (Max >= 1) {
+    if (n == Max) {
+      f(std::integral_constant<int, Max>{});
+      return;
+    }
+    with_count<Max - 1>(n, f);
+  }
+}
 
 template <typename T>
 struct LanesOf;
