@@ -5,8 +5,7 @@
 // (about 150 in liquid water) are sorted by species pair, their factors computed
 // in loops over pairs, and each species-pair block of the AEV is a set of dot
 // products over its pairs; the VJP contracts a block's seed with a vector of
-// pairs at a time. The factors' arithmetic is aev_terms.h's, operation for
-// operation; only the order of the sums differs.
+// pairs at a time. The factors are aev_terms.h's.
 #pragma once
 
 #include <cmath>
@@ -232,7 +231,7 @@ class AniPairTerms {
   int second(int64_t k) const { return second_[k]; }
   int block(int64_t k) const { return block_[k]; }
 
-  // The triplet of pair k, as ani_triplet_setup fills it (for the Jacobian-vector product).
+  // The triplet of pair k, for the per-triplet Jacobian-vector product.
   void triplet(int64_t k, const std::vector<AngularNeighbor<T>>& close, const T* vec, const AniAngularParams<T>& p,
                AniTriplet<T>& t) const {
     const AngularNeighbor<T>& na = close[first_[k]];
@@ -241,7 +240,6 @@ class AniPairTerms {
     t.dfc_a = na.dfc;
     t.fc_b = nb.fc;
     t.dfc_b = nb.dfc;
-    t.cosine = cosine_[k];
     for (int s = 0; s < p.n_shifts; ++s) {
       t.radial[s] = radial_[s * stride_ + k];
       t.dradial[s] = dradial_[s * stride_ + k];

@@ -105,13 +105,12 @@ struct AniTriplet {
   T radial[kAniMaxAngularShifts], dradial[kAniMaxAngularShifts];
   T angle[kAniMaxSections], dangle[kAniMaxSections];
   T fc_a, dfc_a, fc_b, dfc_b;
-  T cosine;
   T dcos_da[3], dcos_db[3];
 };
 
-// The factors of one triplet, each for one shift or section; ani_triplet_setup
-// loops over them per triplet, the CPU driver over many triplets at once
-// (aev_pair_terms.h), with the same arithmetic.
+// The factors of one triplet, each for one shift or section: the CPU driver
+// evaluates them over all triplets of a centre at once (aev_pair_terms.h); a
+// per-triplet driver (a GPU thread per triplet) loops over them the same way.
 
 // R_k of the pair's mean distance and dR_k/d(mean).
 template <typename T>
@@ -146,85 +145,6 @@ NNPKIT_HD void ani_cosine_derivatives(const T* a, T ra, const T* b, T rb, T c, T
   for (int c3 = 0; c3 < 3; ++c3) {
     dcos_da[c3] = b[c3] * inv_ab - c * a[c3] * inv_a2;
     dcos_db[c3] = a[c3] * inv_ab - c * b[c3] * inv_b2;
-  }
-}
-
-// fc_a, dfc_a (fc_b, dfc_b): the angular cutoff function of r_a (r_b) and its
-// derivative, computed once per neighbour by the caller.
-template <typename T>
-NNPKIT_HD void ani_triplet_setup(const T* a, T ra, T fc_a, T dfc_a, const T* b, T rb, T fc_b, T dfc_b,
-                                 const AniAngularParams<T>& p, bool derivatives, AniTriplet<T>& t) {
-  t.fc_a = fc_a;
-  t.dfc_a = dfc_a;
-  t.fc_b = fc_b;
-  t.dfc_b = dfc_b;
-  const T inv_ab = T(1) / (ra * rb);
-  const T c = (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) * inv_ab;
-  t.cosine = c;
-  const T mean = T(0.5) * (ra + rb);
-  NNPKIT_SIMD
-  for (int k = 0; k < p.n_shifts; ++k) ani_mean_distance_factor<T>(mean, p.shifts[k], p.eta, t.radial[k], t.dradial[k]);
-  // cos(theta - z) = cos(theta) cos z + sin(theta) sin z with cos(theta) = 0.95 c.
-  const T x = T(0.95) * c;
-  const T sin_theta = std::sqrt(T(1) - x * x);
-  const T x_over_sin = x / sin_theta;
-  // (half)^(Zeta - 1) of each section, in its own loop so that it vectorises.
-  T power[kAniMaxSections];
-  if (p.zeta_minus_one_int >= 0) {
-    for (int l = 0; l < p.n_sections; ++l) {
-      power[l] = ani_integer_power<T>(ani_half_cosine<T>(x, sin_theta, p.cos_sections[l], p.sin_sections[l]),
-                                      p.zeta_minus_one_int);
-    }
-  } else {
-    NNPKIT_SIMD
-    for (int l = 0; l < p.n_sections; ++l) {
-      power[l] = ani_pow<T>(ani_half_cosine<T>(x, sin_theta, p.cos_sections[l], p.sin_sections[l]), p.zeta - T(1));
-    }
-  }
-  NNPKIT_SIMD
-  for (int l = 0; l < p.n_sections; ++l) {
-    const T half = ani_half_cosine<T>(x, sin_theta, p.cos_sections[l], p.sin_sections[l]);
-    ani_section_factor<T>(power[l], half, x_over_sin, p.cos_sections[l], p.sin_sections[l], p.zeta, derivatives,
-                          t.angle[l], t.dangle[l]);
-  }
-  if (derivatives) ani_cosine_derivatives<T>(a, ra, b, rb, c, inv_ab, t.dcos_da, t.dcos_db);
-}
-
-// Adds the triplet's n_shifts * n_sections terms to out.
-template <typename T>
-NNPKIT_HD void ani_angular_add_terms(const AniTriplet<T>& t, const AniAngularParams<T>& p, T* out) {
-  const T f = t.fc_a * t.fc_b;
-  for (int k = 0; k < p.n_shifts; ++k) {
-    const T rk = t.radial[k] * f;
-    T* row = out + k * p.n_sections;
-    for (int l = 0; l < p.n_sections; ++l) row[l] += rk * t.angle[l];
-  }
-}
-
-// Vector-Jacobian product: adds sum_kl seed[kl] d term_kl / d a (and / d b) to grad_a, grad_b.
-template <typename T>
-NNPKIT_HD void ani_angular_vjp(const AniTriplet<T>& t, const T* a, T ra, const T* b, T rb,
-                               const AniAngularParams<T>& p, const T* seed, T* grad_a, T* grad_b) {
-  T s_ra = T(0), s_dra = T(0), s_rda = T(0);  // sum g R A, sum g R' A, sum g R A'
-  for (int k = 0; k < p.n_shifts; ++k) {
-    const T* g = seed + k * p.n_sections;
-    T ga = T(0), gda = T(0);
-    for (int l = 0; l < p.n_sections; ++l) {
-      ga += g[l] * t.angle[l];
-      gda += g[l] * t.dangle[l];
-    }
-    s_ra += t.radial[k] * ga;
-    s_dra += t.dradial[k] * ga;
-    s_rda += t.radial[k] * gda;
-  }
-  const T f = t.fc_a * t.fc_b;
-  const T d_ra = T(0.5) * s_dra * f + s_ra * t.dfc_a * t.fc_b;  // d/dr_a at fixed cosine
-  const T d_rb = T(0.5) * s_dra * f + s_ra * t.fc_a * t.dfc_b;
-  const T d_cos = s_rda * f;
-  const T ka = d_ra / ra, kb = d_rb / rb;
-  for (int c = 0; c < 3; ++c) {
-    grad_a[c] += ka * a[c] + d_cos * t.dcos_da[c];
-    grad_b[c] += kb * b[c] + d_cos * t.dcos_db[c];
   }
 }
 
