@@ -19,9 +19,16 @@ namespace nnpkit {
 // One element's layers: first_weight [D, M*h1] (the first layer of all members,
 // transposed and restricted to the AEV columns in use), first_bias [M, h1], then
 // for each later layer weight [M, out, in] and bias [M, out]; the last has out = 1.
+// Optionally, narrow_first_weight and narrow_weights: float32 copies of the weights
+// of a float64 model whose weights are float32 values (ANI's NeuroChem files), in
+// the same layouts. A small molecule's products are bound by reading the weights
+// (they come from memory on every call), and the few-row kernels read these at
+// half the bytes, widening them exactly in registers: the same numbers.
 struct AniElementNetworks {
   torch::Tensor first_weight, first_bias;
   std::vector<torch::Tensor> weights, biases;
+  torch::Tensor narrow_first_weight;
+  std::vector<torch::Tensor> narrow_weights;
 };
 
 // Energies [M, n_atoms]: row i < n (n = aev rows) gets its element's networks

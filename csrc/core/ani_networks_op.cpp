@@ -7,6 +7,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,15 +59,15 @@ void times_celu_derivative(T* __restrict g, const T* __restrict activation, int6
 
 // g[r, :] = w * celu'(activation[r, :]): dE/dz of the last hidden layer, the
 // output weights w [h] times CELU's derivative, in one pass (no copy of w per row).
-template <typename T>
-void output_weights_times_celu_derivative(T* __restrict g, const T* __restrict activation, const T* __restrict w,
+template <typename T, typename W>
+void output_weights_times_celu_derivative(T* __restrict g, const T* __restrict activation, const W* __restrict w,
                                           int64_t rows, int64_t h, T alpha) {
   const T inv_alpha = T(1) / alpha;
   for (int64_t r = 0; r < rows; ++r) {
     T* __restrict out = g + r * h;
     const T* __restrict a = activation + r * h;
 #pragma omp simd
-    for (int64_t k = 0; k < h; ++k) out[k] = w[k] * std::min(a[k] * inv_alpha + T(1), T(1));
+    for (int64_t k = 0; k < h; ++k) out[k] = T(w[k]) * std::min(a[k] * inv_alpha + T(1), T(1));
   }
 }
 
@@ -198,17 +199,21 @@ struct FewRowScratch {
 // member_networks for few rows (at most kThinRows, contiguous layers), on raw
 // pointers: a small molecule's 8 members x 4 layers x 4 elements made ~400 tensor
 // views and ~200 allocations per call, a fifth of its time. x [n_e, D];
-// energies [n_e]; aev_gradient [n_e, D] or null.
-template <typename T>
+// energies [n_e]; aev_gradient [n_e, D] or null. The weights are read as W: T,
+// or float from the element's narrow copies (T double).
+template <typename T, typename W>
 void member_networks_few_rows(const AniElementNetworks& net, int64_t m, const T* x, int64_t n_e, int64_t D, T alpha,
                               T* energies, T* aev_gradient, bool accumulate, FewRowScratch<T>& scratch) {
+  constexpr bool kNarrow = !std::is_same_v<T, W>;
+  const torch::Tensor& first_weight = kNarrow ? net.narrow_first_weight : net.first_weight;
+  const std::vector<torch::Tensor>& weights = kNarrow ? net.narrow_weights : net.weights;
   const int64_t h1 = net.first_bias.size(1);
-  const size_t n_layers = net.weights.size();
+  const size_t n_layers = weights.size();
   // Activations of every hidden layer, then two gradient rows of the widest layer.
   int64_t widest = h1, total = n_e * h1;
   for (size_t l = 0; l + 1 < n_layers; ++l) {
-    widest = std::max(widest, net.weights[l].size(1));
-    total += n_e * net.weights[l].size(1);
+    widest = std::max(widest, weights[l].size(1));
+    total += n_e * weights[l].size(1);
   }
   scratch.values.resize(total + 2 * n_e * widest + n_e);
   T* activation = scratch.values.data();
@@ -217,19 +222,19 @@ void member_networks_few_rows(const AniElementNetworks& net, int64_t m, const T*
   T* out = g_next + n_e * widest;  // the last layer's outputs
 
   // Member m's first layer: entry (k, o) at first[k * s0 + o * s1].
-  const int64_t s0 = net.first_weight.stride(0), s1 = net.first_weight.stride(1);
+  const int64_t s0 = first_weight.stride(0), s1 = first_weight.stride(1);
   const bool first_by_rows = s1 == 1;
-  const T* first = net.first_weight.data_ptr<T>() + m * h1 * s1;
+  const W* first = first_weight.data_ptr<W>() + m * h1 * s1;
   const T* first_bias = net.first_bias.data_ptr<T>() + m * h1;
   // Each dot-form product prefetches the start of the weights read after it.
-  const auto layer_weights = [&](size_t l) -> const T* {
-    const int64_t n_out = net.weights[l].size(1), n_in = net.weights[l].size(2);
-    return net.weights[l].data_ptr<T>() + m * n_out * n_in;
+  const auto layer_weights = [&](size_t l) -> const W* {
+    const int64_t n_out = weights[l].size(1), n_in = weights[l].size(2);
+    return weights[l].data_ptr<W>() + m * n_out * n_in;
   };
   if (first_by_rows) {
-    thin_times<T>(x, D, n_e, D, first, s0, h1, first_bias, activation, h1, false);
+    thin_times<T, W>(x, D, n_e, D, first, s0, h1, first_bias, activation, h1, false);
   } else {  // [h1, D] rows contiguous
-    thin_times_transposed<T>(x, D, n_e, D, first, s1, h1, first_bias, activation, h1, false, layer_weights(0));
+    thin_times_transposed<T, W>(x, D, n_e, D, first, s1, h1, first_bias, activation, h1, false, layer_weights(0));
   }
   celu_values<T>(activation, n_e * h1, alpha);
   auto& inputs = scratch.inputs;
@@ -238,15 +243,15 @@ void member_networks_few_rows(const AniElementNetworks& net, int64_t m, const T*
   widths.assign(1, h1);
   T* next = activation + n_e * h1;
   for (size_t l = 0; l < n_layers; ++l) {
-    const int64_t n_out = net.weights[l].size(1), n_in = net.weights[l].size(2);
-    const T* w = net.weights[l].data_ptr<T>() + m * n_out * n_in;  // [out, in]
+    const int64_t n_out = weights[l].size(1), n_in = weights[l].size(2);
+    const W* w = layer_weights(l);  // [out, in]
     const T* b = net.biases[l].data_ptr<T>() + m * n_out;
     T* z = l + 1 < n_layers ? next : out;
     // The last hidden layer prefetches the next member's first layer (the output
     // layer's one row is read either way).
-    const T* following = l + 2 < n_layers ? layer_weights(l + 1) : nullptr;
+    const W* following = l + 2 < n_layers ? layer_weights(l + 1) : nullptr;
     if (l + 2 == n_layers && !first_by_rows && m + 1 < net.first_bias.size(0)) following = first + h1 * s1;
-    thin_times_transposed<T>(inputs.back(), n_in, n_e, n_in, w, n_in, n_out, b, z, n_out, false, following);
+    thin_times_transposed<T, W>(inputs.back(), n_in, n_e, n_in, w, n_in, n_out, b, z, n_out, false, following);
     if (l + 1 < n_layers) {
       celu_values<T>(z, n_e * n_out, alpha);
       inputs.push_back(z);
@@ -258,19 +263,19 @@ void member_networks_few_rows(const AniElementNetworks& net, int64_t m, const T*
   if (aev_gradient == nullptr) return;
   // dE/dz of the last hidden layer: the output weights times CELU's derivative.
   const int64_t h_last = widths.back();
-  const T* last = net.weights.back().data_ptr<T>() + m * h_last;
-  output_weights_times_celu_derivative<T>(g, inputs.back(), last, n_e, h_last, alpha);
+  const W* last = layer_weights(n_layers - 1);
+  output_weights_times_celu_derivative<T, W>(g, inputs.back(), last, n_e, h_last, alpha);
   for (size_t l = inputs.size() - 1; l >= 1; --l) {
     const int64_t n_out = widths[l], n_in = widths[l - 1];
-    const T* w = net.weights[l - 1].data_ptr<T>() + m * n_out * n_in;  // [out, in]
-    thin_times<T>(g, n_out, n_e, n_out, w, n_in, n_in, nullptr, g_next, n_in, false);
+    const W* w = layer_weights(l - 1);  // [out, in]
+    thin_times<T, W>(g, n_out, n_e, n_out, w, n_in, n_in, nullptr, g_next, n_in, false);
     std::swap(g, g_next);
     times_celu_derivative<T>(g, inputs[l - 1], n_e * n_in, alpha);
   }
   if (first_by_rows) {
-    thin_times_transposed<T>(g, h1, n_e, h1, first, s0, D, nullptr, aev_gradient, D, accumulate);
+    thin_times_transposed<T, W>(g, h1, n_e, h1, first, s0, D, nullptr, aev_gradient, D, accumulate);
   } else {
-    thin_times<T>(g, h1, n_e, h1, first, s1, D, nullptr, aev_gradient, D, accumulate);
+    thin_times<T, W>(g, h1, n_e, h1, first, s1, D, nullptr, aev_gradient, D, accumulate);
   }
 }
 
@@ -361,14 +366,20 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
       if (n_e <= kThinRows && contiguous_layers(net)) {
         AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "ani_networks_few_rows", [&] {
           FewRowScratch<scalar_t> scratch;
-          for (int64_t m = 0; m < n_members; ++m) {
-            scalar_t* rows_m = keep_for_backward
-                                   ? rows_gradient.data_ptr<scalar_t>() + (member_copies ? m * n_e * width : 0)
-                                   : nullptr;
-            member_networks_few_rows<scalar_t>(net, m, x.data_ptr<scalar_t>(), n_e, width, scalar_t(celu_alpha),
-                                               element_energies.data_ptr<scalar_t>() + m * n_e, rows_m,
-                                               !member_copies && m > 0, scratch);
+          const auto members = [&](auto weight_tag) {
+            for (int64_t m = 0; m < n_members; ++m) {
+              scalar_t* rows_m = keep_for_backward
+                                     ? rows_gradient.data_ptr<scalar_t>() + (member_copies ? m * n_e * width : 0)
+                                     : nullptr;
+              member_networks_few_rows<scalar_t, decltype(weight_tag)>(
+                  net, m, x.data_ptr<scalar_t>(), n_e, width, scalar_t(celu_alpha),
+                  element_energies.data_ptr<scalar_t>() + m * n_e, rows_m, !member_copies && m > 0, scratch);
+            }
+          };
+          if constexpr (std::is_same_v<scalar_t, double>) {
+            if (net.narrow_first_weight.defined()) return members(float{});
           }
+          members(scalar_t{});
         });
       } else {
         for (int64_t m = 0; m < n_members; ++m) {
@@ -442,13 +453,29 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
   }
 };
 
+// A narrow copy must be float32 with its weight's values (the caller checked
+// that they are exact) and its layout, as the few-row kernels read both alike.
+void check_narrow_copy(const torch::Tensor& narrow, const torch::Tensor& weight, int64_t e) {
+  TORCH_CHECK(narrow.scalar_type() == torch::kFloat32 && weight.scalar_type() == torch::kFloat64 &&
+                  narrow.sizes() == weight.sizes() && narrow.strides() == weight.strides(),
+              "ani_networks: element ", e, ": a narrow weight must be a float32 copy of a float64 weight with its ",
+              "shape and strides, got ", narrow.scalar_type(), " ", narrow.sizes(), " for ", weight.scalar_type(), " ",
+              weight.sizes());
+}
+
 // The registered operator's flat signature: per element n_layers[e] weights and
 // biases (first layer [D, M*h1] and [M, h1], then [M, out, in] and [M, out]);
-// n_layers[e] = 0 for an element without networks here.
+// n_layers[e] = 0 for an element without networks here. narrow_weights: none, or
+// one per weight: its float32 copy, or an empty tensor (an element takes its
+// narrow copies only when all its layers have one).
 torch::Tensor ani_networks_op(const torch::Tensor& aev, const torch::Tensor& row_species, int64_t n_atoms,
                               std::vector<torch::Tensor> weights, std::vector<torch::Tensor> biases,
-                              std::vector<int64_t> n_layers, const torch::Tensor& self_energies, double celu_alpha) {
+                              std::vector<int64_t> n_layers, const torch::Tensor& self_energies, double celu_alpha,
+                              const std::optional<std::vector<torch::Tensor>>& narrow_given) {
+  const std::vector<torch::Tensor> narrow_weights = narrow_given.value_or(std::vector<torch::Tensor>{});
   TORCH_CHECK(weights.size() == biases.size(), "ani_networks: need as many biases as weights");
+  TORCH_CHECK(narrow_weights.empty() || narrow_weights.size() == weights.size(), "ani_networks: ",
+              narrow_weights.size(), " narrow weights for ", weights.size(), " weights (give none or one each)");
   std::vector<AniElementNetworks> elements(n_layers.size());
   size_t k = 0;
   for (size_t e = 0; e < n_layers.size(); ++e) {
@@ -460,6 +487,13 @@ torch::Tensor ani_networks_op(const torch::Tensor& aev, const torch::Tensor& row
     for (int64_t l = 1; l < n_layers[e]; ++l) {
       elements[e].weights.push_back(weights[k + l]);
       elements[e].biases.push_back(biases[k + l]);
+    }
+    bool narrow = !narrow_weights.empty();
+    for (int64_t l = 0; narrow && l < n_layers[e]; ++l) narrow = narrow_weights[k + l].numel() > 0;
+    if (narrow) {
+      for (int64_t l = 0; l < n_layers[e]; ++l) check_narrow_copy(narrow_weights[k + l], weights[k + l], e);
+      elements[e].narrow_first_weight = narrow_weights[k];
+      elements[e].narrow_weights.assign(narrow_weights.begin() + k + 1, narrow_weights.begin() + k + n_layers[e]);
     }
     k += n_layers[e];
   }
@@ -486,7 +520,7 @@ torch::Tensor ani_networks(const torch::Tensor& aev, const torch::Tensor& row_sp
 TORCH_LIBRARY_FRAGMENT(nnpkit, m) {
   m.def(
       "ani_networks(Tensor aev, Tensor row_species, int n_atoms, Tensor[] weights, Tensor[] biases, int[] n_layers, "
-      "Tensor self_energies, float celu_alpha) -> Tensor",
+      "Tensor self_energies, float celu_alpha, Tensor[]? narrow_weights=None) -> Tensor",
       &ani_networks_op);
 }
 

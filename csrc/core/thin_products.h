@@ -2,20 +2,36 @@
 // rows) against a network layer. A general GEMM on so few rows runs far below the
 // machine's pace (60% of a 9-atom molecule's time went to addmm/mm calls); these
 // loops read each weight matrix once for all rows, from raw pointers (no tensor
-// views or allocations per product).
+// views or allocations per product). The weights' type W is T, or float for a
+// float64 evaluation of float32-valued weights: a small molecule's time is the
+// reading of its weights, and widening them in registers is exact.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
+
+#include "core/vector_lanes.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
-
-#include "core/vector_lanes.h"
 #define NNPKIT_THIN_AVX2 1
 #endif
 
 namespace nnpkit {
+
+// c + a b, fused where the target has FMA: written out, so that the rounding does
+// not depend on whether the compiler contracts (it did for double weights and
+// not for widened float ones, 1 ulp apart).
+template <typename T>
+inline T multiply_add(T a, T b, T c) {
+#ifdef __FMA__
+  return std::fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
 
 #ifdef NNPKIT_THIN_AVX2
 // The totals of eight vectors together, by a transpose-and-add tree: reduced one
@@ -40,65 +56,84 @@ inline void totals(const Lanes<float>* s, float* out) {
                                       _mm256_permute2f128_ps(h0123, h4567, 0x31)));
 }
 
+// Wider vectors: their two 32-byte halves added, then the tree above.
+template <typename T, typename V>
+inline void totals(const V* s, T* out) {
+  static_assert(sizeof(V) == 64, "totals of 64-byte vectors");
+  Lanes<T> halves[8];
+  for (int q = 0; q < 8; ++q) {
+    Lanes<T> high;
+    std::memcpy(&halves[q], &s[q], sizeof halves[q]);
+    std::memcpy(&high, reinterpret_cast<const char*>(&s[q]) + sizeof high, sizeof high);
+    halves[q] += high;
+  }
+  totals(halves, out);
+}
+
 // Rows of A handled together by the blocked kernels, so that each loaded weight
 // vector serves all of them: dot products of three rows x eight outputs (24 sums)
 // and thin_times' six rows x four vectors of C (24) fit in 32 registers; with 16,
-// one row and two rows.
+// one row and two rows. The network products run on kWideBytes vectors: with 8
+// rows or fewer they are bound by the multiply-adds issued, 512-bit ones do twice
+// the work of 256-bit ones.
 constexpr int kBlockRows = kVectorRegisters >= 32 ? 3 : 1;
 constexpr int kTimesRows = kVectorRegisters >= 32 ? 6 : 2;
 
 // out[r * 8 + q] = sum_k a[r * lda + k] b[q][k] for r < R, q < 8. With `ahead`
-// non-null, the 8 K values from there are prefetched as fast as the rows b are
+// non-null, the 8 K weights from there are prefetched as fast as the rows b are
 // read (the next rows of a weight matrix: a small molecule's weights come from
 // memory, and rows of one or two kilobytes are too short for the hardware
 // prefetcher to run ahead of).
-template <typename T, int R>
-void dot_rows8(const T* __restrict a, int64_t lda, const T* const* b, int64_t K, T* out, const T* ahead = nullptr) {
-  constexpr int64_t kLanes = 32 / sizeof(T);
-  constexpr int64_t kLine = 64 / sizeof(T);
-  Lanes<T> s[R][8] = {};
+template <typename T, int R, typename W = T, int Bytes = 32>
+void dot_rows8(const T* __restrict a, int64_t lda, const W* const* b, int64_t K, T* out, const W* ahead = nullptr) {
+  constexpr int64_t kLanes = Bytes / sizeof(T);
+  constexpr int64_t kLine = 64 / sizeof(W);
+  using V = Lanes<T, Bytes>;
+  V s[R][8] = {};
   int64_t k = 0;
   for (; k + kLanes <= K; k += kLanes) {
     if (ahead != nullptr) {
       for (int64_t i = 0; i < 8 * kLanes; i += kLine) __builtin_prefetch(ahead + 8 * k + i, 0, 3);
     }
-    Lanes<T> x[R];
-    for (int r = 0; r < R; ++r) x[r] = load_lanes(a + r * lda + k);
+    V x[R];
+    for (int r = 0; r < R; ++r) x[r] = load_lanes<T, Bytes>(a + r * lda + k);
     for (int q = 0; q < 8; ++q) {
-      const Lanes<T> w = load_lanes(b[q] + k);
+      const V w = load_widened<T, Bytes>(b[q] + k);
       for (int r = 0; r < R; ++r) s[r][q] += x[r] * w;
     }
   }
   for (int r = 0; r < R; ++r) totals(s[r], out + 8 * r);
   for (; k < K; ++k) {
     for (int r = 0; r < R; ++r) {
-      for (int q = 0; q < 8; ++q) out[8 * r + q] += a[r * lda + k] * b[q][k];
+      for (int q = 0; q < 8; ++q) out[8 * r + q] = multiply_add(a[r * lda + k], T(b[q][k]), out[8 * r + q]);
     }
   }
 }
 
 // Eight dot products of a [K] with b[q] [K], q < 8, into out[0..8).
-template <typename T>
-void dot8(const T* __restrict a, const T* const* b, int64_t K, T* out) {
-  dot_rows8<T, 1>(a, K, b, K, out);
+template <typename T, typename W = T, int Bytes = 32>
+void dot8(const T* __restrict a, const W* const* b, int64_t K, T* out) {
+  dot_rows8<T, 1, W, Bytes>(a, K, b, K, out);
 }
 
 // C[r, j0 + v kLanes + lane] for r < R, v < V (accumulate ? C : bias or 0) plus
 // sum_k A[r, k] B[k, j0 + ...]: R rows x V vectors of C in registers over all of K.
-template <typename T, int R, int V>
-void times_block(const T* __restrict A, int64_t lda, int64_t K, const T* __restrict B, int64_t ldb, const T* bias,
+template <typename T, int R, int V, typename W, int Bytes = kWideBytes>
+void times_block(const T* __restrict A, int64_t lda, int64_t K, const W* __restrict B, int64_t ldb, const T* bias,
                  T* C, int64_t ldc, bool accumulate, int64_t j0) {
-  constexpr int64_t kLanes = 32 / sizeof(T);
-  Lanes<T> c[R][V];
+  constexpr int64_t kLanes = Bytes / sizeof(T);
+  using Vec = Lanes<T, Bytes>;
+  Vec c[R][V];
   for (int r = 0; r < R; ++r) {
     for (int v = 0; v < V; ++v) {
       const int64_t j = j0 + v * kLanes;
-      c[r][v] = accumulate ? load_lanes(C + r * ldc + j) : (bias != nullptr ? load_lanes(bias + j) : Lanes<T>{});
+      c[r][v] = accumulate ? load_lanes<T, Bytes>(C + r * ldc + j)
+                           : (bias != nullptr ? load_lanes<T, Bytes>(bias + j) : Vec{});
     }
   }
   for (int64_t k = 0; k < K; ++k) {
-    Lanes<T> w[V];
-    for (int v = 0; v < V; ++v) w[v] = load_lanes(B + k * ldb + j0 + v * kLanes);
+    Vec w[V];
+    for (int v = 0; v < V; ++v) w[v] = load_widened<T, Bytes>(B + k * ldb + j0 + v * kLanes);
     for (int r = 0; r < R; ++r) {
       const T x = A[r * lda + k];
       for (int v = 0; v < V; ++v) c[r][v] += x * w[v];
@@ -111,78 +146,98 @@ void times_block(const T* __restrict A, int64_t lda, int64_t K, const T* __restr
 #else
 // Eight dot products of a [K] with b[q] [K], q < 8, into out[0..8): eight
 // independent sums hide the adder's latency.
-template <typename T>
-void dot8(const T* __restrict a, const T* const* b, int64_t K, T* out) {
+template <typename T, typename W = T, int Bytes = 32>
+void dot8(const T* __restrict a, const W* const* b, int64_t K, T* out) {
   T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0), s4 = T(0), s5 = T(0), s6 = T(0), s7 = T(0);
 #pragma omp simd reduction(+ : s0, s1, s2, s3, s4, s5, s6, s7)
   for (int64_t k = 0; k < K; ++k) {
     const T x = a[k];
-    s0 += x * b[0][k];
-    s1 += x * b[1][k];
-    s2 += x * b[2][k];
-    s3 += x * b[3][k];
-    s4 += x * b[4][k];
-    s5 += x * b[5][k];
-    s6 += x * b[6][k];
-    s7 += x * b[7][k];
+    s0 += x * T(b[0][k]);
+    s1 += x * T(b[1][k]);
+    s2 += x * T(b[2][k]);
+    s3 += x * T(b[3][k]);
+    s4 += x * T(b[4][k]);
+    s5 += x * T(b[5][k]);
+    s6 += x * T(b[6][k]);
+    s7 += x * T(b[7][k]);
   }
   const T sums[8] = {s0, s1, s2, s3, s4, s5, s6, s7};
   for (int q = 0; q < 8; ++q) out[q] = sums[q];
 }
 #endif
 
+// sum_k a[k] b[k], in one order whatever W is (a simd reduction's order, and so its
+// rounding, would follow the vector width the compiler picks for W).
+template <typename T, typename W = T, int Bytes = 32>
+T dot(const T* __restrict a, const W* __restrict b, int64_t K) {
+  constexpr int64_t kLanes = Bytes / sizeof(T);
+  Lanes<T, Bytes> s = {};
+  int64_t k = 0;
+  for (; k + kLanes <= K; k += kLanes) s += load_lanes<T, Bytes>(a + k) * load_widened<T, Bytes>(b + k);
+  T sum = T(0);
+  for (int64_t l = 0; l < kLanes; ++l) sum += s[l];
+  for (; k < K; ++k) sum = multiply_add(a[k], T(b[k]), sum);
+  return sum;
+}
+
 constexpr int64_t kThinRows = 8;
 
 // thin_times on any column count: one row of B at a time, C added to in memory.
-template <typename T>
-void thin_times_columns(const T* A, int64_t lda, int64_t n, int64_t K, const T* B, int64_t ldb, int64_t N,
+template <typename T, typename W>
+void thin_times_columns(const T* A, int64_t lda, int64_t n, int64_t K, const W* B, int64_t ldb, int64_t N,
                         const T* bias, T* C, int64_t ldc, bool accumulate) {
   for (int64_t r = 0; r < n && !accumulate; ++r) {
     T* __restrict c = C + r * ldc;
     for (int64_t j = 0; j < N; ++j) c[j] = bias != nullptr ? bias[j] : T(0);
   }
   for (int64_t k = 0; k < K; ++k) {
-    const T* __restrict b = B + k * ldb;
+    const W* __restrict b = B + k * ldb;
     for (int64_t r = 0; r < n; ++r) {
       const T a = A[r * lda + k];
       if (a == T(0)) continue;
       T* __restrict c = C + r * ldc;
 #pragma omp simd
-      for (int64_t j = 0; j < N; ++j) c[j] += a * b[j];
+      for (int64_t j = 0; j < N; ++j) c[j] = multiply_add(a, T(b[j]), c[j]);
     }
   }
 }
 
 // C[r, :] = (accumulate ? C[r, :] : bias or 0) + sum_k A[r, k] B[k, :] for r < n;
 // B [K, N] with rows of stride ldb. Each row of B is read once for all rows of A.
-template <typename T>
-void thin_times(const T* A, int64_t lda, int64_t n, int64_t K, const T* B, int64_t ldb, int64_t N, const T* bias,
+template <typename T, typename W = T, int Bytes = kWideBytes>
+void thin_times(const T* A, int64_t lda, int64_t n, int64_t K, const W* B, int64_t ldb, int64_t N, const T* bias,
                 T* C, int64_t ldc, bool accumulate) {
 #ifdef NNPKIT_THIN_AVX2
   // Blocks of rows x four vectors of C held in registers over all of K: each
   // loaded vector of B serves all rows of the block, and C is stored once (the
-  // loop below loads and stores C for every k).
-  constexpr int64_t kLanes = 32 / sizeof(T);
+  // loop below loads and stores C for every k). The last whole vectors (fewer
+  // than four) as one narrower block.
+  constexpr int64_t kLanes = Bytes / sizeof(T);
   constexpr int64_t kChunk = 4 * kLanes;
-  const int64_t blocked = N / kChunk * kChunk;
+  const int64_t chunked = N / kChunk * kChunk;
+  const int64_t blocked = N / kLanes * kLanes;
   if (blocked > 0) {
     const auto rows = [&](auto rows_tag, int64_t r) {
       constexpr int R = decltype(rows_tag)::value;
-      for (int64_t j = 0; j < blocked; j += kChunk) {
-        times_block<T, R, 4>(A + r * lda, lda, K, B, ldb, bias, C + r * ldc, ldc, accumulate, j);
+      for (int64_t j = 0; j < chunked; j += kChunk) {
+        times_block<T, R, 4, W, Bytes>(A + r * lda, lda, K, B, ldb, bias, C + r * ldc, ldc, accumulate, j);
       }
+      with_count<3>((blocked - chunked) / kLanes, [&](auto vectors_tag) {
+        times_block<T, R, decltype(vectors_tag)::value, W, Bytes>(A + r * lda, lda, K, B, ldb, bias, C + r * ldc, ldc,
+                                                           accumulate, chunked);
+      });
     };
     int64_t r = 0;
     for (; r + kTimesRows <= n; r += kTimesRows) rows(std::integral_constant<int, kTimesRows>{}, r);
     with_count<kTimesRows - 1>(n - r, [&](auto rows_tag) { rows(rows_tag, r); });  // the last rows as one block
     if (blocked == N) return;
     // The remaining columns by the loop below.
-    thin_times_columns<T>(A, lda, n, K, B + blocked, ldb, N - blocked, bias != nullptr ? bias + blocked : nullptr,
+    thin_times_columns<T, W>(A, lda, n, K, B + blocked, ldb, N - blocked, bias != nullptr ? bias + blocked : nullptr,
                           C + blocked, ldc, accumulate);
     return;
   }
 #endif
-  thin_times_columns<T>(A, lda, n, K, B, ldb, N, bias, C, ldc, accumulate);
+  thin_times_columns<T, W>(A, lda, n, K, B, ldb, N, bias, C, ldc, accumulate);
 }
 
 // C[r, o] = (accumulate ? C[r, o] : bias[o] or 0) + sum_k A[r, k] B[o, k] for r < n;
@@ -190,23 +245,23 @@ void thin_times(const T* A, int64_t lda, int64_t n, int64_t K, const T* B, int64
 // one sum at a time waited on the adder's latency).
 // `following` (optional): the weights read next (the next layer's), whose start
 // is prefetched while the last rows of B are read.
-template <typename T>
-void thin_times_transposed(const T* A, int64_t lda, int64_t n, int64_t K, const T* B, int64_t ldb, int64_t N,
-                           const T* bias, T* C, int64_t ldc, bool accumulate, const T* following = nullptr) {
+template <typename T, typename W = T, int Bytes = kWideBytes>
+void thin_times_transposed(const T* A, int64_t lda, int64_t n, int64_t K, const W* B, int64_t ldb, int64_t N,
+                           const T* bias, T* C, int64_t ldc, bool accumulate, const W* following = nullptr) {
   const auto finish = [&](T* c, int64_t o, T sum) { *c = (accumulate ? *c : (bias != nullptr ? bias[o] : T(0))) + sum; };
   int64_t o = 0;
   for (; o + 8 <= N; o += 8) {
-    const T* rows[8];
+    const W* rows[8];
     for (int q = 0; q < 8; ++q) rows[q] = B + (o + q) * ldb;
     int64_t r = 0;
 #ifdef NNPKIT_THIN_AVX2
     // kBlockRows rows at a time: each loaded weight vector serves all of them.
     // The first rows' pass prefetches the next eight weight rows (contiguous ones).
-    const T* next = o + 16 <= N && ldb == K ? B + (o + 8) * ldb : (o + 16 > N ? following : nullptr);
+    const W* next = o + 16 <= N && ldb == K ? B + (o + 8) * ldb : (o + 16 > N ? following : nullptr);
     const auto block = [&](auto rows_tag) {
       constexpr int R = decltype(rows_tag)::value;
       T sums[8 * R];
-      dot_rows8<T, R>(A + r * lda, lda, rows, K, sums, r == 0 ? next : nullptr);
+      dot_rows8<T, R, W, Bytes>(A + r * lda, lda, rows, K, sums, r == 0 ? next : nullptr);
       for (int b = 0; b < R; ++b) {
         T* c = C + (r + b) * ldc + o;
         for (int q = 0; q < 8; ++q) finish(c + q, o + q, sums[8 * b + q]);
@@ -218,20 +273,14 @@ void thin_times_transposed(const T* A, int64_t lda, int64_t n, int64_t K, const 
 #endif
     for (; r < n; ++r) {
       T sums[8];
-      dot8<T>(A + r * lda, rows, K, sums);
+      dot8<T, W, Bytes>(A + r * lda, rows, K, sums);
       T* c = C + r * ldc + o;
       for (int q = 0; q < 8; ++q) finish(c + q, o + q, sums[q]);
     }
   }
   for (; o < N; ++o) {
-    const T* __restrict b = B + o * ldb;
-    for (int64_t r = 0; r < n; ++r) {
-      const T* __restrict a = A + r * lda;
-      T sum = T(0);
-#pragma omp simd reduction(+ : sum)
-      for (int64_t k = 0; k < K; ++k) sum += a[k] * b[k];
-      finish(C + r * ldc + o, o, sum);
-    }
+    const W* __restrict b = B + o * ldb;
+    for (int64_t r = 0; r < n; ++r) finish(C + r * ldc + o, o, dot<T, W, Bytes>(A + r * lda, b, K));
   }
 }
 

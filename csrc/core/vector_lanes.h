@@ -30,29 +30,49 @@ inline void with_count(int64_t n, F&& f) {
   }
 }
 
-template <typename T>
-struct LanesOf;
-template <>
-struct LanesOf<double> {
-  typedef double type __attribute__((vector_size(32)));
+// Bytes / sizeof(T) values of T in one vector: 32 bytes by default (the width the
+// descriptor kernels' short loops run best at), 64 for the network products on
+// AVX-512 (kWideBytes), whose long rows keep twice the arithmetic per instruction.
+template <typename T, int Bytes = 32>
+struct LanesOf {
+  static_assert(std::is_same_v<T, double> || std::is_same_v<T, float>, "lanes of float or double");
+  typedef T type __attribute__((vector_size(Bytes)));
 };
-template <>
-struct LanesOf<float> {
-  typedef float type __attribute__((vector_size(32)));
-};
-template <typename T>
-using Lanes = typename LanesOf<T>::type;
+template <typename T, int Bytes = 32>
+using Lanes = typename LanesOf<T, Bytes>::type;
 
-template <typename T>
-inline Lanes<T> load_lanes(const T* p) {
-  Lanes<T> v;
+#if defined(__AVX512F__)
+constexpr int kWideBytes = 64;
+#else
+constexpr int kWideBytes = 32;
+#endif
+
+template <typename T, int Bytes = 32>
+inline Lanes<T, Bytes> load_lanes(const T* p) {
+  Lanes<T, Bytes> v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
 
-template <typename T>
-inline void store_lanes(T* p, const Lanes<T>& v) {
+template <typename T, typename V>
+inline void store_lanes(T* p, const V& v) {
+  static_assert(sizeof(V) % sizeof(T) == 0, "a vector of T");
   std::memcpy(p, &v, sizeof v);
+}
+
+// Bytes / sizeof(T) values of T from weights stored as W: W = T, or float weights
+// of a float64 evaluation (weights that are float32 values, as ANI's NeuroChem
+// files hold), widened exactly in registers from half the bytes.
+template <typename T, int Bytes = 32, typename W>
+inline Lanes<T, Bytes> load_widened(const W* p) {
+  if constexpr (std::is_same_v<T, W>) {
+    return load_lanes<T, Bytes>(p);
+  } else {
+    static_assert(std::is_same_v<T, double> && std::is_same_v<W, float>, "weights widen from float to double");
+    Lanes<float, Bytes / 2> v;
+    std::memcpy(&v, p, sizeof v);
+    return __builtin_convertvector(v, Lanes<double, Bytes>);
+  }
 }
 
 }  // namespace nnpkit

@@ -278,3 +278,100 @@ def test_old_model_files_run_their_own_code():
         np.add.at(forces[m], edge_index[0].numpy(), -member_forces[m])
         np.add.at(forces[m], edge_index[1].numpy(), member_forces[m])
     np.testing.assert_allclose(a["member_forces"] / hartree, forces, rtol=0, atol=1e-7)
+
+
+def float32_valued(model: AniModel) -> AniModel:
+    """The model with every weight rounded to a float32 value (kept float64), as a
+    model converted from NeuroChem's float32 files holds."""
+    with torch.no_grad():
+        for network in model.networks:
+            network.first_weight.copy_(network.first_weight.float().double())
+            for layer in [*network.hidden, network.output]:
+                layer.weight.copy_(layer.weight.float().double())
+    return model
+
+
+def operator_arguments(model: AniModel):
+    """The ani_networks operator's weights, biases and layer counts over the full AEV."""
+    weights, biases, n_layers = [], [], []
+    for network in model.networks:
+        w, b = network.operator_layers(network.first_layer_columns(None))
+        weights += w
+        biases += b
+        n_layers.append(len(w))
+    return weights, biases, n_layers
+
+
+@pytest.mark.parametrize("hidden", [(6, 4), (19, 10), (37, 70)],
+                         ids=["narrow layers", "blocked products", "register blocks with remainders"])
+def test_narrow_weight_copies_give_the_same_numbers_as_the_float64_weights(hidden):
+    """float32 copies of float32-valued float64 weights, read by the few-row products and
+    widened there, give bitwise the numbers of the float64 weights: for 1 to 8 rows of an
+    element and for the many-row path (which ignores them), energies and AEV gradients;
+    an element whose weights are not float32 values gets no copies (empty tensors)."""
+    from nnpkit.models.ani import _exact_float32_copy
+
+    model = float32_valued(seven_element_model(hidden=hidden)).requires_grad_(False)
+    weights, biases, n_layers = operator_arguments(model)
+    narrow = [_exact_float32_copy(w) for w in weights]
+    assert all(n.dtype == torch.float32 and n.shape == w.shape and n.stride() == w.stride()
+               for n, w in zip(narrow, weights))
+    g = torch.Generator().manual_seed(9)
+    width = PARAMS.length(len(SPECIES))
+    for n_rows in [1, 2, 3, 5, 8, 13, 40]:
+        aev = torch.rand(n_rows, width, generator=g, dtype=torch.float64).requires_grad_(True)
+        species = torch.randint(0, 2, (n_rows,), generator=g)  # H and C rows
+        args = (aev, species, n_rows + 2, weights, biases, n_layers, model.energy_offset, model.celu_alpha)
+        wide_energies = torch.ops.nnpkit.ani_networks(*args, None)
+        narrow_energies = torch.ops.nnpkit.ani_networks(*args, narrow)
+        seed = torch.randn(wide_energies.shape, generator=g, dtype=torch.float64)
+        (wide_grad,) = torch.autograd.grad((wide_energies * seed).sum(), aev)
+        (narrow_grad,) = torch.autograd.grad((narrow_energies * seed).sum(), aev)
+        assert torch.equal(narrow_energies, wide_energies), n_rows
+        assert torch.equal(narrow_grad, wide_grad), n_rows
+        assert wide_grad.abs().max() > 1e-3
+
+    inexact = seven_element_model(hidden=hidden).requires_grad_(False)
+    assert all(_exact_float32_copy(w).numel() == 0 for w in operator_arguments(inexact)[0])
+
+
+def test_narrow_weight_copies_must_match_their_weights():
+    model = float32_valued(seven_element_model()).requires_grad_(False)
+    weights, biases, n_layers = operator_arguments(model)
+    aev = torch.rand(3, PARAMS.length(len(SPECIES)), dtype=torch.float64)
+    args = (aev, torch.zeros(3, dtype=torch.int64), 3, weights, biases, n_layers, model.energy_offset,
+            model.celu_alpha)
+    with pytest.raises(RuntimeError, match="float32 copy of a float64 weight"):
+        torch.ops.nnpkit.ani_networks(*args, [w.float().contiguous() for w in weights])  # first layer: strides
+    with pytest.raises(RuntimeError, match="narrow weights for"):
+        torch.ops.nnpkit.ani_networks(*args, [weights[0].float()])
+
+
+def test_model_files_keep_narrow_copies_of_float32_valued_weights(tmp_path):
+    """A scripted float64 model of float32-valued weights keeps float32 copies per species
+    set and element and gives the plain networks' numbers; one of float64 weights keeps
+    empty tensors (no copies) and the same numbers as before."""
+    for rounded in (True, False):
+        model = seven_element_model(committee_size=2, hidden=(19, 10))
+        if rounded:
+            float32_valued(model)
+        scripted = torch.jit.load(str(nnpkit.export(model, tmp_path / f"m{rounded}.pt", energy_unit="Hartree")))
+        for parameter in scripted.parameters():
+            parameter.requires_grad_(False)
+        atoms = molecule_cluster()
+        species, edge_index, vectors = edges(atoms)
+        v = vectors.clone().requires_grad_(True)
+        reference = plain_energies(model, species, edge_index, v, len(atoms))
+        (ref_grad,) = torch.autograd.grad(reference.sum(), v)
+        inner = scripted.model if hasattr(scripted, "model") else scripted
+        v = vectors.clone().requires_grad_(True)
+        got = scripted(species, edge_index, v, len(atoms))
+        (grad,) = torch.autograd.grad(got.sum(), v)
+        torch.testing.assert_close(got, reference.detach(), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(grad, ref_grad, rtol=1e-12, atol=1e-12)
+        copies = [t for layers in inner._narrow_first_layers.values() for t in layers]
+        copies += [t for layers in inner._narrow_later_layers.values() for t in layers]
+        assert len(copies) > 0
+        assert all(t.dtype == torch.float32 for t in copies)
+        assert all(t.numel() > 0 for t in copies) == rounded
+        assert all(t.numel() == 0 for t in copies) == (not rounded)

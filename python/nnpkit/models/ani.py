@@ -161,6 +161,19 @@ class AniAev(torch.nn.Module):
         )
 
 
+def _exact_float32_copy(weight: torch.Tensor) -> torch.Tensor:
+    """``weight`` as float32 in its own layout (strides) when every value is a float32
+    value, else an empty tensor. Widened back in the operator, such a copy gives the
+    same products as the float64 weights."""
+    if weight.numel() == 0:
+        return torch.empty(0, dtype=torch.float32)
+    narrow = torch.empty_strided(weight.shape, weight.stride(), dtype=torch.float32, device=weight.device)
+    narrow.copy_(weight)
+    if not torch.equal(narrow.to(weight.dtype), weight):
+        return torch.empty(0, dtype=torch.float32)
+    return narrow
+
+
 def celu(x: torch.Tensor, alpha: float) -> torch.Tensor:
     """CELU, max(0, x) + alpha (exp(min(0, x)/alpha) - 1), with an exact derivative.
 
@@ -271,6 +284,13 @@ class AniModel(DescriptorModel):
     # AEV columns ([D', M*h1], empty for absent elements). Filled only when scripted
     # (model files: weights fixed); eager modules recompute them, as weights may change.
     _first_layers: Dict[int, List[torch.Tensor]]
+    # Float32 copies of a float64 model's weights where they are float32 values (as
+    # converted from NeuroChem): the operator reads them for elements with few atoms,
+    # whose products are bound by reading the weights (same numbers at half the
+    # bytes). Per species set the first layers, per element the later ones; empty
+    # tensors where a copy would not be exact. Scripted models only, like _first_layers.
+    _narrow_first_layers: Dict[int, List[torch.Tensor]]
+    _narrow_later_layers: Dict[int, List[torch.Tensor]]
     n_species: int
     cutoff: float
     interaction_range: float
@@ -309,6 +329,8 @@ class AniModel(DescriptorModel):
         self.aev = AniAev(aev)
         self.celu_alpha = float(celu_alpha)
         self._first_layers = {}
+        self._narrow_first_layers = {}
+        self._narrow_later_layers = {}
         self.energy_offset.copy_(torch.tensor([float(e) for e in self_energies], dtype=torch.float64))
         pair_table = torch.zeros(n, n, dtype=torch.int64)
         rows, cols = torch.triu_indices(n, n)
@@ -393,9 +415,12 @@ class AniModel(DescriptorModel):
                                    "call requires_grad_(False) on the model first")
             return self.energies_from_descriptors(aev, species, columns)
         active = self._present_species(species)
-        firsts = self._first_layer_weights(active, columns)
+        key = self._species_set_key(active)
+        firsts = self._first_layer_weights(active, columns, key)
+        narrow_firsts = self._narrow_first_layer_weights(firsts, key)
         weights: List[torch.Tensor] = []
         biases: List[torch.Tensor] = []
+        narrow: List[torch.Tensor] = []
         n_layers: List[int] = []
         for e, network in enumerate(self.networks):
             if firsts[e].numel() == 0:
@@ -405,20 +430,58 @@ class AniModel(DescriptorModel):
                 weights.extend(w)
                 biases.extend(b)
                 n_layers.append(len(w))
+                if narrow_firsts is not None:
+                    narrow.append(narrow_firsts[e])
+                    narrow.extend(self._narrow_later_layer_weights(e, w[1:]))
         n_rows = aev.shape[-2]
         return torch.ops.nnpkit.ani_networks(
-            aev, species[:n_rows], species.shape[0], weights, biases, n_layers, self.energy_offset, self.celu_alpha
+            aev,
+            species[:n_rows],
+            species.shape[0],
+            weights,
+            biases,
+            n_layers,
+            self.energy_offset,
+            self.celu_alpha,
+            narrow if narrow_firsts is not None else None,
         )
 
-    def _first_layer_weights(self, active: torch.Tensor, columns: Optional[torch.Tensor]) -> List[torch.Tensor]:
-        """Per element, its first layer over the AEV columns of the ``active`` species
-        (:meth:`ElementNetworks.first_layer_columns`; empty for elements not active)."""
-        present = [False] * self.n_species
+    def _species_set_key(self, active: torch.Tensor) -> int:
+        """A bit mask of the ``active`` species: the key of the per-species-set caches."""
         key = 0
         active_species: List[int] = active.tolist()
         for s in active_species:
-            present[s] = True
             key += 1 << s
+        return key
+
+    def _narrow_first_layer_weights(self, firsts: List[torch.Tensor], key: int) -> Optional[List[torch.Tensor]]:
+        """Per element, the float32 copy of its first layer ``firsts[e]`` (empty where
+        not exact or not active), or None where no copies are kept (eager modules,
+        float32 models)."""
+        if not torch.jit.is_scripting() or self.energy_offset.dtype != torch.float64:
+            return None
+        if key in self._narrow_first_layers:
+            return self._narrow_first_layers[key]
+        out = [_exact_float32_copy(w) for w in firsts]
+        if len(self._narrow_first_layers) >= 32:  # bounded as _first_layers
+            self._narrow_first_layers.clear()
+        self._narrow_first_layers[key] = out
+        return out
+
+    def _narrow_later_layer_weights(self, element: int, later: List[torch.Tensor]) -> List[torch.Tensor]:
+        """The float32 copies of an element's later layers ``later`` (cached per element)."""
+        if element not in self._narrow_later_layers:
+            self._narrow_later_layers[element] = [_exact_float32_copy(w) for w in later]
+        return self._narrow_later_layers[element]
+
+    def _first_layer_weights(self, active: torch.Tensor, columns: Optional[torch.Tensor], key: int) -> List[torch.Tensor]:
+        """Per element, its first layer over the AEV columns of the ``active`` species
+        (:meth:`ElementNetworks.first_layer_columns`; empty for elements not active);
+        ``key``: :meth:`_species_set_key` of ``active``."""
+        present = [False] * self.n_species
+        active_species: List[int] = active.tolist()
+        for s in active_species:
+            present[s] = True
         scripted = torch.jit.is_scripting()
         if scripted and key in self._first_layers:
             return self._first_layers[key]
