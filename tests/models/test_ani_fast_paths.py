@@ -246,8 +246,8 @@ def test_committee_statistics_with_extrapolation_counts(batched_and_per_member):
 
 
 def test_first_layers_kept_per_species_set_do_not_mix(batched_and_per_member):
-    """The scripted model keeps each species set's first layers; alternating sets gives
-    what a freshly loaded model gives."""
+    """The scripted model keeps each species set's first layers, compacted AEV columns
+    and species renumbering; alternating sets gives what a freshly loaded model gives."""
     fast, _ = batched_and_per_member
     structures = [STRUCTURES[n]() for n in ("periodic, H and O", "molecules, all seven", "periodic, C only")]
     first = [fast.compute(a, committee_statistics=False, extrapolation=False) for a in structures]
