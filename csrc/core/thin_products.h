@@ -118,22 +118,22 @@ void dot8(const T* __restrict a, const W* const* b, int64_t K, T* out) {
 
 // C[r, j0 + v kLanes + lane] for r < R, v < V (accumulate ? C : bias or 0) plus
 // sum_k A[r, k] B[k, j0 + ...]: R rows x V vectors of C in registers over all of K.
-template <typename T, int R, int V, typename W, int Bytes = kWideBytes>
+template <typename T, int R, int V, typename W>
 void times_block(const T* __restrict A, int64_t lda, int64_t K, const W* __restrict B, int64_t ldb, const T* bias,
                  T* C, int64_t ldc, bool accumulate, int64_t j0) {
-  constexpr int64_t kLanes = Bytes / sizeof(T);
-  using Vec = Lanes<T, Bytes>;
+  constexpr int64_t kLanes = kWideBytes / sizeof(T);
+  using Vec = Lanes<T, kWideBytes>;
   Vec c[R][V];
   for (int r = 0; r < R; ++r) {
     for (int v = 0; v < V; ++v) {
       const int64_t j = j0 + v * kLanes;
-      c[r][v] = accumulate ? load_lanes<T, Bytes>(C + r * ldc + j)
-                           : (bias != nullptr ? load_lanes<T, Bytes>(bias + j) : Vec{});
+      c[r][v] = accumulate ? load_lanes<T, kWideBytes>(C + r * ldc + j)
+                           : (bias != nullptr ? load_lanes<T, kWideBytes>(bias + j) : Vec{});
     }
   }
   for (int64_t k = 0; k < K; ++k) {
     Vec w[V];
-    for (int v = 0; v < V; ++v) w[v] = load_widened<T, Bytes>(B + k * ldb + j0 + v * kLanes);
+    for (int v = 0; v < V; ++v) w[v] = load_widened<T, kWideBytes>(B + k * ldb + j0 + v * kLanes);
     for (int r = 0; r < R; ++r) {
       const T x = A[r * lda + k];
       for (int v = 0; v < V; ++v) c[r][v] += x * w[v];
@@ -204,7 +204,7 @@ void thin_times_columns(const T* A, int64_t lda, int64_t n, int64_t K, const W* 
 
 // C[r, :] = (accumulate ? C[r, :] : bias or 0) + sum_k A[r, k] B[k, :] for r < n;
 // B [K, N] with rows of stride ldb. Each row of B is read once for all rows of A.
-template <typename T, typename W = T, int Bytes = kWideBytes>
+template <typename T, typename W = T>
 void thin_times(const T* A, int64_t lda, int64_t n, int64_t K, const W* B, int64_t ldb, int64_t N, const T* bias,
                 T* C, int64_t ldc, bool accumulate) {
 #ifdef NNPKIT_THIN_AVX2
@@ -212,7 +212,7 @@ void thin_times(const T* A, int64_t lda, int64_t n, int64_t K, const W* B, int64
   // loaded vector of B serves all rows of the block, and C is stored once (the
   // loop below loads and stores C for every k). The last whole vectors (fewer
   // than four) as one narrower block.
-  constexpr int64_t kLanes = Bytes / sizeof(T);
+  constexpr int64_t kLanes = kWideBytes / sizeof(T);
   constexpr int64_t kChunk = 4 * kLanes;
   const int64_t chunked = N / kChunk * kChunk;
   const int64_t blocked = N / kLanes * kLanes;
@@ -220,10 +220,10 @@ void thin_times(const T* A, int64_t lda, int64_t n, int64_t K, const W* B, int64
     const auto rows = [&](auto rows_tag, int64_t r) {
       constexpr int R = decltype(rows_tag)::value;
       for (int64_t j = 0; j < chunked; j += kChunk) {
-        times_block<T, R, 4, W, Bytes>(A + r * lda, lda, K, B, ldb, bias, C + r * ldc, ldc, accumulate, j);
+        times_block<T, R, 4, W>(A + r * lda, lda, K, B, ldb, bias, C + r * ldc, ldc, accumulate, j);
       }
       with_count<3>((blocked - chunked) / kLanes, [&](auto vectors_tag) {
-        times_block<T, R, decltype(vectors_tag)::value, W, Bytes>(A + r * lda, lda, K, B, ldb, bias, C + r * ldc, ldc,
+        times_block<T, R, decltype(vectors_tag)::value, W>(A + r * lda, lda, K, B, ldb, bias, C + r * ldc, ldc,
                                                            accumulate, chunked);
       });
     };
@@ -245,7 +245,7 @@ void thin_times(const T* A, int64_t lda, int64_t n, int64_t K, const W* B, int64
 // one sum at a time waited on the adder's latency).
 // `following` (optional): the weights read next (the next layer's), whose start
 // is prefetched while the last rows of B are read.
-template <typename T, typename W = T, int Bytes = kWideBytes>
+template <typename T, typename W = T>
 void thin_times_transposed(const T* A, int64_t lda, int64_t n, int64_t K, const W* B, int64_t ldb, int64_t N,
                            const T* bias, T* C, int64_t ldc, bool accumulate, const W* following = nullptr) {
   const auto finish = [&](T* c, int64_t o, T sum) { *c = (accumulate ? *c : (bias != nullptr ? bias[o] : T(0))) + sum; };
@@ -261,7 +261,7 @@ void thin_times_transposed(const T* A, int64_t lda, int64_t n, int64_t K, const 
     const auto block = [&](auto rows_tag) {
       constexpr int R = decltype(rows_tag)::value;
       T sums[8 * R];
-      dot_rows8<T, R, W, Bytes>(A + r * lda, lda, rows, K, sums, r == 0 ? next : nullptr);
+      dot_rows8<T, R, W, kWideBytes>(A + r * lda, lda, rows, K, sums, r == 0 ? next : nullptr);
       for (int b = 0; b < R; ++b) {
         T* c = C + (r + b) * ldc + o;
         for (int q = 0; q < 8; ++q) finish(c + q, o + q, sums[8 * b + q]);
@@ -273,14 +273,14 @@ void thin_times_transposed(const T* A, int64_t lda, int64_t n, int64_t K, const 
 #endif
     for (; r < n; ++r) {
       T sums[8];
-      dot8<T, W, Bytes>(A + r * lda, rows, K, sums);
+      dot8<T, W, kWideBytes>(A + r * lda, rows, K, sums);
       T* c = C + r * ldc + o;
       for (int q = 0; q < 8; ++q) finish(c + q, o + q, sums[q]);
     }
   }
   for (; o < N; ++o) {
     const W* __restrict b = B + o * ldb;
-    for (int64_t r = 0; r < n; ++r) finish(C + r * ldc + o, o, dot<T, W, Bytes>(A + r * lda, b, K));
+    for (int64_t r = 0; r < n; ++r) finish(C + r * ldc + o, o, dot<T, W, kWideBytes>(A + r * lda, b, K));
   }
 }
 

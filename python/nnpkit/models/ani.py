@@ -161,6 +161,15 @@ class AniAev(torch.nn.Module):
         )
 
 
+def _keep_per_species_set(kept: Dict[int, List[torch.Tensor]], key: int, value: List[torch.Tensor]) -> List[torch.Tensor]:
+    """``value`` stored under ``key`` in ``kept``, which is emptied first when it holds
+    32 species sets (a long run meets few; past that they are rebuilt)."""
+    if len(kept) >= 32:
+        kept.clear()
+    kept[key] = value
+    return value
+
+
 def _exact_float32_copy(weight: torch.Tensor) -> torch.Tensor:
     """``weight`` as float32 in its own layout (strides) when every value is a float32
     value, else an empty tensor. Widened back in the operator, such a copy gives the
@@ -291,11 +300,10 @@ class AniModel(DescriptorModel):
     # tensors where a copy would not be exact. Scripted models only, like _first_layers.
     _narrow_first_layers: Dict[int, List[torch.Tensor]]
     _narrow_later_layers: Dict[int, List[torch.Tensor]]
-    # Per species set, the full-AEV columns of its compacted AEV and the renumbering
-    # of species into it (about 50 microseconds of small tensor operations a call,
-    # a few per cent of a small molecule's evaluation). Scripted models only.
-    _aev_columns_by_set: Dict[int, torch.Tensor]
-    _species_remap_by_set: Dict[int, torch.Tensor]
+    # Per species set, [the full-AEV columns of its compacted AEV, the renumbering of
+    # species into it] (about 50 microseconds of small tensor operations a call, a
+    # few per cent of a small molecule's evaluation). Scripted models only.
+    _aev_layouts: Dict[int, List[torch.Tensor]]
     n_species: int
     cutoff: float
     interaction_range: float
@@ -336,8 +344,7 @@ class AniModel(DescriptorModel):
         self._first_layers = {}
         self._narrow_first_layers = {}
         self._narrow_later_layers = {}
-        self._aev_columns_by_set = {}
-        self._species_remap_by_set = {}
+        self._aev_layouts = {}
         self.energy_offset.copy_(torch.tensor([float(e) for e in self_energies], dtype=torch.float64))
         pair_table = torch.zeros(n, n, dtype=torch.int64)
         rows, cols = torch.triu_indices(n, n)
@@ -402,19 +409,15 @@ class AniModel(DescriptorModel):
         set when scripted."""
         scripted = torch.jit.is_scripting()
         key = self._species_set_key(active)
-        if scripted and key in self._aev_columns_by_set:
-            columns = self._aev_columns_by_set[key]
-            if columns.device == active.device:
-                return columns, self._species_remap_by_set[key]
+        if scripted and key in self._aev_layouts:
+            layout = self._aev_layouts[key]
+            if layout[0].device == active.device:
+                return layout[0], layout[1]
         remap = torch.full([self.n_species], -1, dtype=torch.int64, device=active.device)
         remap[active] = torch.arange(active.shape[0], device=active.device)
         columns = self._aev_columns(active)
         if scripted:
-            if len(self._aev_columns_by_set) >= 32:  # bounded as _first_layers
-                self._aev_columns_by_set.clear()
-                self._species_remap_by_set.clear()
-            self._aev_columns_by_set[key] = columns
-            self._species_remap_by_set[key] = remap
+            _keep_per_species_set(self._aev_layouts, key, [columns, remap])
         return columns, remap
 
     def _present_species(self, species: torch.Tensor) -> torch.Tensor:
@@ -488,11 +491,7 @@ class AniModel(DescriptorModel):
             return None
         if key in self._narrow_first_layers:
             return self._narrow_first_layers[key]
-        out = [_exact_float32_copy(w) for w in firsts]
-        if len(self._narrow_first_layers) >= 32:  # bounded as _first_layers
-            self._narrow_first_layers.clear()
-        self._narrow_first_layers[key] = out
-        return out
+        return _keep_per_species_set(self._narrow_first_layers, key, [_exact_float32_copy(w) for w in firsts])
 
     def _narrow_later_layer_weights(self, element: int, later: List[torch.Tensor]) -> List[torch.Tensor]:
         """The float32 copies of an element's later layers ``later`` (cached per element)."""
@@ -504,13 +503,13 @@ class AniModel(DescriptorModel):
         """Per element, its first layer over the AEV columns of the ``active`` species
         (:meth:`ElementNetworks.first_layer_columns`; empty for elements not active);
         ``key``: :meth:`_species_set_key` of ``active``."""
+        scripted = torch.jit.is_scripting()
+        if scripted and key in self._first_layers:
+            return self._first_layers[key]
         present = [False] * self.n_species
         active_species: List[int] = active.tolist()
         for s in active_species:
             present[s] = True
-        scripted = torch.jit.is_scripting()
-        if scripted and key in self._first_layers:
-            return self._first_layers[key]
         out: List[torch.Tensor] = []
         for e, network in enumerate(self.networks):
             if present[e]:
@@ -518,7 +517,5 @@ class AniModel(DescriptorModel):
             else:
                 out.append(torch.empty(0, dtype=self.energy_offset.dtype))
         if scripted:
-            if len(self._first_layers) >= 32:  # bounded: a long run meets few species sets
-                self._first_layers.clear()
-            self._first_layers[key] = out
+            _keep_per_species_set(self._first_layers, key, out)
         return out
