@@ -555,6 +555,7 @@ struct Workspace {
   std::vector<int64_t> selected;
   std::vector<T> sx, sy, sz, sinv_r, sF, sD;  // the selected k's geometry and factors
   std::vector<T> gx, gy, gz, q;
+  std::vector<T> pair_u, pair_vj, pair_vk;  // multi-seed VJP: per-pair geometry of one j
   std::vector<T> jacobian;  // multi-seed VJP: [rows, 3, n + kPad], d(column)/d(neighbour vector)
   std::vector<T> seeds;     // multi-seed VJP: one block of seeds, [rows, block]
 };
@@ -620,7 +621,11 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
   // scalar remainder loop runs.
   constexpr int64_t kLanes = 32 / sizeof(T);
   constexpr int64_t kPad = 16;  // >= kLanes, and whole 64-byte reads past an array's end stay inside
-  const auto round_up = [](int64_t count) { return (count + kLanes - 1) / kLanes * kLanes; };
+  // The multi-seed pass builds its Jacobian rows on whole kWideBytes vectors
+  // (64 bytes with AVX-512): its pair counts are rounded to those.
+  constexpr int64_t kRound = kJacobian ? std::max<int64_t>(kLanes, kWideBytes / sizeof(T)) : kLanes;
+  static_assert(kPad >= kRound, "padding must hold a whole rounded vector");
+  const auto round_up = [](int64_t count) { return (count + kRound - 1) / kRound * kRound; };
 
   // The edge output is not zeroed by the caller: each centre zeroes its own edges
   // (grouped by centre, contiguous also in the [E, n_seeds, 3] layout) while they
@@ -747,6 +752,9 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
       // the k of a block are contiguous.
       if (!cp.pairs.empty()) {
         for (auto* v : {&w.cos_t, &w.theta, &w.r3, &w.inv_r3, &w.sx, &w.sy, &w.sz, &w.sinv_r}) v->resize(ws);
+        if constexpr (kJacobian) {
+          for (auto* v : {&w.pair_u, &w.pair_vj, &w.pair_vk}) v->resize(ws);
+        }
         w.selected.resize(ws);
         w.sF.resize(cp.max_slots * ws);
         if (kGrad) w.sD.resize(cp.max_slots * ws);
@@ -881,7 +889,19 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
           } else if constexpr (kJacobian) {
             // Each function's own gradient (the single-seed coefficients c0..c3
             // below without the seed) into its Jacobian row, at j and at every k.
+            // With c0 = fa X, c1 = da Y, c2 = fa Z, c3 = fa W (X = dA Fb R, Y = A Fb R,
+            // Z = A Db R, W = A Fb dR; R = 1, dR = 0 for wide functions); the geometry
+            // factors that do not depend on the function are formed once per j.
             const T inv_ra2 = inv_ra * inv_ra;
+            T* __restrict u = w.pair_u.data();    // 1 / (ra rb)
+            T* __restrict vj = w.pair_vj.data();  // cos / ra^2
+            T* __restrict vk = w.pair_vk.data();  // cos / rb^2
+#pragma omp simd
+            for (int64_t k = 0; k < nk; ++k) {
+              u[k] = inv_ra * inv_rb[k];
+              vj[k] = cos_t[k] * inv_ra2;
+              vk[k] = cos_t[k] * (inv_rb[k] * inv_rb[k]);
+            }
             for (const auto& term : block.terms) {
               const T fa = term.norm * Fa_all[term.slot_a * stride_a + jj];
               const T da = term.norm * Da_all[term.slot_a * stride_a + jj];
@@ -895,32 +915,51 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
               T* __restrict jx = jacobian_row(term.row, 0);
               T* __restrict jy = jacobian_row(term.row, 1);
               T* __restrict jz = jacobian_row(term.row, 2);
-              T sa = T(0), sx = T(0), sy = T(0), sz = T(0);
+              // Whole vectors of kRound lanes (nk is a multiple): the sums for j
+              // stay three vectors, reduced once per function; k ranges are short,
+              // and five reductions per j and function cost as much as the loop.
+              using V = Lanes<T, kWideBytes>;
+              constexpr int64_t kVector = kWideBytes / sizeof(T);
+              static_assert(kRound % kVector == 0, "pair counts are whole vectors");
+              V gx = V(), gy = V(), gz = V();
               const auto accumulate = [&](auto narrow) {
                 constexpr bool kNarrow = decltype(narrow)::value;
-#pragma omp simd reduction(+ : sa, sx, sy, sz)
-                for (int64_t k = 0; k < nk; ++k) {
-                  const T r3k = kNarrow ? R[k] : T(1);
-                  const T c0 = fa * dA[k] * Fb[k] * r3k;
-                  const T c1 = da * A[k] * Fb[k] * r3k;
-                  const T c2 = fa * A[k] * Db[k] * r3k;
-                  const T c3 = kNarrow ? fa * A[k] * Fb[k] * dR[k] : T(0);
-                  const T cross = c0 * (inv_ra * inv_rb[k]) - c3;
-                  sa += -c0 * cos_t[k] * inv_ra2 + c1 + c3;
-                  sx += cross * bx[k];
-                  sy += cross * by[k];
-                  sz += cross * bz[k];
-                  const T own = -c0 * cos_t[k] * inv_rb[k] * inv_rb[k] + c2 + c3;
-                  jx[kb + k] += own * bx[k] + cross * ax;
-                  jy[kb + k] += own * by[k] + cross * ay;
-                  jz[kb + k] += own * bz[k] + cross * az;
+                for (int64_t k = 0; k < nk; k += kVector) {
+                  const V a = load_lanes<T, kWideBytes>(A + k), da_k = load_lanes<T, kWideBytes>(dA + k);
+                  const V fb = load_lanes<T, kWideBytes>(Fb + k), db = load_lanes<T, kWideBytes>(Db + k);
+                  const V AFb = a * fb;
+                  V X = da_k * fb, Y = AFb, Z = a * db, W = V();
+                  if constexpr (kNarrow) {
+                    const V r = load_lanes<T, kWideBytes>(R + k);
+                    X *= r;
+                    Y *= r;
+                    Z *= r;
+                    W = AFb * load_lanes<T, kWideBytes>(dR + k);
+                  }
+                  const V cross_f = fa * (X * load_lanes<T, kWideBytes>(u + k) - W);     // c0 / (ra rb) - c3
+                  const V own_f = fa * (Z + W - X * load_lanes<T, kWideBytes>(vk + k));  // -c0 cos / rb^2 + c2 + c3
+                  const V sa = fa * (W - X * load_lanes<T, kWideBytes>(vj + k)) + da * Y;  // -c0 cos / ra^2 + c1 + c3
+                  const V vbx = load_lanes<T, kWideBytes>(bx + k), vby = load_lanes<T, kWideBytes>(by + k),
+                          vbz = load_lanes<T, kWideBytes>(bz + k);
+                  gx += sa * ax + cross_f * vbx;
+                  gy += sa * ay + cross_f * vby;
+                  gz += sa * az + cross_f * vbz;
+                  store_lanes(jx + kb + k, load_lanes<T, kWideBytes>(jx + kb + k) + own_f * vbx + cross_f * ax);
+                  store_lanes(jy + kb + k, load_lanes<T, kWideBytes>(jy + kb + k) + own_f * vby + cross_f * ay);
+                  store_lanes(jz + kb + k, load_lanes<T, kWideBytes>(jz + kb + k) + own_f * vbz + cross_f * az);
                 }
               };
               if (R != nullptr) accumulate(std::true_type());
               else accumulate(std::false_type());
-              jx[j] += sa * ax + sx;
-              jy[j] += sa * ay + sy;
-              jz[j] += sa * az + sz;
+              T sx = T(0), sy = T(0), sz = T(0);
+              for (int64_t l = 0; l < kVector; ++l) {
+                sx += gx[l];
+                sy += gy[l];
+                sz += gz[l];
+              }
+              jx[j] += sx;
+              jy[j] += sy;
+              jz[j] += sz;
             }
           } else {
             // This j's functions with a non-zero seed: their scalars once.
