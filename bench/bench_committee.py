@@ -90,8 +90,9 @@ class N2p2Committee(StackedCommittee):
 
     def _member_energies(self, g: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         out: List[torch.Tensor] = []
+        copies: List[torch.Tensor] = g.unbind(0) if g.dim() == 3 else []  # one stacked backward, as ElementCommittee
         for m, member in enumerate(self.members):
-            out.append(member._energies(g[m] if g.dim() == 3 else g, species, None)[0])
+            out.append(member._energies(copies[m] if g.dim() == 3 else g, species, None)[0])
         return torch.stack(out)
 
     def forward(
