@@ -543,6 +543,14 @@ struct ActiveTerm {
   int term;     // index into the block's terms
 };
 
+// One angular function's data for the Jacobian rows of the current j.
+template <typename T>
+struct JacobianTerm {
+  T fa, da;                                   // norm x F_a(r_ij), and with F_a's derivative
+  const T *Fb, *Db, *A, *dA, *R, *dR;        // its factors over the k (R, dR null: wide)
+  T* j;                                       // its Jacobian row (component x; y, z follow)
+};
+
 template <typename T>
 struct Workspace {
   std::vector<T> x, y, z, r, inv_r;
@@ -556,6 +564,7 @@ struct Workspace {
   std::vector<T> sx, sy, sz, sinv_r, sF, sD;  // the selected k's geometry and factors
   std::vector<T> gx, gy, gz, q;
   std::vector<T> pair_u, pair_vj, pair_vk;  // multi-seed VJP: per-pair geometry of one j
+  std::vector<JacobianTerm<T>> jacobian_terms;  // multi-seed VJP: a block's functions for one j
   std::vector<T> jacobian;  // multi-seed VJP: [rows, 3, n + kPad], d(column)/d(neighbour vector)
   std::vector<T> seeds;     // multi-seed VJP: one block of seeds, [rows, block]
 };
@@ -902,64 +911,94 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
               vj[k] = cos_t[k] * inv_ra2;
               vk[k] = cos_t[k] * (inv_rb[k] * inv_rb[k]);
             }
+            // This j's functions with a non-zero factor, then two at a time over
+            // the k (the pair geometry loaded once for both, two independent
+            // chains of arithmetic; narrow and wide ones apart).
+            if (w.jacobian_terms.size() < block.terms.size()) w.jacobian_terms.resize(block.terms.size());
+            int count = 0;
             for (const auto& term : block.terms) {
               const T fa = term.norm * Fa_all[term.slot_a * stride_a + jj];
               const T da = term.norm * Da_all[term.slot_a * stride_a + jj];
               if (fa == T(0) && da == T(0)) continue;
-              const T* __restrict Fb = Fb_base + term.slot_b * fb_stride;
-              const T* __restrict Db = Db_base + term.slot_b * fb_stride;
-              const T* __restrict A = w.A.data() + term.angle * ws;
-              const T* __restrict dA = w.dA.data() + term.angle * ws;
-              const T* __restrict R = term.r3 >= 0 ? w.R3.data() + term.r3 * ws : nullptr;
-              const T* __restrict dR = term.r3 >= 0 ? w.dR3.data() + term.r3 * ws : nullptr;
-              T* __restrict jx = jacobian_row(term.row, 0);
-              T* __restrict jy = jacobian_row(term.row, 1);
-              T* __restrict jz = jacobian_row(term.row, 2);
-              // Whole vectors of kRound lanes (nk is a multiple): the sums for j
-              // stay three vectors, reduced once per function; k ranges are short,
-              // and five reductions per j and function cost as much as the loop.
-              using V = Lanes<T, kWideBytes>;
-              constexpr int64_t kVector = kWideBytes / sizeof(T);
-              static_assert(kRound % kVector == 0, "pair counts are whole vectors");
-              V gx = V(), gy = V(), gz = V();
-              const auto accumulate = [&](auto narrow) {
-                constexpr bool kNarrow = decltype(narrow)::value;
-                for (int64_t k = 0; k < nk; k += kVector) {
-                  const V a = load_lanes<T, kWideBytes>(A + k), da_k = load_lanes<T, kWideBytes>(dA + k);
-                  const V fb = load_lanes<T, kWideBytes>(Fb + k), db = load_lanes<T, kWideBytes>(Db + k);
+              JacobianTerm<T>& t = w.jacobian_terms[count++];
+              t.fa = fa;
+              t.da = da;
+              t.Fb = Fb_base + term.slot_b * fb_stride;
+              t.Db = Db_base + term.slot_b * fb_stride;
+              t.A = w.A.data() + term.angle * ws;
+              t.dA = w.dA.data() + term.angle * ws;
+              t.R = term.r3 >= 0 ? w.R3.data() + term.r3 * ws : nullptr;
+              t.dR = term.r3 >= 0 ? w.dR3.data() + term.r3 * ws : nullptr;
+              t.j = jacobian_row(term.row, 0);
+            }
+            // Whole vectors of kRound lanes (nk is a multiple): the sums for j
+            // stay vectors, reduced once per function; k ranges are short, and
+            // five scalar reductions per j and function cost as much as the loop.
+            using V = Lanes<T, kWideBytes>;
+            constexpr int64_t kVector = kWideBytes / sizeof(T);
+            static_assert(kRound % kVector == 0, "pair counts are whole vectors");
+            const auto build = [&](auto narrow_tag, auto count_tag, const JacobianTerm<T>* terms) {
+              constexpr bool kNarrow = decltype(narrow_tag)::value;
+              constexpr int kTerms = decltype(count_tag)::value;
+              V gx[kTerms], gy[kTerms], gz[kTerms];
+              for (int p = 0; p < kTerms; ++p) gx[p] = gy[p] = gz[p] = V();
+              for (int64_t k = 0; k < nk; k += kVector) {
+                const V vu = load_lanes<T, kWideBytes>(u + k), vvj = load_lanes<T, kWideBytes>(vj + k),
+                        vvk = load_lanes<T, kWideBytes>(vk + k);
+                const V vbx = load_lanes<T, kWideBytes>(bx + k), vby = load_lanes<T, kWideBytes>(by + k),
+                        vbz = load_lanes<T, kWideBytes>(bz + k);
+                for (int p = 0; p < kTerms; ++p) {
+                  const JacobianTerm<T>& t = terms[p];
+                  const V a = load_lanes<T, kWideBytes>(t.A + k), da_k = load_lanes<T, kWideBytes>(t.dA + k);
+                  const V fb = load_lanes<T, kWideBytes>(t.Fb + k), db = load_lanes<T, kWideBytes>(t.Db + k);
                   const V AFb = a * fb;
                   V X = da_k * fb, Y = AFb, Z = a * db, W = V();
                   if constexpr (kNarrow) {
-                    const V r = load_lanes<T, kWideBytes>(R + k);
+                    const V r = load_lanes<T, kWideBytes>(t.R + k);
                     X *= r;
                     Y *= r;
                     Z *= r;
-                    W = AFb * load_lanes<T, kWideBytes>(dR + k);
+                    W = AFb * load_lanes<T, kWideBytes>(t.dR + k);
                   }
-                  const V cross_f = fa * (X * load_lanes<T, kWideBytes>(u + k) - W);     // c0 / (ra rb) - c3
-                  const V own_f = fa * (Z + W - X * load_lanes<T, kWideBytes>(vk + k));  // -c0 cos / rb^2 + c2 + c3
-                  const V sa = fa * (W - X * load_lanes<T, kWideBytes>(vj + k)) + da * Y;  // -c0 cos / ra^2 + c1 + c3
-                  const V vbx = load_lanes<T, kWideBytes>(bx + k), vby = load_lanes<T, kWideBytes>(by + k),
-                          vbz = load_lanes<T, kWideBytes>(bz + k);
-                  gx += sa * ax + cross_f * vbx;
-                  gy += sa * ay + cross_f * vby;
-                  gz += sa * az + cross_f * vbz;
-                  store_lanes(jx + kb + k, load_lanes<T, kWideBytes>(jx + kb + k) + own_f * vbx + cross_f * ax);
-                  store_lanes(jy + kb + k, load_lanes<T, kWideBytes>(jy + kb + k) + own_f * vby + cross_f * ay);
-                  store_lanes(jz + kb + k, load_lanes<T, kWideBytes>(jz + kb + k) + own_f * vbz + cross_f * az);
+                  const V cross_f = t.fa * (X * vu - W);      // c0 / (ra rb) - c3
+                  const V own_f = t.fa * (Z + W - X * vvk);   // -c0 cos / rb^2 + c2 + c3
+                  const V sa = t.fa * (W - X * vvj) + t.da * Y;  // -c0 cos / ra^2 + c1 + c3
+                  gx[p] += sa * ax + cross_f * vbx;
+                  gy[p] += sa * ay + cross_f * vby;
+                  gz[p] += sa * az + cross_f * vbz;
+                  T* __restrict jx = t.j + kb + k;
+                  T* __restrict jy = jx + ldj;
+                  T* __restrict jz = jy + ldj;
+                  store_lanes(jx, load_lanes<T, kWideBytes>(jx) + own_f * vbx + cross_f * ax);
+                  store_lanes(jy, load_lanes<T, kWideBytes>(jy) + own_f * vby + cross_f * ay);
+                  store_lanes(jz, load_lanes<T, kWideBytes>(jz) + own_f * vbz + cross_f * az);
                 }
-              };
-              if (R != nullptr) accumulate(std::true_type());
-              else accumulate(std::false_type());
-              T sx = T(0), sy = T(0), sz = T(0);
-              for (int64_t l = 0; l < kVector; ++l) {
-                sx += gx[l];
-                sy += gy[l];
-                sz += gz[l];
               }
-              jx[j] += sx;
-              jy[j] += sy;
-              jz[j] += sz;
+              for (int p = 0; p < kTerms; ++p) {
+                T sx = T(0), sy = T(0), sz = T(0);
+                for (int64_t l = 0; l < kVector; ++l) {
+                  sx += gx[p][l];
+                  sy += gy[p][l];
+                  sz += gz[p][l];
+                }
+                T* jr = terms[p].j;
+                jr[j] += sx;
+                jr[ldj + j] += sy;
+                jr[2 * ldj + j] += sz;
+              }
+            };
+            using One = std::integral_constant<int, 1>;
+            using Two = std::integral_constant<int, 2>;
+            for (int q = 0; q < count;) {
+              const JacobianTerm<T>* t = w.jacobian_terms.data() + q;
+              const bool narrow = t[0].R != nullptr;
+              const bool pair = q + 1 < count && (t[1].R != nullptr) == narrow;
+              if (narrow) {
+                pair ? build(std::true_type(), Two(), t) : build(std::true_type(), One(), t);
+              } else {
+                pair ? build(std::false_type(), Two(), t) : build(std::false_type(), One(), t);
+              }
+              q += pair ? 2 : 1;
             }
           } else {
             // This j's functions with a non-zero seed: their scalars once.
