@@ -24,8 +24,14 @@ namespace nnpkit {
 // the same layouts. A small molecule's products are bound by reading the weights
 // (they come from memory on every call), and the few-row kernels read these at
 // half the bytes, widening them exactly in registers: the same numbers.
+//
+// aev_columns (optional, int64 [D_e]): the AEV columns this element's first layer
+// reads, when fewer than the AEV's (a molecule with one N atom: no N-N pair block
+// for any centre, no N-x blocks for the N centre); first_weight is then [D_e, M*h1]
+// and the element's AEV gradient is zero in the other columns.
 struct AniElementNetworks {
   torch::Tensor first_weight, first_bias;
+  torch::Tensor aev_columns;
   std::vector<torch::Tensor> weights, biases;
   torch::Tensor narrow_first_weight;
   std::vector<torch::Tensor> narrow_weights;

@@ -279,11 +279,13 @@ void member_networks_few_rows(const AniElementNetworks& net, int64_t m, const T*
   }
 }
 
-// An element's layers as saved for the backward (its rows' AEV first), and back.
+// An element's layers as saved for the backward (its rows' AEV and its AEV columns
+// first), and back.
 void save_element(std::vector<torch::Tensor>& saved, const torch::Tensor& index, const torch::Tensor& x,
                   const AniElementNetworks& net) {
   saved.push_back(index);
   saved.push_back(x);
+  saved.push_back(net.aev_columns.defined() ? net.aev_columns : torch::Tensor());
   saved.push_back(net.first_weight);
   saved.push_back(net.first_bias);
   for (size_t l = 0; l < net.weights.size(); ++l) {
@@ -294,13 +296,22 @@ void save_element(std::vector<torch::Tensor>& saved, const torch::Tensor& index,
 
 AniElementNetworks load_element(const std::vector<torch::Tensor>& saved, size_t begin, size_t count) {
   AniElementNetworks net;
-  net.first_weight = saved[begin + 2];
-  net.first_bias = saved[begin + 3];
-  for (size_t k = begin + 4; k + 1 < begin + count; k += 2) {
+  net.aev_columns = saved[begin + 2];
+  net.first_weight = saved[begin + 3];
+  net.first_bias = saved[begin + 4];
+  for (size_t k = begin + 5; k + 1 < begin + count; k += 2) {
     net.weights.push_back(saved[k]);
     net.biases.push_back(saved[k + 1]);
   }
   return net;
+}
+
+// An element's AEV gradient [..., n_e, D_e] over its columns, as [..., n_e, width].
+torch::Tensor on_all_columns(const torch::Tensor& gradient, const torch::Tensor& columns, int64_t width) {
+  if (!columns.defined()) return gradient;
+  auto sizes = gradient.sizes().vec();
+  sizes.back() = width;
+  return torch::zeros(sizes, gradient.options()).index_copy_(gradient.dim() - 1, columns, gradient);
 }
 
 // The forward also takes the networks' gradient to the AEV, element by element,
@@ -326,7 +337,16 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
     int64_t n_members = -1;
     for (int64_t e = 0; e < n_elements; ++e) {
       if (rows[e].empty()) continue;
-      check_element(elements[e], e, width, aev);
+      const auto& columns = elements[e].aev_columns;
+      if (columns.defined()) {
+        TORCH_CHECK(columns.dim() == 1 && columns.scalar_type() == torch::kInt64 && columns.numel() <= width,
+                    "ani_networks: element ", e, ": aev_columns must be int64 [D_e] with D_e <= ", width);
+        if (columns.numel() > 0) {
+          TORCH_CHECK(columns.min().item<int64_t>() >= 0 && columns.max().item<int64_t>() < width,
+                      "ani_networks: element ", e, ": aev_columns outside 0..", width - 1);
+        }
+      }
+      check_element(elements[e], e, columns.defined() ? columns.numel() : width, aev);
       const int64_t m = elements[e].first_bias.size(0);
       TORCH_CHECK(n_members < 0 || n_members == m, "ani_networks: elements have different committee sizes");
       n_members = m;
@@ -356,12 +376,14 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
       const AniElementNetworks& net = elements[e];
       const int64_t n_e = static_cast<int64_t>(rows[e].size());
       const auto index = torch::tensor(rows[e], torch::kInt64);
-      const auto x = aev.index_select(0, index);
+      const auto& columns = net.aev_columns;
+      const auto x = columns.defined() ? aev.index_select(0, index).index_select(1, columns) : aev.index_select(0, index);
+      const int64_t width_e = x.size(1);
       auto element_energies = torch::empty({n_members, n_e}, aev.options());
       torch::Tensor rows_gradient;
       if (keep_for_backward) {
-        rows_gradient = member_copies ? torch::empty({n_members, n_e, width}, aev.options())
-                                      : torch::empty({n_e, width}, aev.options());
+        rows_gradient = member_copies ? torch::empty({n_members, n_e, width_e}, aev.options())
+                                      : torch::empty({n_e, width_e}, aev.options());
       }
       if (n_e <= kThinRows && contiguous_layers(net)) {
         AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "ani_networks_few_rows", [&] {
@@ -369,10 +391,10 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
           const auto members = [&](auto weight_tag) {
             for (int64_t m = 0; m < n_members; ++m) {
               scalar_t* rows_m = keep_for_backward
-                                     ? rows_gradient.data_ptr<scalar_t>() + (member_copies ? m * n_e * width : 0)
+                                     ? rows_gradient.data_ptr<scalar_t>() + (member_copies ? m * n_e * width_e : 0)
                                      : nullptr;
               member_networks_few_rows<scalar_t, decltype(weight_tag)>(
-                  net, m, x.data_ptr<scalar_t>(), n_e, width, scalar_t(celu_alpha),
+                  net, m, x.data_ptr<scalar_t>(), n_e, width_e, scalar_t(celu_alpha),
                   element_energies.data_ptr<scalar_t>() + m * n_e, rows_m, !member_copies && m > 0, scratch);
             }
           };
@@ -391,7 +413,7 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
       }
       energies.index_copy_(1, index, element_energies + self[e]);
       if (keep_for_backward) {
-        jacobian.index_copy_(member_copies ? 1 : 0, index, rows_gradient);
+        jacobian.index_copy_(member_copies ? 1 : 0, index, on_all_columns(rows_gradient, columns, width));
         const size_t before = saved.size();
         save_element(saved, index, x, net);
         saved_counts.push_back(static_cast<int64_t>(saved.size() - before));
@@ -446,7 +468,7 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
         member_networks(net, m, x, alpha, energies, member_rows, false);
         rows_gradient.addcmul_(member_rows, element_seed.select(0, m).unsqueeze(1));
       }
-      grad_aev.index_copy_(0, index, rows_gradient);
+      grad_aev.index_copy_(0, index, on_all_columns(rows_gradient, net.aev_columns, shape.back()));
       begin += static_cast<size_t>(count);
     }
     return {grad_aev, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
@@ -467,12 +489,17 @@ void check_narrow_copy(const torch::Tensor& narrow, const torch::Tensor& weight,
 // biases (first layer [D, M*h1] and [M, h1], then [M, out, in] and [M, out]);
 // n_layers[e] = 0 for an element without networks here. narrow_weights: none, or
 // one per weight: its float32 copy, or an empty tensor (an element takes its
-// narrow copies only when all its layers have one).
+// narrow copies only when all its layers have one). aev_columns: none, or one per
+// element: the AEV columns its first layer reads (an empty tensor: all of them).
 torch::Tensor ani_networks_op(const torch::Tensor& aev, const torch::Tensor& row_species, int64_t n_atoms,
                               std::vector<torch::Tensor> weights, std::vector<torch::Tensor> biases,
                               std::vector<int64_t> n_layers, const torch::Tensor& self_energies, double celu_alpha,
-                              const std::optional<std::vector<torch::Tensor>>& narrow_given) {
+                              const std::optional<std::vector<torch::Tensor>>& narrow_given,
+                              const std::optional<std::vector<torch::Tensor>>& columns_given) {
   const std::vector<torch::Tensor> narrow_weights = narrow_given.value_or(std::vector<torch::Tensor>{});
+  const std::vector<torch::Tensor> aev_columns = columns_given.value_or(std::vector<torch::Tensor>{});
+  TORCH_CHECK(aev_columns.empty() || aev_columns.size() == n_layers.size(), "ani_networks: ", aev_columns.size(),
+              " AEV column lists for ", n_layers.size(), " elements (give none or one each)");
   TORCH_CHECK(weights.size() == biases.size(), "ani_networks: need as many biases as weights");
   TORCH_CHECK(narrow_weights.empty() || narrow_weights.size() == weights.size(), "ani_networks: ",
               narrow_weights.size(), " narrow weights for ", weights.size(), " weights (give none or one each)");
@@ -484,6 +511,7 @@ torch::Tensor ani_networks_op(const torch::Tensor& aev, const torch::Tensor& row
                 n_layers[e], " layers (need 2 or more, and that many weights)");
     elements[e].first_weight = weights[k];
     elements[e].first_bias = biases[k];
+    if (!aev_columns.empty() && aev_columns[e].numel() > 0) elements[e].aev_columns = aev_columns[e];
     for (int64_t l = 1; l < n_layers[e]; ++l) {
       elements[e].weights.push_back(weights[k + l]);
       elements[e].biases.push_back(biases[k + l]);
@@ -520,7 +548,7 @@ torch::Tensor ani_networks(const torch::Tensor& aev, const torch::Tensor& row_sp
 TORCH_LIBRARY_FRAGMENT(nnpkit, m) {
   m.def(
       "ani_networks(Tensor aev, Tensor row_species, int n_atoms, Tensor[] weights, Tensor[] biases, int[] n_layers, "
-      "Tensor self_energies, float celu_alpha, Tensor[]? narrow_weights=None) -> Tensor",
+      "Tensor self_energies, float celu_alpha, Tensor[]? narrow_weights=None, Tensor[]? aev_columns=None) -> Tensor",
       &ani_networks_op);
 }
 

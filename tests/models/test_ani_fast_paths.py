@@ -375,3 +375,68 @@ def test_model_files_keep_narrow_copies_of_float32_valued_weights(tmp_path):
         assert all(t.dtype == torch.float32 for t in copies)
         assert all(t.numel() > 0 for t in copies) == rounded
         assert all(t.numel() == 0 for t in copies) == (not rounded)
+
+
+def lone_atom_molecules():
+    """Acetamide (one N, one O) and the seven-element cluster (one N, O, S, F, Cl each)."""
+    from ase.build import molecule
+
+    acetamide = molecule("CH3CONH2")
+    acetamide.rattle(0.03, seed=4)
+    return {"acetamide": acetamide, "molecules, all seven": molecule_cluster()}
+
+
+@pytest.mark.parametrize("rounded", [True, False], ids=["float32 copies", "float64 weights"])
+def test_first_layers_skip_the_pair_blocks_no_centre_can_have(tmp_path, rounded):
+    """With one atom of a species, no centre has a pair block of two of them and its own
+    centre no block with it at all: a scripted model's first layers skip those AEV
+    columns (per element, kept per species counts). Energies and gradients, and each
+    member's gradient from member copies, equal the plain networks'. In a periodic cell
+    whose images give each of two atoms of a species neighbours of its own kind, those
+    columns are not zero and the call keeps them all (same numbers)."""
+    model = seven_element_model(committee_size=2, hidden=(19, 10))
+    if rounded:
+        float32_valued(model)
+    scripted = torch.jit.load(str(nnpkit.export(model, tmp_path / "m.pt", energy_unit="Hartree")))
+    for parameter in scripted.parameters():
+        parameter.requires_grad_(False)
+    inner = scripted.model if hasattr(scripted, "model") else scripted
+    structures = {**lone_atom_molecules(), "periodic, all seven": periodic_structure(NUMBERS)}
+    for name, atoms in structures.items():
+        species, edge_index, vectors = edges(atoms)
+        v = vectors.clone().requires_grad_(True)
+        reference = plain_energies(model, species, edge_index, v, len(atoms))
+        member_grads = [torch.autograd.grad(reference[m].sum(), v, retain_graph=True)[0] for m in range(2)]
+        v = vectors.clone().requires_grad_(True)
+        got = scripted(species, edge_index, v, len(atoms))
+        (grad,) = torch.autograd.grad(got.sum(), v)
+        torch.testing.assert_close(got, reference.detach(), rtol=1e-12, atol=1e-12, msg=name)
+        torch.testing.assert_close(grad, sum(member_grads), rtol=1e-12, atol=1e-12, msg=name)
+        copies = vectors.unsqueeze(0).expand(2, -1, -1).clone().requires_grad_(True)
+        energies, _ = scripted.forward_members(species, edge_index, copies, len(atoms), False)
+        (copy_grads,) = torch.autograd.grad(energies.sum(), copies)
+        torch.testing.assert_close(energies, reference.detach(), rtol=1e-12, atol=1e-12, msg=name)
+        for m in range(2):
+            torch.testing.assert_close(copy_grads[m], member_grads[m], rtol=1e-12, atol=1e-12, msg=name)
+    layers = list(inner._structural_layers.values())
+    kept = [columns for entry in layers for columns in entry[0] if columns.numel() > 0]
+    assert len(kept) > 0  # some element's first layer dropped columns
+    assert all(first.shape[0] == columns.shape[0]
+               for entry in layers for columns, first in zip(entry[0], entry[2]) if columns.numel() > 0)
+
+
+def test_aev_columns_of_the_operator_are_checked():
+    model = seven_element_model().requires_grad_(False)
+    weights, biases, n_layers = operator_arguments(model)
+    aev = torch.rand(3, PARAMS.length(len(SPECIES)), dtype=torch.float64)
+    args = (aev, torch.zeros(3, dtype=torch.int64), 3, weights, biases, n_layers, model.energy_offset,
+            model.celu_alpha, None)
+    with pytest.raises(RuntimeError, match="AEV column lists for"):
+        torch.ops.nnpkit.ani_networks(*args, [torch.arange(4)])
+    columns = [torch.empty(0, dtype=torch.int64) for _ in SPECIES]
+    columns[0] = torch.arange(5)  # H reads 5 columns, its first layer has all
+    with pytest.raises(RuntimeError, match="first weight must be"):
+        torch.ops.nnpkit.ani_networks(*args, columns)
+    columns[0] = torch.full((aev.shape[1],), aev.shape[1])
+    with pytest.raises(RuntimeError, match="aev_columns outside"):
+        torch.ops.nnpkit.ani_networks(*args, columns)

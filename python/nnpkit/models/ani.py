@@ -304,6 +304,12 @@ class AniModel(DescriptorModel):
     # species into it] (about 50 microseconds of small tensor operations a call, a
     # few per cent of a small molecule's evaluation). Scripted models only.
     _aev_layouts: Dict[int, List[torch.Tensor]]
+    # Per species counts (each capped at 3), for molecules with one or two atoms of a
+    # species: per element the compacted-AEV columns its first layer can read (the
+    # pair blocks no centre of it can have: one N atom gives no N-N block anywhere
+    # and no N-x block for the N centre), those it cannot, and its first layer (and
+    # float32 copy) over the kept ones. Scripted models only.
+    _structural_layers: Dict[int, List[List[torch.Tensor]]]
     n_species: int
     cutoff: float
     interaction_range: float
@@ -345,6 +351,7 @@ class AniModel(DescriptorModel):
         self._narrow_first_layers = {}
         self._narrow_later_layers = {}
         self._aev_layouts = {}
+        self._structural_layers = {}
         self.energy_offset.copy_(torch.tensor([float(e) for e in self_energies], dtype=torch.float64))
         pair_table = torch.zeros(n, n, dtype=torch.int64)
         rows, cols = torch.triu_indices(n, n)
@@ -447,6 +454,13 @@ class AniModel(DescriptorModel):
         key = self._species_set_key(active)
         firsts = self._first_layer_weights(active, columns, key)
         narrow_firsts = self._narrow_first_layer_weights(firsts, key)
+        element_columns: Optional[List[torch.Tensor]] = None
+        structural = self._structural_first_layers(aev, species, active, firsts, narrow_firsts)
+        if structural is not None:
+            element_columns = structural[0]
+            firsts = structural[2]
+            if narrow_firsts is not None:
+                narrow_firsts = structural[3]
         weights: List[torch.Tensor] = []
         biases: List[torch.Tensor] = []
         narrow: List[torch.Tensor] = []
@@ -473,7 +487,99 @@ class AniModel(DescriptorModel):
             self.energy_offset,
             self.celu_alpha,
             narrow if narrow_firsts is not None else None,
+            element_columns,
         )
+
+    def _structural_first_layers(
+        self, aev: torch.Tensor, species: torch.Tensor, active: torch.Tensor, firsts: List[torch.Tensor],
+        narrow_firsts: Optional[List[torch.Tensor]],
+    ) -> Optional[List[List[torch.Tensor]]]:
+        """Where a species has one or two atoms (small molecules), per element the AEV
+        columns its centres can have non-zero ([kept columns per element (empty: all),
+        [a bool [n_species, D'] of the dropped ones], first layers over the kept columns,
+        their float32 copies]), or None
+        (nothing to drop, eager modules, or a dropped column is not zero in this AEV:
+        periodic images of a lone atom). Dropped columns are exactly zero, with zero
+        derivatives: no pair of theirs lies inside the cutoff."""
+        if not torch.jit.is_scripting():
+            return None
+        counts = torch.bincount(species, minlength=self.n_species).clamp(max=3)
+        counts_list: List[int] = counts.tolist()
+        key = 0
+        for s, c in enumerate(counts_list):
+            key += c << (2 * s)
+        if key in self._structural_layers:
+            layers = self._structural_layers[key]
+        else:
+            layers = self._build_structural_layers(counts_list, active, firsts, narrow_firsts)
+            if len(self._structural_layers) >= 32:  # as _keep_per_species_set (typed for flat lists)
+                self._structural_layers.clear()
+            self._structural_layers[key] = layers
+        if len(layers) == 0:
+            return None
+        # Periodic images can give a lone atom neighbours of its own species: then the
+        # dropped columns are not zero, and this call keeps all of them.
+        rows = aev if aev.dim() == 2 else aev[0]
+        dropped = layers[1][0].index_select(0, species[: rows.shape[0]])  # [n, D'] per row's element
+        if bool(((rows != 0) & dropped).any()):
+            return None
+        return layers
+
+    def _build_structural_layers(
+        self, counts: List[int], active: torch.Tensor, firsts: List[torch.Tensor],
+        narrow_firsts: Optional[List[torch.Tensor]],
+    ) -> List[List[torch.Tensor]]:
+        """:meth:`_structural_first_layers`'s lists for species counts ``counts``
+        (capped at 3); empty when no element can drop a column."""
+        active_species: List[int] = active.tolist()
+        n_active = len(active_species)
+        kept_all: List[torch.Tensor] = []
+        dropped_rows: List[torch.Tensor] = []  # per element: which columns it drops
+        first_all: List[torch.Tensor] = []
+        narrow_all: List[torch.Tensor] = []
+        width = n_active * self.n_radial + n_active * (n_active + 1) // 2 * self.angular_block
+        any_dropped = False
+        for e in range(self.n_species):
+            if firsts[e].numel() == 0:
+                kept_all.append(torch.empty(0, dtype=torch.int64))
+                dropped_rows.append(torch.zeros(width, dtype=torch.bool))
+                first_all.append(firsts[e])
+                narrow_all.append(torch.empty(0, dtype=torch.float32))
+                continue
+            keep: List[bool] = []
+            for a in range(n_active):  # radial blocks, in the compacted AEV's order
+                others = counts[active_species[a]] - (1 if active_species[a] == e else 0)
+                keep.extend([others >= 1] * self.n_radial)
+            for a in range(n_active):  # angular pair blocks (a <= b), triu order
+                for b in range(a, n_active):
+                    sa, sb = active_species[a], active_species[b]
+                    na = counts[sa] - (1 if sa == e else 0)
+                    nb = counts[sb] - (1 if sb == e else 0)
+                    possible = na >= 2 if sa == sb else (na >= 1 and nb >= 1)
+                    keep.extend([possible] * self.angular_block)
+            mask = torch.tensor(keep, dtype=torch.bool)
+            dropped_rows.append(~mask)
+            if bool(mask.all()):
+                kept_all.append(torch.empty(0, dtype=torch.int64))
+                first_all.append(firsts[e])
+                narrow_all.append(narrow_firsts[e] if narrow_firsts is not None else torch.empty(0))
+                continue
+            any_dropped = True
+            kept = torch.nonzero(mask).squeeze(1)
+            kept_all.append(kept)
+            # Rows of the [D', M*h1] first layer, in its layout (the model's [M, h1, D']
+            # seen transposed: the few-row kernels' dot products read contiguous rows).
+            first = firsts[e].t().index_select(1, kept).t()
+            first_all.append(first)
+            if narrow_firsts is not None and narrow_firsts[e].numel() > 0:
+                narrow_all.append(_exact_float32_copy(first))
+            else:
+                narrow_all.append(torch.empty(0, dtype=torch.float32))
+        if not any_dropped:
+            return []
+        # Elements that drop nothing keep their layers; their column lists stay empty (all).
+        device = firsts[0].device
+        return [kept_all, [torch.stack(dropped_rows).to(device)], first_all, narrow_all]
 
     def _species_set_key(self, active: torch.Tensor) -> int:
         """A bit mask of the ``active`` species: the key of the per-species-set caches."""
