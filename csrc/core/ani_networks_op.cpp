@@ -285,7 +285,7 @@ void save_element(std::vector<torch::Tensor>& saved, const torch::Tensor& index,
                   const AniElementNetworks& net) {
   saved.push_back(index);
   saved.push_back(x);
-  saved.push_back(net.aev_columns.defined() ? net.aev_columns : torch::Tensor());
+  saved.push_back(net.aev_columns);
   saved.push_back(net.first_weight);
   saved.push_back(net.first_bias);
   for (size_t l = 0; l < net.weights.size(); ++l) {
@@ -339,12 +339,13 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
       if (rows[e].empty()) continue;
       const auto& columns = elements[e].aev_columns;
       if (columns.defined()) {
-        TORCH_CHECK(columns.dim() == 1 && columns.scalar_type() == torch::kInt64 && columns.numel() <= width,
-                    "ani_networks: element ", e, ": aev_columns must be int64 [D_e] with D_e <= ", width);
-        if (columns.numel() > 0) {
-          TORCH_CHECK(columns.min().item<int64_t>() >= 0 && columns.max().item<int64_t>() < width,
-                      "ani_networks: element ", e, ": aev_columns outside 0..", width - 1);
-        }
+        TORCH_CHECK(columns.dim() == 1 && columns.scalar_type() == torch::kInt64 && columns.is_contiguous() &&
+                        columns.numel() <= width,
+                    "ani_networks: element ", e, ": aev_columns must be contiguous int64 [D_e] with D_e <= ", width);
+        // On the raw values: two tensor reductions per element were a small molecule's overhead.
+        const int64_t* c = columns.data_ptr<int64_t>();
+        TORCH_CHECK(std::all_of(c, c + columns.numel(), [&](int64_t v) { return v >= 0 && v < width; }),
+                    "ani_networks: element ", e, ": aev_columns outside 0..", width - 1);
       }
       check_element(elements[e], e, columns.defined() ? columns.numel() : width, aev);
       const int64_t m = elements[e].first_bias.size(0);

@@ -569,10 +569,9 @@ class AniModel(DescriptorModel):
             kept_all.append(kept)
             # Rows of the [D', M*h1] first layer, in its layout (the model's [M, h1, D']
             # seen transposed: the few-row kernels' dot products read contiguous rows).
-            first = firsts[e].t().index_select(1, kept).t()
-            first_all.append(first)
-            if narrow_firsts is not None and narrow_firsts[e].numel() > 0:
-                narrow_all.append(_exact_float32_copy(first))
+            first_all.append(firsts[e].t().index_select(1, kept).t())
+            if narrow_firsts is not None and narrow_firsts[e].numel() > 0:  # the same rows of the exact copy
+                narrow_all.append(narrow_firsts[e].t().index_select(1, kept).t())
             else:
                 narrow_all.append(torch.empty(0, dtype=torch.float32))
         if not any_dropped:
