@@ -9,9 +9,11 @@
 #include <torch/library.h>
 
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "core/aev_pair_terms.h"
+#include "core/aev_radial_terms.h"
 #include "core/aev_terms.h"
 #include "core/edge_list.h"
 
@@ -50,6 +52,7 @@ struct WorkingParameters {
   std::vector<T> radial_shifts, angular_shifts, cos_sections, sin_sections;
   AniRadialParams<T> radial;
   AniAngularParams<T> angular;
+  GaussianLadder<T> radial_ladder, angular_ladder;  // float64 only (gaussian_ladder.h)
 
   explicit WorkingParameters(const AniAevParameters& p)
       : radial_shifts(p.radial_shifts.begin(), p.radial_shifts.end()),
@@ -71,6 +74,10 @@ struct WorkingParameters {
                                   angular_shifts.data(),
                                   cos_sections.data(),
                                   sin_sections.data()};
+    if constexpr (std::is_same_v<T, double>) {
+      radial_ladder = GaussianLadder<T>(radial_shifts, T(p.radial_eta), T(p.radial_cutoff));
+      angular_ladder = GaussianLadder<T>(angular_shifts, T(p.angular_eta), T(p.angular_cutoff));
+    }
   }
 };
 
@@ -124,48 +131,25 @@ void run_kernel(const Inputs& in, const AniAevParameters& params, int64_t n_cent
 
   at::parallel_for(0, n_centers, 8, [&](int64_t begin, int64_t end) {
     std::vector<AngularNeighbor<T>> close;
-    T value[kAniMaxRadialShifts], dvalue[kAniMaxRadialShifts];
     AniTriplet<T> triplet;
+    AniRadialTerms<T> radial;
     AniPairTerms<T> pairs;
     for (int64_t i = begin; i < end; ++i) {
       T* row = (M == Mode::VectorJacobian) ? nullptr : out_rows + i * width;
       const T* seed_row = (M == Mode::VectorJacobian) ? seed + i * width : nullptr;
-      close.clear();
-      for (int64_t e = offsets[i]; e < offsets[i + 1]; ++e) {
-        const T* a = vec + 3 * e;
-        const T r = std::sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]);
-        TORCH_CHECK(r > T(0), "ani_aev: edge ", e, " has zero length (atoms ", i, " and ", neighbor[e],
-                    " coincide)");
-        if (r >= rp.cutoff) continue;
-        const int s = static_cast<int>(species[neighbor[e]]);
-        if (r < ap.cutoff) {
-          AngularNeighbor<T> n{e, r, T(0), T(0), s};
-          ani_cosine_cutoff<T>(r, ap.cutoff, n.fc, n.dfc);
-          close.push_back(n);
-        }
-        const int64_t column = static_cast<int64_t>(s) * rp.n_shifts;
-        if (M == Mode::Forward) {
-          ani_radial_terms<T>(r, rp, value, nullptr);
-          for (int k = 0; k < rp.n_shifts; ++k) row[column + k] += value[k];
-        } else if (M == Mode::VectorJacobian) {
-          ani_radial_terms<T>(r, rp, value, dvalue);
-          for (int64_t m = 0; m < n_seeds; ++m) {
-            const T* g = seed_row + m * seed_stride + column;
-            T dE_dr = T(0);
-            for (int k = 0; k < rp.n_shifts; ++k) dE_dr += g[k] * dvalue[k];
-            T* out = out_edges + m * out_stride + 3 * e;
-            for (int c = 0; c < 3; ++c) out[c] += dE_dr * a[c] / r;
-          }
-        } else {
-          ani_radial_terms<T>(r, rp, value, dvalue);
-          const T* t = seed + 3 * e;
-          const T dr = (a[0] * t[0] + a[1] * t[1] + a[2] * t[2]) / r;
-          for (int k = 0; k < rp.n_shifts; ++k) row[column + k] += dvalue[k] * dr;
-        }
+      radial.compute(i, offsets[i], offsets[i + 1], vec, neighbor, species, rp, ap, wp.radial_ladder, n_species,
+                     M != Mode::Forward, close);
+      if (M == Mode::Forward) {
+        radial.add_terms(n_species, rp.n_shifts, row);
+      } else if (M == Mode::VectorJacobian) {
+        radial.add_vector_jacobian(n_species, rp.n_shifts, vec, seed_row, seed_stride, n_seeds, out_edges,
+                                   out_stride);
+      } else {
+        radial.add_jacobian_vector(n_species, rp.n_shifts, vec, seed, row);
       }
       // Angular terms: each unordered pair of close neighbours once, all pairs of
       // this centre together (aev_pair_terms.h).
-      pairs.compute(close, vec, ap, n_species, M != Mode::Forward);
+      pairs.compute(close, vec, ap, wp.angular_ladder, n_species, M != Mode::Forward);
       if (M == Mode::Forward) {
         pairs.add_terms(ap, row + radial_length);
       } else if (M == Mode::VectorJacobian) {

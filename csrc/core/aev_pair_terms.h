@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/aev_terms.h"
+#include "core/gaussian_ladder.h"
 #include "core/thin_products.h"
 #include "core/vector_lanes.h"
 
@@ -33,8 +34,9 @@ class AniPairTerms {
 
   // The factors of every pair of close neighbours (vec: the edge vectors), the
   // pairs grouped by their species-pair block of the AEV.
+  // `ladder` (usable or not) evaluates the radial factors of the mean distances.
   void compute(const std::vector<AngularNeighbor<T>>& close, const T* vec, const AniAngularParams<T>& p,
-               int n_species, bool derivatives) {
+               const GaussianLadder<T>& ladder, int n_species, bool derivatives) {
     sort_pairs(close, n_species);
     const int64_t n = n_pairs();
     // Per-factor rows of `stride` >= n pairs, padded so that a vector of lanes
@@ -66,12 +68,23 @@ class AniPairTerms {
     radial_.resize(p.n_shifts * stride);
     dradial_.resize(p.n_shifts * stride);
     const T* __restrict mean = mean_.data();
-    for (int s = 0; s < p.n_shifts; ++s) {
-      T* __restrict value = radial_.data() + s * stride;
-      T* __restrict derivative = dradial_.data() + s * stride;
-      const T shift = p.shifts[s], eta = p.eta;
+    if (ladder.usable()) {
+      ladder.evaluate(mean, stride, stride, radial_.data(), ladder_scratch_);
+      for (int s = 0; derivatives && s < p.n_shifts; ++s) {
+        const T* __restrict value = radial_.data() + s * stride;
+        T* __restrict derivative = dradial_.data() + s * stride;
+        const T shift = p.shifts[s], minus_two_eta = T(-2) * p.eta;
 #pragma omp simd
-      for (int64_t k = 0; k < stride; ++k) ani_mean_distance_factor<T>(mean[k], shift, eta, value[k], derivative[k]);
+        for (int64_t k = 0; k < stride; ++k) derivative[k] = minus_two_eta * (mean[k] - shift) * value[k];
+      }
+    } else {
+      for (int s = 0; s < p.n_shifts; ++s) {
+        T* __restrict value = radial_.data() + s * stride;
+        T* __restrict derivative = dradial_.data() + s * stride;
+        const T shift = p.shifts[s], eta = p.eta;
+#pragma omp simd
+        for (int64_t k = 0; k < stride; ++k) ani_mean_distance_factor<T>(mean[k], shift, eta, value[k], derivative[k]);
+      }
     }
     if (!derivatives) {  // the forward's dot products read R_k fc_a fc_b
       scaled_radial_.resize(p.n_shifts * stride);
@@ -297,6 +310,7 @@ class AniPairTerms {
   std::vector<T> angle_, dangle_;                    // [section][pair]
   std::vector<T> power_, base_;                      // integer Zeta's squarings
   std::vector<T> sums_;                              // VJP: per seed and pair
+  std::vector<T> ladder_scratch_;
 };
 
 }  // namespace nnpkit

@@ -193,6 +193,52 @@ def test_aev_and_its_backward_over_many_pairs_equal_the_reference(zeta):
     assert (vjp32.double() - vjp_ref).abs().max() <= 2e-5 * vjp_ref.abs().max()
 
 
+ANI2X_LIKE = AevParameters(
+    radial_cutoff=5.1,
+    radial_eta=19.7,
+    radial_shifts=tuple(0.8 + 0.26875 * k for k in range(16)),
+    angular_cutoff=3.5,
+    angular_eta=12.5,
+    angular_zeta=14.1,
+    angular_shifts=tuple(0.8 + 0.3375 * k for k in range(8)),
+    angular_sections=(0.39269908, 1.1780972, 1.9634954, 2.7488936),
+)
+
+
+@pytest.mark.parametrize("shifts", ["even", "uneven"])
+def test_gaussian_ladder_equals_the_direct_exponentials(shifts):
+    """In float64 the operator takes evenly spaced shifts' Gaussians by a product
+    recurrence from the middle shift (gaussian_ladder.h), and keeps one exponential
+    per shift where the spacing is uneven; both must equal the term-by-term
+    definition, values and vector-Jacobian product, with ANI-2x's 16 radial and 8
+    angular shifts."""
+    import dataclasses
+
+    params = ANI2X_LIKE
+    if shifts == "uneven":
+        params = dataclasses.replace(
+            params,
+            radial_shifts=params.radial_shifts[:5] + (params.radial_shifts[5] + 0.05,) + params.radial_shifts[6:],
+            angular_shifts=params.angular_shifts[:3] + (params.angular_shifts[3] - 0.04,) + params.angular_shifts[4:],
+        )
+    atoms = dense_cluster(5, n_atoms=9, spacing=1.35)
+    edge_index, vectors = edges_of(atoms, params.radial_cutoff)
+    species = species_of(atoms)
+    n = len(atoms)
+    aev = AniAev(params)
+    v = vectors.clone().requires_grad_(True)
+    out = aev(v, edge_index, species, N_SPECIES, n)
+    v_ref = vectors.clone().requires_grad_(True)
+    ref = reference_aev(v_ref, edge_index, species, N_SPECIES, params)
+    assert ref[:, : N_SPECIES * 16].abs().max() > 0.1 and ref[:, N_SPECIES * 16 :].abs().max() > 0.1
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-13)
+    seed = torch.randn(out.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    (vjp,) = torch.autograd.grad(out, v, seed)
+    (vjp_ref,) = torch.autograd.grad(ref, v_ref, seed)
+    assert vjp_ref.abs().max() > 1.0
+    torch.testing.assert_close(vjp, vjp_ref, rtol=1e-10, atol=1e-12)
+
+
 def random_ani_model(committee_size=3, seed=0, species=("H", "C", "O")):
     g = torch.Generator().manual_seed(seed)
     d = PARAMS.length(len(species))
