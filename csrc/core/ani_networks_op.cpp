@@ -76,18 +76,13 @@ void output_weights_times_celu_derivative(T* __restrict g, const T* __restrict a
 template <typename T>
 void output_layer(const T* __restrict activation, const T* __restrict w, T bias, int64_t rows, int64_t h, T alpha,
                   T* __restrict energies, T* __restrict g) {
-  const T inv_alpha = T(1) / alpha;
   for (int64_t r = 0; r < rows; ++r) {
     const T* __restrict a = activation + r * h;
     T sum = T(0);
 #pragma omp simd reduction(+ : sum)
     for (int64_t k = 0; k < h; ++k) sum += a[k] * w[k];
     energies[r] = sum + bias;
-    if (g != nullptr) {
-      T* __restrict out = g + r * h;
-#pragma omp simd
-      for (int64_t k = 0; k < h; ++k) out[k] = w[k] * std::min(a[k] * inv_alpha + T(1), T(1));
-    }
+    if (g != nullptr) output_weights_times_celu_derivative<T, T>(g + r * h, a, w, 1, h, alpha);
   }
 }
 
