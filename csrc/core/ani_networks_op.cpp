@@ -1,7 +1,7 @@
 // CPU driver of the ANI networks operator: per element and member the forward and,
 // right after it on weights still in cache, a backward that takes CELU's derivative
-// from the kept activations (no autograd graph). Elements with few atoms run on raw
-// pointers (thin_products.h), the others on ATen's products.
+// from the kept activations (no autograd graph). Layers in the layouts the model
+// stores run on raw pointers (ani_member_networks.h), others on ATen's products.
 #include <ATen/Parallel.h>
 #include <torch/autograd.h>
 #include <torch/library.h>
@@ -11,29 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "core/ani_member_networks.h"
 #include "core/ani_networks.h"
-#include "core/thin_products.h"
-#include "core/vector_math.h"
 
 namespace nnpkit {
 namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
-
-// CELU in place, z -> max(0, z) + alpha (exp(min(0, z)/alpha) - 1), with a
-// branch-free exponential the compiler vectorises (ATen's is a scalar call per
-// element, about a tenth of a water box's evaluation).
-template <typename T>
-void celu_values(T* __restrict v, int64_t count, T alpha) {
-  const T inv_a = T(1) / alpha;
-#pragma omp simd
-  for (int64_t k = 0; k < count; ++k) {
-    const T x = v[k];
-    const T negative = alpha * (vexp(std::min(x, T(0)) * inv_a) - T(1));
-    v[k] = x > T(0) ? x : negative;
-  }
-}
 
 void celu_(torch::Tensor& z, double alpha) {
   TORCH_CHECK(z.is_contiguous(), "ani_networks: activations must be contiguous");
@@ -43,47 +28,6 @@ void celu_(torch::Tensor& z, double alpha) {
       celu_values<scalar_t>(v + begin, end - begin, scalar_t(alpha));
     });
   });
-}
-
-// For z <= 0, celu(z) = alpha (exp(z/alpha) - 1), so d celu/dz = exp(z/alpha) =
-// celu(z)/alpha + 1: the backward reads the activations kept from the forward
-// and needs neither a second exponential nor a derivative tensor.
-// min(celu/alpha + 1, 1) is 1 for a > 0 and exp(z/alpha) otherwise: branch-free,
-// so the loop vectorizes (signs are random, a branch would mispredict).
-template <typename T>
-void times_celu_derivative(T* __restrict g, const T* __restrict activation, int64_t count, T alpha) {
-  const T inv_alpha = T(1) / alpha;
-#pragma omp simd
-  for (int64_t k = 0; k < count; ++k) g[k] *= std::min(activation[k] * inv_alpha + T(1), T(1));
-}
-
-// g[r, :] = w * celu'(activation[r, :]): dE/dz of the last hidden layer, the
-// output weights w [h] times CELU's derivative, in one pass (no copy of w per row).
-template <typename T, typename W>
-void output_weights_times_celu_derivative(T* __restrict g, const T* __restrict activation, const W* __restrict w,
-                                          int64_t rows, int64_t h, T alpha) {
-  const T inv_alpha = T(1) / alpha;
-  for (int64_t r = 0; r < rows; ++r) {
-    T* __restrict out = g + r * h;
-    const T* __restrict a = activation + r * h;
-#pragma omp simd
-    for (int64_t k = 0; k < h; ++k) out[k] = T(w[k]) * std::min(a[k] * inv_alpha + T(1), T(1));
-  }
-}
-
-// The output layer of rows x h activations: energies[r] = bias + a[r, :] . w and,
-// with g given, g[r, :] = w * celu'(a[r, :]), reading each row once.
-template <typename T>
-void output_layer(const T* __restrict activation, const T* __restrict w, T bias, int64_t rows, int64_t h, T alpha,
-                  T* __restrict energies, T* __restrict g) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* __restrict a = activation + r * h;
-    T sum = T(0);
-#pragma omp simd reduction(+ : sum)
-    for (int64_t k = 0; k < h; ++k) sum += a[k] * w[k];
-    energies[r] = sum + bias;
-    if (g != nullptr) output_weights_times_celu_derivative<T, T>(g + r * h, a, w, 1, h, alpha);
-  }
 }
 
 void multiply_by_celu_derivative(torch::Tensor& g, const torch::Tensor& activation, double alpha) {
@@ -133,7 +77,7 @@ void check_element(const AniElementNetworks& net, int64_t e, int64_t width, cons
               " has weights of another dtype than the AEV");
 }
 
-// out (+)= [bias +] x w (ATen: elements with many rows; few rows take member_networks_few_rows).
+// out (+)= [bias +] x w (ATen: layers in layouts member_networks_on_pointers does not read).
 void product(torch::Tensor& out, const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias,
              bool accumulate) {
   if (accumulate) {
@@ -193,18 +137,23 @@ void member_networks(const AniElementNetworks& net, int64_t m, const torch::Tens
   product(aev_gradient, g, first.t(), torch::Tensor(), accumulate);
 }
 
-// member_networks for every member of an element: energies [M, n_e]; rows_gradient
-// undefined, [M, n_e, D] (member copies) or [n_e, D] (summed over members). With
-// more than one thread the members are split between the threads, each product
-// single-threaded inside: a water box's products (hundreds of rows, K and N of a
-// few hundred) scaled 1.6x on 2 threads when each was split by MKL, which joins the
-// threads after every one of its 16 products per member. A part's summed gradient
-// goes to its own buffer (the first part's to rows_gradient), added up after.
-void members_on_threads(const AniElementNetworks& net, const torch::Tensor& x, double alpha,
-                        const torch::Tensor& energies, const torch::Tensor& rows_gradient, bool member_copies) {
-  const int64_t n_members = energies.size(0);
+// How many parts an element's members are split into, one per thread (members_on_threads).
+int64_t member_parts(int64_t n_members) {
+  return at::in_parallel_region() ? 1 : std::min<int64_t>(at::get_num_threads(), n_members);
+}
+
+// run_member(p, m, gradient, accumulate) for every member m of an element, in
+// n_parts parts on threads: gradient is undefined (no backward), rows_gradient's
+// [n_e, D] copy of member m (member copies), or part p's buffer for the sum over
+// members, which the first member of a part writes and the others add to. Each
+// product is single-threaded inside: a water box's products (hundreds of rows, K
+// and N of a few hundred) scaled 1.6x on 2 threads when each was split by MKL,
+// which joins the threads after every one of its 16 products per member. The
+// first part's sum goes to rows_gradient, the others' are added to it after.
+template <typename RunMember>
+void members_on_threads(int64_t n_members, int64_t n_parts, const torch::Tensor& rows_gradient, bool member_copies,
+                        const RunMember& run_member) {
   const bool backward = rows_gradient.defined();
-  const int64_t n_parts = at::in_parallel_region() ? 1 : std::min<int64_t>(at::get_num_threads(), n_members);
   std::vector<torch::Tensor> part_gradients(n_parts);
   if (backward && !member_copies) {
     part_gradients[0] = rows_gradient;
@@ -215,7 +164,7 @@ void members_on_threads(const AniElementNetworks& net, const torch::Tensor& x, d
     for (int64_t m = begin; m < end; ++m) {
       torch::Tensor gradient;
       if (backward) gradient = member_copies ? rows_gradient.select(0, m) : part_gradients[p];
-      member_networks(net, m, x, alpha, energies.select(0, m), gradient, !member_copies && m > begin);
+      run_member(p, m, gradient, !member_copies && m > begin);
     }
   };
   if (n_parts == 1) {
@@ -242,97 +191,6 @@ bool contiguous_layers(const AniElementNetworks& net) {
     ok = ok && net.weights[l].is_contiguous() && net.biases[l].is_contiguous();
   }
   return ok;
-}
-
-// Buffers of member_networks_few_rows, reused across members and elements.
-template <typename T>
-struct FewRowScratch {
-  std::vector<T> values;        // activations, two gradient rows, outputs
-  std::vector<const T*> inputs;  // each layer's input activations
-  std::vector<int64_t> widths;   // and their widths
-};
-
-// member_networks for few rows (at most kThinRows, contiguous layers), on raw
-// pointers: a small molecule's 8 members x 4 layers x 4 elements made ~400 tensor
-// views and ~200 allocations per call, a fifth of its time. x [n_e, D];
-// energies [n_e]; aev_gradient [n_e, D] or null. The weights are read as W: T,
-// or float from the element's narrow copies (T double).
-template <typename T, typename W>
-void member_networks_few_rows(const AniElementNetworks& net, int64_t m, const T* x, int64_t n_e, int64_t D, T alpha,
-                              T* energies, T* aev_gradient, bool accumulate, FewRowScratch<T>& scratch) {
-  constexpr bool kNarrow = !std::is_same_v<T, W>;
-  const torch::Tensor& first_weight = kNarrow ? net.narrow_first_weight : net.first_weight;
-  const std::vector<torch::Tensor>& weights = kNarrow ? net.narrow_weights : net.weights;
-  const int64_t h1 = net.first_bias.size(1);
-  const size_t n_layers = weights.size();
-  // Activations of every hidden layer, then two gradient rows of the widest layer.
-  int64_t widest = h1, total = n_e * h1;
-  for (size_t l = 0; l + 1 < n_layers; ++l) {
-    widest = std::max(widest, weights[l].size(1));
-    total += n_e * weights[l].size(1);
-  }
-  scratch.values.resize(total + 2 * n_e * widest + n_e);
-  T* activation = scratch.values.data();
-  T* g = activation + total;
-  T* g_next = g + n_e * widest;
-  T* out = g_next + n_e * widest;  // the last layer's outputs
-
-  // Member m's first layer: entry (k, o) at first[k * s0 + o * s1].
-  const int64_t s0 = first_weight.stride(0), s1 = first_weight.stride(1);
-  const bool first_by_rows = s1 == 1;
-  const W* first = first_weight.data_ptr<W>() + m * h1 * s1;
-  const T* first_bias = net.first_bias.data_ptr<T>() + m * h1;
-  // Each dot-form product prefetches the start of the weights read after it.
-  const auto layer_weights = [&](size_t l) -> const W* {
-    const int64_t n_out = weights[l].size(1), n_in = weights[l].size(2);
-    return weights[l].data_ptr<W>() + m * n_out * n_in;
-  };
-  if (first_by_rows) {
-    thin_times<T, W>(x, D, n_e, D, first, s0, h1, first_bias, activation, h1, false);
-  } else {  // [h1, D] rows contiguous
-    thin_times_transposed<T, W>(x, D, n_e, D, first, s1, h1, first_bias, activation, h1, false, layer_weights(0));
-  }
-  celu_values<T>(activation, n_e * h1, alpha);
-  auto& inputs = scratch.inputs;
-  auto& widths = scratch.widths;
-  inputs.assign(1, activation);
-  widths.assign(1, h1);
-  T* next = activation + n_e * h1;
-  for (size_t l = 0; l < n_layers; ++l) {
-    const int64_t n_out = weights[l].size(1), n_in = weights[l].size(2);
-    const W* w = layer_weights(l);  // [out, in]
-    const T* b = net.biases[l].data_ptr<T>() + m * n_out;
-    T* z = l + 1 < n_layers ? next : out;
-    // The last hidden layer prefetches the next member's first layer (the output
-    // layer's one row is read either way).
-    const W* following = l + 2 < n_layers ? layer_weights(l + 1) : nullptr;
-    if (l + 2 == n_layers && !first_by_rows && m + 1 < net.first_bias.size(0)) following = first + h1 * s1;
-    thin_times_transposed<T, W>(inputs.back(), n_in, n_e, n_in, w, n_in, n_out, b, z, n_out, false, following);
-    if (l + 1 < n_layers) {
-      celu_values<T>(z, n_e * n_out, alpha);
-      inputs.push_back(z);
-      widths.push_back(n_out);
-      next += n_e * n_out;
-    }
-  }
-  for (int64_t r = 0; r < n_e; ++r) energies[r] = out[r];
-  if (aev_gradient == nullptr) return;
-  // dE/dz of the last hidden layer: the output weights times CELU's derivative.
-  const int64_t h_last = widths.back();
-  const W* last = layer_weights(n_layers - 1);
-  output_weights_times_celu_derivative<T, W>(g, inputs.back(), last, n_e, h_last, alpha);
-  for (size_t l = inputs.size() - 1; l >= 1; --l) {
-    const int64_t n_out = widths[l], n_in = widths[l - 1];
-    const W* w = layer_weights(l - 1);  // [out, in]
-    thin_times<T, W>(g, n_out, n_e, n_out, w, n_in, n_in, nullptr, g_next, n_in, false);
-    std::swap(g, g_next);
-    times_celu_derivative<T>(g, inputs[l - 1], n_e * n_in, alpha);
-  }
-  if (first_by_rows) {
-    thin_times_transposed<T, W>(g, h1, n_e, h1, first, s0, D, nullptr, aev_gradient, D, accumulate);
-  } else {
-    thin_times<T, W>(g, h1, n_e, h1, first, s1, D, nullptr, aev_gradient, D, accumulate);
-  }
 }
 
 // An element's layers as saved for the backward (its rows' AEV and its AEV columns
@@ -442,15 +300,16 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
         rows_gradient = member_copies ? torch::empty({n_members, n_e, width_e}, aev.options())
                                       : torch::empty({n_e, width_e}, aev.options());
       }
-      if (n_e <= kThinRows && contiguous_layers(net)) {
+      const bool on_pointers = contiguous_layers(net);
+      if (n_e <= kThinRows && on_pointers) {
         AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "ani_networks_few_rows", [&] {
-          FewRowScratch<scalar_t> scratch;
+          MemberScratch<scalar_t> scratch;
           const auto members = [&](auto weight_tag) {
             for (int64_t m = 0; m < n_members; ++m) {
               scalar_t* rows_m = keep_for_backward
                                      ? rows_gradient.data_ptr<scalar_t>() + (member_copies ? m * n_e * width_e : 0)
                                      : nullptr;
-              member_networks_few_rows<scalar_t, decltype(weight_tag)>(
+              member_networks_on_pointers<scalar_t, decltype(weight_tag)>(
                   net, m, x.data_ptr<scalar_t>(), n_e, width_e, scalar_t(celu_alpha),
                   element_energies.data_ptr<scalar_t>() + m * n_e, rows_m, !member_copies && m > 0, scratch);
             }
@@ -460,8 +319,25 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
           }
           members(scalar_t{});
         });
-      } else {
-        members_on_threads(net, x, celu_alpha, element_energies, rows_gradient, member_copies);
+      } else if (on_pointers) {
+        const int64_t n_parts = member_parts(n_members);
+        AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "ani_networks_many_rows", [&] {
+          std::vector<MemberScratch<scalar_t>> scratch(n_parts);
+          members_on_threads(n_members, n_parts, rows_gradient, member_copies,
+                             [&](int64_t p, int64_t m, const torch::Tensor& gradient, bool accumulate) {
+                               member_networks_on_pointers<scalar_t, scalar_t>(
+                                   net, m, x.data_ptr<scalar_t>(), n_e, width_e, scalar_t(celu_alpha),
+                                   element_energies.data_ptr<scalar_t>() + m * n_e,
+                                   gradient.defined() ? gradient.data_ptr<scalar_t>() : nullptr, accumulate,
+                                   scratch[p]);
+                             });
+        });
+      } else {  // layers in other layouts: ATen's products
+        members_on_threads(n_members, member_parts(n_members), rows_gradient, member_copies,
+                           [&](int64_t, int64_t m, const torch::Tensor& gradient, bool accumulate) {
+                             member_networks(net, m, x, celu_alpha, element_energies.select(0, m), gradient,
+                                             accumulate);
+                           });
       }
       energies.index_copy_(1, index, element_energies + self[e]);
       if (keep_for_backward) {

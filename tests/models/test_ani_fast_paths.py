@@ -335,6 +335,71 @@ def test_narrow_weight_copies_give_the_same_numbers_as_the_float64_weights(hidde
     assert all(_exact_float32_copy(w).numel() == 0 for w in operator_arguments(inexact)[0])
 
 
+def plain_row_energies(model: AniModel, aev: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+    """[M, n] energies of AEV rows, one member and one row at a time (no self energies)."""
+    rows = []
+    for m in range(model.committee_size):
+        row = []
+        for i in range(aev.shape[-2]):
+            x = aev[m, i] if aev.dim() == 3 else aev[i]
+            net = model.networks[int(species[i])]
+            x = celu(x @ net.first_weight[m].T + net.first_bias[m], net.celu_alpha)
+            for layer in net.hidden:
+                x = celu(x @ layer.weight[m].T + layer.bias[m], net.celu_alpha)
+            row.append((x @ net.output.weight[m].T + net.output.bias[m])[0])
+        rows.append(torch.stack(row))
+    return torch.stack(rows)
+
+
+def strided_copy(w: torch.Tensor) -> torch.Tensor:
+    """w's values in memory of the transposed layout (not contiguous): the operator's
+    ATen path."""
+    return w.transpose(-1, -2).contiguous().transpose(-1, -2)
+
+
+@pytest.mark.parametrize("layout", ["model's first layer", "first layer by rows", "strided later layers"])
+@pytest.mark.parametrize("hidden", [(19, 10), (37, 70)], ids=["blocked products", "register blocks with remainders"])
+def test_many_row_products_equal_plain_ones_in_every_weight_layout(layout, hidden):
+    """Elements with more than 8 rows run the register-blocked products on the raw
+    weights (the first layer of the model's [M, h1, D] storage, or [D, M*h1] by rows,
+    copied to rows of outputs where a product reads it transposed); layers in other
+    layouts take ATen's products. Row counts past the 6-row blocks, shared AEV rows
+    (members summed) and member copies (committee statistics), against one member and
+    one row at a time to 1e-12."""
+    model = seven_element_model(hidden=hidden).requires_grad_(False)
+    weights, biases, n_layers = operator_arguments(model)
+    starts = np.cumsum([0] + n_layers[:-1])
+    if layout == "first layer by rows":
+        weights = [w.contiguous() if k in starts else w for k, w in enumerate(weights)]
+        assert weights[0].stride(1) == 1
+    elif layout == "strided later layers":
+        weights = [w if k in starts else strided_copy(w) for k, w in enumerate(weights)]
+        assert not weights[1].is_contiguous()
+    else:
+        assert weights[0].stride(0) == 1
+    g = torch.Generator().manual_seed(4)
+    width = PARAMS.length(len(SPECIES))
+    for n_rows in [9, 23, 61]:
+        species = torch.randint(0, 3, (n_rows,), generator=g)
+        species[:9] = 1  # at least 9 C rows: the many-row path for one element at least
+        base = torch.rand(n_rows, width, generator=g, dtype=torch.float64)
+        for copies in [False, True]:
+            shape = (model.committee_size, n_rows, width) if copies else (n_rows, width)
+            aev = base.expand(shape).clone().requires_grad_(True)
+            got = torch.ops.nnpkit.ani_networks(aev, species, n_rows + 1, weights, biases, n_layers,
+                                                model.energy_offset, model.celu_alpha)
+            seed = torch.randn(got.shape, generator=g, dtype=torch.float64)
+            (grad,) = torch.autograd.grad((got * seed).sum(), aev)
+            plain_aev = aev.detach().clone().requires_grad_(True)
+            reference = plain_row_energies(model, plain_aev, species)
+            (ref_grad,) = torch.autograd.grad((reference * seed[:, :n_rows]).sum(), plain_aev)
+            offsets = model.energy_offset[species]
+            torch.testing.assert_close(got[:, :n_rows] - offsets, reference, rtol=1e-12, atol=1e-12)
+            assert torch.all(got[:, n_rows:] == 0)
+            assert ref_grad.abs().max() > 1e-2
+            torch.testing.assert_close(grad, ref_grad, rtol=1e-12, atol=1e-12)
+
+
 def test_narrow_weight_copies_must_match_their_weights():
     model = float32_valued(seven_element_model()).requires_grad_(False)
     weights, biases, n_layers = operator_arguments(model)

@@ -1,0 +1,216 @@
+// One committee member's CELU network on one element's rows, on raw pointers: the
+// forward, and right after it on weights still in cache a backward that takes
+// CELU's derivative from the kept activations (no autograd graph). Few rows (a
+// small molecule's element) read each weight matrix once for all rows as dot
+// products; many rows (a water box's element) hold blocks of rows x outputs in
+// registers over all of a product's inner dimension (thin_products.h).
+#pragma once
+
+#include <torch/types.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include "core/ani_networks.h"
+#include "core/thin_products.h"
+#include "core/vector_math.h"
+
+namespace nnpkit {
+
+// CELU in place, z -> max(0, z) + alpha (exp(min(0, z)/alpha) - 1), with a
+// branch-free exponential the compiler vectorises (ATen's is a scalar call per
+// element, about a tenth of a water box's evaluation).
+template <typename T>
+void celu_values(T* __restrict v, int64_t count, T alpha) {
+  const T inv_a = T(1) / alpha;
+#pragma omp simd
+  for (int64_t k = 0; k < count; ++k) {
+    const T x = v[k];
+    const T negative = alpha * (vexp(std::min(x, T(0)) * inv_a) - T(1));
+    v[k] = x > T(0) ? x : negative;
+  }
+}
+
+// For z <= 0, celu(z) = alpha (exp(z/alpha) - 1), so d celu/dz = exp(z/alpha) =
+// celu(z)/alpha + 1: the backward reads the activations kept from the forward
+// and needs neither a second exponential nor a derivative tensor.
+// min(celu/alpha + 1, 1) is 1 for a > 0 and exp(z/alpha) otherwise: branch-free,
+// so the loop vectorizes (signs are random, a branch would mispredict).
+template <typename T>
+void times_celu_derivative(T* __restrict g, const T* __restrict activation, int64_t count, T alpha) {
+  const T inv_alpha = T(1) / alpha;
+#pragma omp simd
+  for (int64_t k = 0; k < count; ++k) g[k] *= std::min(activation[k] * inv_alpha + T(1), T(1));
+}
+
+// g[r, :] = w * celu'(activation[r, :]): dE/dz of the last hidden layer, the
+// output weights w [h] times CELU's derivative, in one pass (no copy of w per row).
+template <typename T, typename W>
+void output_weights_times_celu_derivative(T* __restrict g, const T* __restrict activation, const W* __restrict w,
+                                          int64_t rows, int64_t h, T alpha) {
+  const T inv_alpha = T(1) / alpha;
+  for (int64_t r = 0; r < rows; ++r) {
+    T* __restrict out = g + r * h;
+    const T* __restrict a = activation + r * h;
+#pragma omp simd
+    for (int64_t k = 0; k < h; ++k) out[k] = T(w[k]) * std::min(a[k] * inv_alpha + T(1), T(1));
+  }
+}
+
+// The output layer of rows x h activations: energies[r] = bias + a[r, :] . w and,
+// with g given, g[r, :] = w * celu'(a[r, :]), reading each row once.
+template <typename T>
+void output_layer(const T* __restrict activation, const T* __restrict w, T bias, int64_t rows, int64_t h, T alpha,
+                  T* __restrict energies, T* __restrict g) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* __restrict a = activation + r * h;
+    T sum = T(0);
+#pragma omp simd reduction(+ : sum)
+    for (int64_t k = 0; k < h; ++k) sum += a[k] * w[k];
+    energies[r] = sum + bias;
+    if (g != nullptr) output_weights_times_celu_derivative<T, T>(g + r * h, a, w, 1, h, alpha);
+  }
+}
+
+// Buffers of member_networks_on_pointers, reused across members and elements.
+template <typename T>
+struct MemberScratch {
+  std::vector<T> values;         // activations, two gradient rows, outputs
+  std::vector<T> rows;           // a weight matrix copied to rows of the product's outputs
+  std::vector<const T*> inputs;  // each layer's input activations
+  std::vector<int64_t> widths;   // and their widths
+};
+
+// out[k * cols + j] = w[k * s_row + j * s_col] for k < rows, j < cols: a strided
+// (transposed) weight matrix as contiguous rows, in tiles that keep the reads and
+// the writes within a few cache lines each.
+template <typename W>
+void copy_to_rows(const W* __restrict w, int64_t rows, int64_t cols, int64_t s_row, int64_t s_col, W* __restrict out) {
+  constexpr int64_t kTile = 16;
+  for (int64_t k0 = 0; k0 < rows; k0 += kTile) {
+    const int64_t k1 = std::min(k0 + kTile, rows);
+    for (int64_t j0 = 0; j0 < cols; j0 += kTile) {
+      const int64_t j1 = std::min(j0 + kTile, cols);
+      for (int64_t k = k0; k < k1; ++k) {
+        for (int64_t j = j0; j < j1; ++j) out[k * cols + j] = w[k * s_row + j * s_col];
+      }
+    }
+  }
+}
+
+// C[r, j] = (accumulate ? C[r, j] : bias[j] or 0) + sum_k A[r, k] B[k, j] for r < n,
+// with B[k, j] = w[k * sk + j * sj] (one of the strides 1). Few rows read B once
+// for all of them, by rows of j (sj == 1, thin_times) or of k (dot products);
+// many rows take thin_times' register blocks of rows x outputs, which read B by
+// rows of j: a B stored the other way is copied to that layout first (a small
+// cost against n_e rows of multiply-adds; by dot products, many rows ran 1.6x
+// slower). `following`: the weights read next, prefetched by the dot products.
+template <typename T, typename W>
+void layer_product(const T* A, int64_t lda, int64_t n, int64_t K, const W* w, int64_t sk, int64_t sj, int64_t N,
+                   const T* bias, T* C, int64_t ldc, bool accumulate, std::vector<T>& rows, const W* following) {
+  if (sj == 1) {
+    thin_times<T, W>(A, lda, n, K, w, sk, N, bias, C, ldc, accumulate);
+  } else if (n <= kThinRows) {
+    thin_times_transposed<T, W>(A, lda, n, K, w, sj, N, bias, C, ldc, accumulate, following);
+  } else {
+    if constexpr (std::is_same_v<T, W>) {  // (narrow copies: few rows only, checked by the caller)
+      rows.resize(K * N);
+      copy_to_rows<W>(w, K, N, sk, sj, rows.data());
+      thin_times<T, W>(A, lda, n, K, rows.data(), N, N, bias, C, ldc, accumulate);
+    }
+  }
+}
+
+// One member m of one element, on raw pointers (contiguous layers): x [n_e, D];
+// energies [n_e]; aev_gradient [n_e, D] (written, or added to with `accumulate`)
+// or null. The weights are read as W: T, or (few rows, T double) float from the
+// element's narrow copies. A small molecule's 8 members x 4 layers x 4 elements had
+// made ~400 tensor views and ~200 allocations per call on ATen's products, a fifth
+// of its time; a water box's products ran at 50-85% of the multiply-add peak in
+// MKL (K = 128 to 256, one member at a time), its backward 10-40% slower than here.
+template <typename T, typename W>
+void member_networks_on_pointers(const AniElementNetworks& net, int64_t m, const T* x, int64_t n_e, int64_t D,
+                                 T alpha, T* energies, T* aev_gradient, bool accumulate, MemberScratch<T>& scratch) {
+  constexpr bool kNarrow = !std::is_same_v<T, W>;
+  const bool few = n_e <= kThinRows;
+  TORCH_CHECK(few || !kNarrow, "ani_networks: narrow weight copies are read by the few-row products only");
+  const torch::Tensor& first_weight = kNarrow ? net.narrow_first_weight : net.first_weight;
+  const std::vector<torch::Tensor>& weights = kNarrow ? net.narrow_weights : net.weights;
+  const int64_t h1 = net.first_bias.size(1);
+  const size_t n_layers = weights.size();
+  // Activations of every hidden layer, then two gradient rows of the widest layer.
+  int64_t widest = h1, total = n_e * h1;
+  for (size_t l = 0; l + 1 < n_layers; ++l) {
+    widest = std::max(widest, weights[l].size(1));
+    total += n_e * weights[l].size(1);
+  }
+  scratch.values.resize(total + 2 * n_e * widest + n_e);
+  T* activation = scratch.values.data();
+  T* g = activation + total;
+  T* g_next = g + n_e * widest;
+  T* out = g_next + n_e * widest;  // the last layer's outputs (few rows)
+
+  // Member m's first layer: entry (k, o) at first[k * s0 + o * s1].
+  const int64_t s0 = first_weight.stride(0), s1 = first_weight.stride(1);
+  const W* first = first_weight.data_ptr<W>() + m * h1 * s1;
+  const T* first_bias = net.first_bias.data_ptr<T>() + m * h1;
+  // Each dot-form product prefetches the start of the weights read after it.
+  const auto layer_weights = [&](size_t l) -> const W* {
+    const int64_t n_out = weights[l].size(1), n_in = weights[l].size(2);
+    return weights[l].data_ptr<W>() + m * n_out * n_in;
+  };
+  layer_product<T, W>(x, D, n_e, D, first, s0, s1, h1, first_bias, activation, h1, false, scratch.rows,
+                      layer_weights(0));
+  celu_values<T>(activation, n_e * h1, alpha);
+  auto& inputs = scratch.inputs;
+  auto& widths = scratch.widths;
+  inputs.assign(1, activation);
+  widths.assign(1, h1);
+  T* next = activation + n_e * h1;
+  for (size_t l = 0; l + 1 < n_layers; ++l) {
+    const int64_t n_out = weights[l].size(1), n_in = weights[l].size(2);
+    const W* w = layer_weights(l);  // [out, in]: B[k, o] = w[o * n_in + k]
+    const T* b = net.biases[l].data_ptr<T>() + m * n_out;
+    // The last hidden layer prefetches the next member's first layer (the output
+    // layer's one row is read either way).
+    const W* following = layer_weights(l + 1);
+    if (l + 2 == n_layers) following = s1 != 1 && m + 1 < net.first_bias.size(0) ? first + h1 * s1 : nullptr;
+    layer_product<T, W>(inputs.back(), n_in, n_e, n_in, w, 1, n_in, n_out, b, next, n_out, false, scratch.rows,
+                        following);
+    celu_values<T>(next, n_e * n_out, alpha);
+    inputs.push_back(next);
+    widths.push_back(n_out);
+    next += n_e * n_out;
+  }
+  // The output layer (one row of weights) and dE/dz of the last hidden layer, the
+  // output weights times CELU's derivative.
+  const int64_t h_last = widths.back();
+  const W* last = layer_weights(n_layers - 1);
+  const T* last_bias = net.biases.back().data_ptr<T>() + m;
+  if (few) {
+    thin_times_transposed<T, W>(inputs.back(), h_last, n_e, h_last, last, h_last, 1, last_bias, out, 1, false);
+    for (int64_t r = 0; r < n_e; ++r) energies[r] = out[r];
+    if (aev_gradient == nullptr) return;
+    output_weights_times_celu_derivative<T, W>(g, inputs.back(), last, n_e, h_last, alpha);
+  } else {
+    if constexpr (!kNarrow) {
+      // In one pass over the last activations: as a product it read them from memory
+      // once more (1.5% of a water box's time).
+      output_layer<T>(inputs.back(), last, *last_bias, n_e, h_last, alpha, energies,
+                      aev_gradient != nullptr ? g : nullptr);
+    }
+    if (aev_gradient == nullptr) return;
+  }
+  for (size_t l = inputs.size() - 1; l >= 1; --l) {
+    const int64_t n_out = widths[l], n_in = widths[l - 1];
+    const W* w = layer_weights(l - 1);  // [out, in]: the backward's B[o, k] = w[o * n_in + k]
+    layer_product<T, W>(g, n_out, n_e, n_out, w, n_in, 1, n_in, nullptr, g_next, n_in, false, scratch.rows, nullptr);
+    std::swap(g, g_next);
+    times_celu_derivative<T>(g, inputs[l - 1], n_e * n_in, alpha);
+  }
+  layer_product<T, W>(g, h1, n_e, h1, first, s1, s0, D, nullptr, aev_gradient, D, accumulate, scratch.rows, nullptr);
+}
+
+}  // namespace nnpkit
