@@ -129,7 +129,7 @@ void layer_product(const T* A, int64_t lda, int64_t n, int64_t K, const W* w, in
 // element's narrow copies. A small molecule's 8 members x 4 layers x 4 elements had
 // made ~400 tensor views and ~200 allocations per call on ATen's products, a fifth
 // of its time; a water box's products ran at 50-85% of the multiply-add peak in
-// MKL (K = 128 to 256, one member at a time), its backward 10-40% slower than here.
+// MKL (K = 128 to 256, one member at a time), its backward up to 40% slower than here.
 template <typename T, typename W>
 void member_networks_on_pointers(const AniElementNetworks& net, int64_t m, const T* x, int64_t n_e, int64_t D,
                                  T alpha, T* energies, T* aev_gradient, bool accumulate, MemberScratch<T>& scratch) {

@@ -300,37 +300,40 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
         rows_gradient = member_copies ? torch::empty({n_members, n_e, width_e}, aev.options())
                                       : torch::empty({n_e, width_e}, aev.options());
       }
-      const bool on_pointers = contiguous_layers(net);
-      if (n_e <= kThinRows && on_pointers) {
-        AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "ani_networks_few_rows", [&] {
-          MemberScratch<scalar_t> scratch;
-          const auto members = [&](auto weight_tag) {
-            for (int64_t m = 0; m < n_members; ++m) {
-              scalar_t* rows_m = keep_for_backward
-                                     ? rows_gradient.data_ptr<scalar_t>() + (member_copies ? m * n_e * width_e : 0)
-                                     : nullptr;
-              member_networks_on_pointers<scalar_t, decltype(weight_tag)>(
-                  net, m, x.data_ptr<scalar_t>(), n_e, width_e, scalar_t(celu_alpha),
-                  element_energies.data_ptr<scalar_t>() + m * n_e, rows_m, !member_copies && m > 0, scratch);
-            }
+      if (contiguous_layers(net)) {
+        AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "ani_networks_on_pointers", [&] {
+          const scalar_t* element_rows = x.data_ptr<scalar_t>();
+          scalar_t* member_energies = element_energies.data_ptr<scalar_t>();
+          const auto member = [&](auto weight_tag, int64_t m, scalar_t* gradient, bool accumulate,
+                                  MemberScratch<scalar_t>& scratch) {
+            member_networks_on_pointers<scalar_t, decltype(weight_tag)>(net, m, element_rows, n_e, width_e,
+                                                                        scalar_t(celu_alpha), member_energies + m * n_e,
+                                                                        gradient, accumulate, scratch);
           };
-          if constexpr (std::is_same_v<scalar_t, double>) {
-            if (net.narrow_first_weight.defined()) return members(float{});
+          if (n_e <= kThinRows) {
+            // One thread, no tensor views per member; the weights' float32 copies where kept.
+            MemberScratch<scalar_t> scratch;
+            const auto members = [&](auto weight_tag) {
+              for (int64_t m = 0; m < n_members; ++m) {
+                scalar_t* rows_m = keep_for_backward ? rows_gradient.data_ptr<scalar_t>() +
+                                                           (member_copies ? m * n_e * width_e : 0)
+                                                     : nullptr;
+                member(weight_tag, m, rows_m, !member_copies && m > 0, scratch);
+              }
+            };
+            if constexpr (std::is_same_v<scalar_t, double>) {
+              if (net.narrow_first_weight.defined()) return members(float{});
+            }
+            members(scalar_t{});
+          } else {
+            const int64_t n_parts = member_parts(n_members);
+            std::vector<MemberScratch<scalar_t>> scratch(n_parts);
+            members_on_threads(n_members, n_parts, rows_gradient, member_copies,
+                               [&](int64_t p, int64_t m, const torch::Tensor& gradient, bool accumulate) {
+                                 member(scalar_t{}, m, gradient.defined() ? gradient.data_ptr<scalar_t>() : nullptr,
+                                        accumulate, scratch[p]);
+                               });
           }
-          members(scalar_t{});
-        });
-      } else if (on_pointers) {
-        const int64_t n_parts = member_parts(n_members);
-        AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "ani_networks_many_rows", [&] {
-          std::vector<MemberScratch<scalar_t>> scratch(n_parts);
-          members_on_threads(n_members, n_parts, rows_gradient, member_copies,
-                             [&](int64_t p, int64_t m, const torch::Tensor& gradient, bool accumulate) {
-                               member_networks_on_pointers<scalar_t, scalar_t>(
-                                   net, m, x.data_ptr<scalar_t>(), n_e, width_e, scalar_t(celu_alpha),
-                                   element_energies.data_ptr<scalar_t>() + m * n_e,
-                                   gradient.defined() ? gradient.data_ptr<scalar_t>() : nullptr, accumulate,
-                                   scratch[p]);
-                             });
         });
       } else {  // layers in other layouts: ATen's products
         members_on_threads(n_members, member_parts(n_members), rows_gradient, member_copies,

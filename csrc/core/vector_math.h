@@ -135,11 +135,6 @@ __attribute__((always_inline)) inline T vpow(T x, T y) {
   return p * (x >= std::numeric_limits<T>::min() ? T(1) : T(0));
 }
 
-// cos(theta) and sin(theta) for 0 <= theta <= pi (a cosine cutoff's argument), by
-// Taylor polynomials of y = theta - pi/2 in [-pi/2, pi/2]: cos(theta) = -sin(y),
-// sin(theta) = cos(y). Truncated past y^19 and y^20 (float: y^11, y^12), the error
-// is below 3e-16 (float: 6e-8) plus Horner's rounding, and the loop over a centre's
-// neighbours vectorises (libm's sincos was a call per edge, 2.5% of a water box).
 // c[0] + c[1] x + ... + c[N-1] x^(N-1) by Horner's scheme.
 template <typename T, size_t N>
 __attribute__((always_inline)) inline T horner(T x, const double (&c)[N]) {
@@ -148,6 +143,11 @@ __attribute__((always_inline)) inline T horner(T x, const double (&c)[N]) {
   return p;
 }
 
+// cos(theta) and sin(theta) for 0 <= theta <= pi (a cosine cutoff's argument), by
+// Taylor polynomials of y = theta - pi/2 in [-pi/2, pi/2]: cos(theta) = -sin(y),
+// sin(theta) = cos(y). Truncated past y^19 and y^20 (float: y^11, y^12), the error
+// is below 3e-16 (float: 6e-8) plus Horner's rounding, and the loop over a centre's
+// neighbours vectorises (libm's sincos was a call per edge, 2.5% of a water box).
 template <typename T>
 __attribute__((always_inline)) inline void vcos_sin_half_turn(T theta, T& cosine, T& sine) {
   // -sin(y) / y and (cos(y) - 1) / y^2 as polynomials in y^2 (Taylor coefficients).
