@@ -1,5 +1,7 @@
 #include "core/edge_passes.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -29,14 +31,14 @@ ModelEdgeVectors scale_and_check(const double* v, int64_t n_edges, double scale,
   return result;
 }
 
-// Edge-major (members innermost): the member-batched gradients of the symmetry
-// functions are laid out [E, M, 3] in memory, so this reads them in order.
+// Edges begin..end of the reduction into forces [M, N, 3] (added to) and virials
+// [M, 9] (added to). Edge-major (members innermost): the member-batched gradients
+// of the symmetry functions are laid out [E, M, 3] in memory, so this reads them in order.
 template <typename T>
-void reduce_gradients(const T* g, int64_t stride_m, int64_t stride_e, int64_t n_members, int64_t n_edges,
-                      const int64_t* centre, const int64_t* neighbour, const double* r, double factor,
-                      int64_t n_atoms, double* forces, double* virials) {
-  std::vector<double> w(9 * n_members, 0.0);
-  for (int64_t e = 0; e < n_edges; ++e) {
+void reduce_edge_range(const T* g, int64_t stride_m, int64_t stride_e, int64_t n_members, int64_t begin, int64_t end,
+                       const int64_t* centre, const int64_t* neighbour, const double* r, double factor,
+                       int64_t n_atoms, double* forces, double* w) {
+  for (int64_t e = begin; e < end; ++e) {
     const double* re = r + 3 * e;
     const int64_t c = 3 * centre[e], n = 3 * neighbour[e];
     for (int64_t m = 0; m < n_members; ++m) {
@@ -50,7 +52,7 @@ void reduce_gradients(const T* g, int64_t stride_m, int64_t stride_e, int64_t n_
       f[n] -= gx;
       f[n + 1] -= gy;
       f[n + 2] -= gz;
-      double* wm = w.data() + 9 * m;
+      double* wm = w + 9 * m;
       for (int a = 0; a < 3; ++a) {
         wm[3 * a] -= re[a] * gx;
         wm[3 * a + 1] -= re[a] * gy;
@@ -58,7 +60,47 @@ void reduce_gradients(const T* g, int64_t stride_m, int64_t stride_e, int64_t n_
       }
     }
   }
-  std::copy(w.begin(), w.end(), virials);
+}
+
+// Edge-member gradients from which threads share the reduction: below, the
+// per-thread force buffers cost more than the pass.
+constexpr int64_t kParallelReduction = 1 << 15;
+
+// The reduction of all edges into forces (zeroed by the caller) and virials. On
+// several threads each takes a contiguous share of the edges into its own force
+// buffer (the neighbour's force is a scatter); the buffers are summed in order.
+template <typename T>
+void reduce_gradients(const T* g, int64_t stride_m, int64_t stride_e, int64_t n_members, int64_t n_edges,
+                      const int64_t* centre, const int64_t* neighbour, const double* r, double factor,
+                      int64_t n_atoms, double* forces, double* virials) {
+  const int64_t threads = at::in_parallel_region() ? 1 : at::get_num_threads();
+  const int64_t parts = (threads > 1 && n_edges * n_members >= kParallelReduction) ? threads : 1;
+  const int64_t force_size = n_members * n_atoms * 3;
+  std::vector<std::vector<double>> part_forces(parts - 1);
+  std::vector<std::vector<double>> part_virials(parts, std::vector<double>(9 * n_members, 0.0));
+  const auto run_part = [&](int64_t p) {
+    double* out = forces;
+    if (p > 0) {
+      part_forces[p - 1].assign(force_size, 0.0);
+      out = part_forces[p - 1].data();
+    }
+    reduce_edge_range(g, stride_m, stride_e, n_members, p * n_edges / parts, (p + 1) * n_edges / parts, centre,
+                      neighbour, r, factor, n_atoms, out, part_virials[p].data());
+  };
+  if (parts == 1) {
+    run_part(0);
+  } else {
+    at::parallel_for(0, parts, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) run_part(p);
+    });
+    for (const auto& buffer : part_forces) {
+      for (int64_t k = 0; k < force_size; ++k) forces[k] += buffer[k];
+    }
+    for (int64_t p = 1; p < parts; ++p) {
+      for (int64_t k = 0; k < 9 * n_members; ++k) part_virials[0][k] += part_virials[p][k];
+    }
+  }
+  std::copy(part_virials[0].begin(), part_virials[0].end(), virials);
 }
 
 }  // namespace

@@ -93,6 +93,29 @@ def test_results_do_not_depend_on_thread_count(bp_model):
     np.testing.assert_allclose(one["forces"], two["forces"], atol=1e-13)
 
 
+def test_forces_reduced_on_threads_equal_one_thread(bp_committee):
+    """Enough edges (x members) that two threads share the reduction of the edge
+    gradients into forces and virials, each into its own buffer: the same forces,
+    member forces and virials as one thread, to rounding."""
+    atoms = random_triclinic(n_atoms=500, seed=26)
+    before = nnpkit.get_num_threads()
+    try:
+        nnpkit.set_num_threads(1)
+        one = bp_committee.compute(atoms, committee_statistics=True)
+        nnpkit.set_num_threads(2)
+        two = bp_committee.compute(atoms, committee_statistics=True)
+        mean_only = bp_committee.compute(atoms)
+    finally:
+        nnpkit.set_num_threads(before)
+    n_edges = len(nnpkit._core.neighbor_list(atoms.positions, atoms.cell.array, [True] * 3,
+                                             bp_committee.cutoff)[2])
+    assert n_edges * 3 >= 1 << 15, "too few edges for the threaded reduction"
+    for key in ("forces", "member_forces", "virial", "member_virials"):
+        scale = np.abs(one[key]).max()
+        np.testing.assert_allclose(two[key], one[key], rtol=0, atol=1e-13 * scale, err_msg=key)
+    np.testing.assert_allclose(mean_only["forces"], one["forces"], rtol=0, atol=1e-13 * np.abs(one["forces"]).max())
+
+
 def test_ase_calculator_committee_statistics_are_opt_in(bp_committee):
     from nnpkit.ase import NNPCalculator
 

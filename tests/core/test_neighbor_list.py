@@ -82,6 +82,30 @@ def test_matches_brute_force(name, seed):
     assert got == expected
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_many_chunks_on_threads_concatenate_in_order(threads):
+    """600 atoms: the search runs in chunks of at most 256 centres (eight or more per
+    thread), found on the threads and copied to their offsets. The list equals the
+    brute force, stays grouped by centre, and is the same list on 1 and 2 threads."""
+    import nnpkit
+
+    rng = np.random.default_rng(7)
+    cell = skewed_cell(14.0, 15.0, 16.0, rng, skew=0.3)
+    positions = rng.uniform(-0.2, 1.2, size=(600, 3)) @ cell
+    before = nnpkit.get_num_threads()
+    try:
+        nnpkit.set_num_threads(threads)
+        got = nnpkit_pairs(positions, cell, (True, True, True), 3.2)
+        edges = _core.neighbor_list(positions, cell, [True] * 3, 3.2)
+        nnpkit.set_num_threads(1 if threads == 2 else 2)
+        other = _core.neighbor_list(positions, cell, [True] * 3, 3.2)
+    finally:
+        nnpkit.set_num_threads(before)
+    assert got == brute_force(positions, cell, (True, True, True), 3.2)
+    for mine, theirs in zip(edges, other):
+        np.testing.assert_array_equal(mine, theirs)
+
+
 def test_open_boundaries_ignore_the_cell():
     rng = np.random.default_rng(3)
     positions = rng.uniform(0, 12, size=(50, 3))
