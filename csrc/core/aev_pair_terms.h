@@ -270,14 +270,25 @@ class AniPairTerms {
     int64_t block, begin, end;  // pairs [begin, end) belong to species-pair block `block`
   };
 
-  // Pairs (i, j), i < j, by a counting sort on their species-pair block (stable).
+  // Pairs grouped by their species-pair block, made in block order: the close
+  // neighbours are sorted by species (counting sort, stable), then each block's
+  // pairs run over its two species' neighbours (a, b with a before b for one
+  // species). Counting every pair's block, then placing it, read each pair twice.
   void sort_pairs(const std::vector<AngularNeighbor<T>>& close, int n_species) {
     const int n_close = static_cast<int>(close.size());
     const int n_blocks = n_species * (n_species + 1) / 2;
+    species_start_.assign(n_species + 1, 0);
+    for (int i = 0; i < n_close; ++i) ++species_start_[close[i].species + 1];
+    for (int s = 0; s < n_species; ++s) species_start_[s + 1] += species_start_[s];
+    by_species_.resize(n_close);
+    fill_.assign(species_start_.begin(), species_start_.end() - 1);
+    for (int i = 0; i < n_close; ++i) by_species_[fill_[close[i].species]++] = i;
     starts_.assign(n_blocks + 1, 0);
-    for (int i = 0; i < n_close; ++i) {
-      for (int j = i + 1; j < n_close; ++j) {
-        ++starts_[ani_species_pair_index(close[i].species, close[j].species, n_species) + 1];
+    for (int sa = 0; sa < n_species; ++sa) {
+      const int64_t na = species_start_[sa + 1] - species_start_[sa];
+      for (int sb = sa; sb < n_species; ++sb) {
+        const int64_t nb = species_start_[sb + 1] - species_start_[sb];
+        starts_[ani_species_pair_index(sa, sb, n_species) + 1] = sa == sb ? na * (na - 1) / 2 : na * nb;
       }
     }
     for (int b = 0; b < n_blocks; ++b) starts_[b + 1] += starts_[b];
@@ -285,24 +296,29 @@ class AniPairTerms {
     first_.resize(n);
     second_.resize(n);
     block_.resize(n);
-    fill_.assign(starts_.begin(), starts_.end() - 1);
-    for (int i = 0; i < n_close; ++i) {
-      for (int j = i + 1; j < n_close; ++j) {
-        const int b = ani_species_pair_index(close[i].species, close[j].species, n_species);
-        const int64_t k = fill_[b]++;
-        first_[k] = i;
-        second_[k] = j;
-        block_[k] = b;
+    segments_.clear();
+    for (int sa = 0; sa < n_species; ++sa) {
+      for (int sb = sa; sb < n_species; ++sb) {
+        const int b = ani_species_pair_index(sa, sb, n_species);
+        int64_t k = starts_[b];
+        for (int64_t x = species_start_[sa]; x < species_start_[sa + 1]; ++x) {
+          for (int64_t y = sa == sb ? x + 1 : species_start_[sb]; y < species_start_[sb + 1]; ++y) {
+            first_[k] = by_species_[x];
+            second_[k] = by_species_[y];
+            block_[k] = b;
+            ++k;
+          }
+        }
       }
     }
-    segments_.clear();
     for (int b = 0; b < n_blocks; ++b) {
       if (starts_[b + 1] > starts_[b]) segments_.push_back(Segment{b, starts_[b], starts_[b + 1]});
     }
   }
 
   int64_t stride_ = 0;
-  std::vector<int64_t> starts_, fill_;
+  std::vector<int64_t> starts_, fill_, species_start_;
+  std::vector<int> by_species_;  // indices into close, grouped by species
   std::vector<int> first_, second_, block_;  // per pair: indices into close, block
   std::vector<Segment> segments_;
   std::vector<T> cosine_, inv_ab_, mean_, cutoffs_, x_, sin_theta_, x_over_sin_;  // per pair (padded)
