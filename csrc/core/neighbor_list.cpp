@@ -178,6 +178,18 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const std::
     }
   }
   const double prefilter2 = cutoff2 * (1.0 + 1e-9) + 1e-300;
+  // The wrapped positions again in bin order, by coordinate: a bin's candidates
+  // are then contiguous, and their distances are computed as vectors before the
+  // few inside the cutoff are measured exactly.
+  std::vector<double> binned_x(n), binned_y(n), binned_z(n);
+  for (int64_t k = 0; k < n; ++k) {
+    const double* w = wrapped.data() + 3 * bin_atoms[k];
+    binned_x[k] = w[0];
+    binned_y[k] = w[1];
+    binned_z[k] = w[2];
+  }
+  int64_t max_in_bin = 0;
+  for (int64_t b = 0; b < total_bins; ++b) max_in_bin = std::max(max_in_bin, bin_start[b + 1] - bin_start[b]);
   // Work on chunks of centre atoms in parallel; concatenating the chunks in
   // order keeps the list grouped by centre. Eight chunks per thread or more, so
   // that the threads' shares of the search differ by little (one chunk of 256
@@ -190,6 +202,7 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const std::
   const int64_t max_edges = limits.max_edges(n);
   std::atomic<int64_t> found{0};
   at::parallel_for(0, n_chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
+    std::vector<double> d2(max_in_bin);
     for (int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
       NeighborList& part = parts[chunk];
       const int64_t i_end = std::min(n, (chunk + 1) * grain);
@@ -228,11 +241,19 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const std::
                 base[c] = static_cast<double>(s0) * cell[c] + static_cast<double>(s1) * cell[3 + c] +
                           static_cast<double>(s2) * cell[6 + c] - wrapped[3 * i + c];
               }
-              for (int64_t k = bin_start[b]; k < bin_start[b + 1]; ++k) {
-                const int64_t j = bin_atoms[k];
-                const double* wj = wrapped.data() + 3 * j;
-                const double d0 = wj[0] + base[0], d1 = wj[1] + base[1], d2 = wj[2] + base[2];
-                if (d0 * d0 + d1 * d1 + d2 * d2 >= prefilter2) continue;
+              const int64_t k0 = bin_start[b], count = bin_start[b + 1] - k0;
+              const double* __restrict px = binned_x.data() + k0;
+              const double* __restrict py = binned_y.data() + k0;
+              const double* __restrict pz = binned_z.data() + k0;
+              double* __restrict dd = d2.data();
+#pragma omp simd
+              for (int64_t q = 0; q < count; ++q) {
+                const double d0 = px[q] + base[0], d1 = py[q] + base[1], d2q = pz[q] + base[2];
+                dd[q] = d0 * d0 + d1 * d1 + d2q * d2q;
+              }
+              for (int64_t q = 0; q < count; ++q) {
+                if (dd[q] >= prefilter2) continue;
+                const int64_t j = bin_atoms[k0 + q];
                 if (j == i && s0 == 0 && s1 == 0 && s2 == 0) continue;
                 // Translation relative to the unwrapped input positions.
                 const int64_t sh[3] = {s0 - wrap[3 * j] + wrap[3 * i], s1 - wrap[3 * j + 1] + wrap[3 * i + 1],
