@@ -65,6 +65,9 @@ void reduce_edge_range(const T* g, int64_t stride_m, int64_t stride_e, int64_t n
 // Edge-member gradients from which threads share the reduction: below, the
 // per-thread force buffers cost more than the pass.
 constexpr int64_t kParallelReduction = 1 << 15;
+// Edges per atom and per thread at the least: the threads' force buffers (one
+// [M, N, 3] each) stay under a quarter of the gradients' size on any thread count.
+constexpr int64_t kEdgesPerAtomAndPart = 4;
 
 // The reduction of all edges into forces (zeroed by the caller) and virials. On
 // several threads each takes a contiguous share of the edges into its own force
@@ -74,7 +77,9 @@ void reduce_gradients(const T* g, int64_t stride_m, int64_t stride_e, int64_t n_
                       const int64_t* centre, const int64_t* neighbour, const double* r, double factor,
                       int64_t n_atoms, double* forces, double* virials) {
   const int64_t threads = at::in_parallel_region() ? 1 : at::get_num_threads();
-  const int64_t parts = (threads > 1 && n_edges * n_members >= kParallelReduction) ? threads : 1;
+  const int64_t by_memory = n_edges / (kEdgesPerAtomAndPart * std::max<int64_t>(n_atoms, 1));
+  const int64_t parts =
+      (threads > 1 && n_edges * n_members >= kParallelReduction) ? std::max<int64_t>(1, std::min(threads, by_memory)) : 1;
   const int64_t force_size = n_members * n_atoms * 3;
   std::vector<std::vector<double>> part_forces(parts - 1);
   std::vector<std::vector<double>> part_virials(parts, std::vector<double>(9 * n_members, 0.0));
