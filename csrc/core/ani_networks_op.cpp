@@ -13,6 +13,7 @@
 
 #include "core/ani_member_networks.h"
 #include "core/ani_networks.h"
+#include "core/usable_threads.h"
 
 namespace nnpkit {
 namespace {
@@ -139,7 +140,7 @@ void member_networks(const AniElementNetworks& net, int64_t m, const torch::Tens
 
 // How many parts an element's members are split into, one per thread (members_on_threads).
 int64_t member_parts(int64_t n_members) {
-  return at::in_parallel_region() ? 1 : std::min<int64_t>(at::get_num_threads(), n_members);
+  return std::min<int64_t>(usable_threads(), n_members);
 }
 
 // run_member(p, m, gradient, accumulate) for every member m of an element, in

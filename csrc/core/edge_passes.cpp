@@ -6,6 +6,8 @@
 #include <cmath>
 #include <vector>
 
+#include "core/usable_threads.h"
+
 namespace nnpkit {
 namespace {
 
@@ -76,7 +78,7 @@ template <typename T>
 void reduce_gradients(const T* g, int64_t stride_m, int64_t stride_e, int64_t n_members, int64_t n_edges,
                       const int64_t* centre, const int64_t* neighbour, const double* r, double factor,
                       int64_t n_atoms, double* forces, double* virials) {
-  const int64_t threads = at::in_parallel_region() ? 1 : at::get_num_threads();
+  const int64_t threads = usable_threads();
   const int64_t by_memory = n_edges / (kEdgesPerAtomAndPart * std::max<int64_t>(n_atoms, 1));
   const int64_t parts =
       (threads > 1 && n_edges * n_members >= kParallelReduction) ? std::max<int64_t>(1, std::min(threads, by_memory)) : 1;

@@ -10,6 +10,7 @@
 #include "core/errors.h"
 #include "core/lattice.h"
 #include "core/periodic_images.h"
+#include "core/usable_threads.h"
 
 namespace nnpkit {
 namespace {
@@ -194,7 +195,7 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const std::
   // order keeps the list grouped by centre. Eight chunks per thread or more, so
   // that the threads' shares of the search differ by little (one chunk of 256
   // atoms left a thread idle for a fifth of the search of a 1,000-atom box).
-  const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
+  const int64_t threads = usable_threads();
   const int64_t grain = std::clamp<int64_t>((n + 8 * threads - 1) / (8 * threads), 16, 256);
   const int64_t n_chunks = (n + grain - 1) / grain;
   std::vector<NeighborList> parts(n_chunks);
