@@ -20,7 +20,7 @@ contender's measures that contender's cache and allocator leftovers as well.)
 The machine's load average is printed with each block: on a shared machine read
 the figures next to it.
 
-    python bench/bench_ani.py [--sizes 1000 5000] [--threads 1 2] [--rounds 5]
+    python bench/bench_ani.py [--sizes [1000 5000 ...]] [--threads 1 2] [--rounds 5]
                               [--dtypes float64 float32] [--no-molecules] [--info FILE]
 
 Needs the ANI-2x NeuroChem files (../shared/data/ani-model-zoo beside the repository,
@@ -134,7 +134,7 @@ def molecules() -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 5000], help="water boxes (none: molecules only)")
     parser.add_argument("--dtypes", nargs="+", default=["float64", "float32"])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (fewer for boxes above 2k atoms)")

@@ -14,6 +14,7 @@
 #include "core/ani_member_networks.h"
 #include "core/ani_networks.h"
 #include "core/usable_threads.h"
+#include "core/weight_layout_cache.h"
 
 namespace nnpkit {
 namespace {
@@ -194,6 +195,19 @@ bool contiguous_layers(const AniElementNetworks& net) {
   return ok;
 }
 
+// The layouts of an element's weights that its many-row products read and the
+// model does not store, from the cache (made on the first call, then reused).
+RowLayouts row_layouts(const AniElementNetworks& net) {
+  RowLayouts layouts;
+  const bool first_by_rows = net.first_weight.stride(1) == 1;
+  layouts.first =
+      weight_in_layout(net.first_weight, first_by_rows ? WeightLayout::kTransposed : WeightLayout::kContiguous);
+  for (size_t l = 0; l + 1 < net.weights.size(); ++l) {
+    layouts.hidden.push_back(weight_in_layout(net.weights[l], WeightLayout::kTransposed));
+  }
+  return layouts;
+}
+
 // An element's layers as saved for the backward (its rows' AEV and its AEV columns
 // first), and back.
 void save_element(std::vector<torch::Tensor>& saved, const torch::Tensor& index, const torch::Tensor& x,
@@ -306,10 +320,10 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
           const scalar_t* element_rows = x.data_ptr<scalar_t>();
           scalar_t* member_energies = element_energies.data_ptr<scalar_t>();
           const auto member = [&](auto weight_tag, int64_t m, scalar_t* gradient, bool accumulate,
-                                  MemberScratch<scalar_t>& scratch) {
+                                  MemberScratch<scalar_t>& scratch, const RowLayouts* layouts) {
             member_networks_on_pointers<scalar_t, decltype(weight_tag)>(net, m, element_rows, n_e, width_e,
                                                                         scalar_t(celu_alpha), member_energies + m * n_e,
-                                                                        gradient, accumulate, scratch);
+                                                                        gradient, accumulate, scratch, layouts);
           };
           if (n_e <= kThinRows) {
             // One thread, no tensor views per member; the weights' float32 copies where kept.
@@ -319,7 +333,7 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
                 scalar_t* rows_m = keep_for_backward ? rows_gradient.data_ptr<scalar_t>() +
                                                            (member_copies ? m * n_e * width_e : 0)
                                                      : nullptr;
-                member(weight_tag, m, rows_m, !member_copies && m > 0, scratch);
+                member(weight_tag, m, rows_m, !member_copies && m > 0, scratch, nullptr);
               }
             };
             if constexpr (std::is_same_v<scalar_t, double>) {
@@ -329,10 +343,11 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
           } else {
             const int64_t n_parts = member_parts(n_members);
             std::vector<MemberScratch<scalar_t>> scratch(n_parts);
+            const RowLayouts layouts = row_layouts(net);
             members_on_threads(n_members, n_parts, rows_gradient, member_copies,
                                [&](int64_t p, int64_t m, const torch::Tensor& gradient, bool accumulate) {
                                  member(scalar_t{}, m, gradient.defined() ? gradient.data_ptr<scalar_t>() : nullptr,
-                                        accumulate, scratch[p]);
+                                        accumulate, scratch[p], &layouts);
                                });
           }
         });

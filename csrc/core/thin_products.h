@@ -202,11 +202,19 @@ void thin_times_columns(const T* A, int64_t lda, int64_t n, int64_t K, const W* 
   }
 }
 
+// A thin_times epilogue that leaves C as it is.
+struct KeepOutputs {
+  void operator()(int64_t /*row*/, int64_t /*rows*/, int64_t /*column*/, int64_t /*columns*/) const {}
+};
+
 // C[r, :] = (accumulate ? C[r, :] : bias or 0) + sum_k A[r, k] B[k, :] for r < n;
 // B [K, N] with rows of stride ldb. Each row of B is read once for all rows of A.
-template <typename T, typename W = T>
+// finish(r, rows, j, columns) runs on each block of rows of C right after it is
+// stored (still in L1: an activation applied by a pass of its own read and wrote every
+// layer's outputs through L2 and L3 again); every element of C is finished once.
+template <typename T, typename W = T, typename Finish = KeepOutputs>
 void thin_times(const T* A, int64_t lda, int64_t n, int64_t K, const W* B, int64_t ldb, int64_t N, const T* bias,
-                T* C, int64_t ldc, bool accumulate) {
+                T* C, int64_t ldc, bool accumulate, const Finish& finish = Finish{}) {
 #ifdef NNPKIT_THIN_AVX2
   // Blocks of rows x four vectors of C held in registers over all of K: each
   // loaded vector of B serves all rows of the block, and C is stored once (the
@@ -226,6 +234,8 @@ void thin_times(const T* A, int64_t lda, int64_t n, int64_t K, const W* B, int64
         times_block<T, R, decltype(vectors_tag)::value, W>(A + r * lda, lda, K, B, ldb, bias, C + r * ldc, ldc,
                                                            accumulate, chunked);
       });
+      // The block's rows (a few kilobytes) are still in L1.
+      finish(r, R, 0, blocked);
     };
     int64_t r = 0;
     for (; r + kTimesRows <= n; r += kTimesRows) rows(std::integral_constant<int, kTimesRows>{}, r);
@@ -234,10 +244,12 @@ void thin_times(const T* A, int64_t lda, int64_t n, int64_t K, const W* B, int64
     // The remaining columns by the loop below.
     thin_times_columns<T, W>(A, lda, n, K, B + blocked, ldb, N - blocked, bias != nullptr ? bias + blocked : nullptr,
                           C + blocked, ldc, accumulate);
+    finish(0, n, blocked, N - blocked);
     return;
   }
 #endif
   thin_times_columns<T, W>(A, lda, n, K, B, ldb, N, bias, C, ldc, accumulate);
+  finish(0, n, 0, N);
 }
 
 // C[r, o] = (accumulate ? C[r, o] : bias[o] or 0) + sum_k A[r, k] B[o, k] for r < n;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 namespace nnpkit {
 
@@ -24,18 +25,16 @@ inline F times_two_to(F p, F shifted) {
   return out;
 }
 
-// exp(x) for double: x = n ln2 + r with |r| <= ln2/2, exp(r) by a polynomial,
-// times 2^n built in the exponent bits. Returns 0 below -708 (where exp
-// underflows to subnormals); clamped at 708, far beyond the arguments used here.
-__attribute__((always_inline)) inline double vexp(double x) {
+// exp(x) for double, x in [-708, 708] (no clamping: the caller's): x = n ln2 + r
+// with |r| <= ln2/2, exp(r) by a polynomial, times 2^n built in the exponent bits.
+__attribute__((always_inline)) inline double vexp_in_range(double x) {
   const double log2e = 1.4426950408889634;
   const double ln2_hi = 6.93147180369123816490e-01;
   const double ln2_lo = 1.90821492927058770002e-10;
   const double shifter = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
-  const double xc = x < -708.0 ? -708.0 : (x > 708.0 ? 708.0 : x);
-  const double shifted = xc * log2e + shifter;
+  const double shifted = x * log2e + shifter;
   const double n = shifted - shifter;
-  const double r = (xc - n * ln2_hi) - n * ln2_lo;
+  const double r = (x - n * ln2_hi) - n * ln2_lo;
   // exp(r) by a degree-11 polynomial interpolating at Chebyshev nodes of
   // [-ln2/2, ln2/2] (relative error 2e-16), evaluated by Estrin's scheme: a
   // short dependency chain, so consecutive vectors overlap.
@@ -47,22 +46,28 @@ __attribute__((always_inline)) inline double vexp(double x) {
   const double q4 = 2.4801485482328494e-05 + 2.755724091857897e-06 * r;
   const double q5 = 2.763263963904103e-07 + 2.5110037605963777e-08 * r;
   const double p = (q0 + q1 * r2) + (q2 + q3 * r2) * r4 + (q4 + q5 * r2) * r8;
-  return x < -708.0 ? 0.0 : times_two_to<double, std::uint64_t, 52>(p, shifted);
+  return times_two_to<double, std::uint64_t, 52>(p, shifted);
 }
 
-// exp(x) for float, in float arithmetic (through the double version, the
-// conversions kept the compiler from vectorising float loops: CELU alone was 13% of
-// a float32 water box). Same reduction as above; exp(r) by Cephes' degree-6
-// polynomial of expf (about 1 ulp). Returns 0 below -87.3, clamped at 88.3.
-inline float vexp(float x) {
+// exp(x) for double. Returns 0 below -708 (where exp underflows to subnormals);
+// clamped at 708, far beyond the arguments used here.
+__attribute__((always_inline)) inline double vexp(double x) {
+  const double xc = x < -708.0 ? -708.0 : (x > 708.0 ? 708.0 : x);
+  return x < -708.0 ? 0.0 : vexp_in_range(xc);
+}
+
+// exp(x) for float, x in [-87.3, 88.3], in float arithmetic (through the double
+// version, the conversions kept the compiler from vectorising float loops: CELU
+// alone was 13% of a float32 water box). Same reduction as above; exp(r) by
+// Cephes' degree-6 polynomial of expf (about 1 ulp).
+__attribute__((always_inline)) inline float vexp_in_range(float x) {
   const float log2e = 1.44269504088896341f;
   const float ln2_hi = 0.693359375f;
   const float ln2_lo = -2.12194440e-4f;
   const float shifter = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  const float xc = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
-  const float shifted = xc * log2e + shifter;
+  const float shifted = x * log2e + shifter;
   const float n = shifted - shifter;
-  const float r = (xc - n * ln2_hi) - n * ln2_lo;
+  const float r = (x - n * ln2_hi) - n * ln2_lo;
   const float r2 = r * r;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -71,8 +76,18 @@ inline float vexp(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r2 + r + 1.0f;
-  return x < -87.3f ? 0.0f : times_two_to<float, std::uint32_t, 23>(p, shifted);
+  return times_two_to<float, std::uint32_t, 23>(p, shifted);
 }
+
+// exp(x) for float: 0 below -87.3, clamped at 88.3.
+inline float vexp(float x) {
+  const float xc = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
+  return x < -87.3f ? 0.0f : vexp_in_range(xc);
+}
+
+// The lower end of vexp_in_range's arguments.
+template <typename T>
+constexpr T kLowestExpArgument = std::is_same_v<T, double> ? T(-708.0) : T(-87.3f);
 
 // x = m 2^e with m in [sqrt(1/2), sqrt(2)), read from the bits of a normal x > 0;
 // returns s = (m - 1) / (m + 1), |s| <= 0.172, and e (log x = e ln2 + 2 atanh(s)).

@@ -400,6 +400,41 @@ def test_many_row_products_equal_plain_ones_in_every_weight_layout(layout, hidde
             torch.testing.assert_close(grad, ref_grad, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("layout", ["model's first layer", "first layer by rows"])
+def test_cached_weight_layouts_follow_in_place_changes(layout):
+    """Many-row products read copies of the weights in the layout they need, made on
+    the first call and kept while the weight is unchanged: an in-place change of any
+    weight (training, an edit) must reach the next call, as if the weights were new."""
+    model = seven_element_model(hidden=(37, 70)).requires_grad_(False)
+    weights, biases, n_layers = operator_arguments(model)
+    if layout == "first layer by rows":
+        starts = np.cumsum([0] + n_layers[:-1])
+        weights = [w.contiguous() if k in starts else w for k, w in enumerate(weights)]
+    g = torch.Generator().manual_seed(8)
+    n_rows = 23
+    species = torch.randint(0, 3, (n_rows,), generator=g)
+    species[:9] = 1  # 9 C rows or more: the many-row products
+    aev = torch.rand(n_rows, PARAMS.length(len(SPECIES)), generator=g, dtype=torch.float64)
+
+    def run(layers):
+        x = aev.clone().requires_grad_(True)
+        energies = torch.ops.nnpkit.ani_networks(x, species, n_rows, layers, biases, n_layers, model.energy_offset,
+                                                 model.celu_alpha)
+        (gradient,) = torch.autograd.grad(energies.sum(), x)
+        return energies, gradient
+
+    before = run(weights)
+    torch.testing.assert_close(run(weights), before, rtol=0, atol=0)  # from the kept copies
+    with torch.no_grad():
+        for k, w in enumerate(weights):
+            w.mul_(1.0 + 0.01 * (k + 1))
+    after = run(weights)
+    fresh = run([w.clone() for w in weights])  # tensors never seen: copied anew
+    torch.testing.assert_close(after, fresh, rtol=1e-14, atol=1e-14)
+    assert (after[0] - before[0]).abs().max() > 1e-3
+    assert (after[1] - before[1]).abs().max() > 1e-3
+
+
 def test_narrow_weight_copies_must_match_their_weights():
     model = float32_valued(seven_element_model()).requires_grad_(False)
     weights, biases, n_layers = operator_arguments(model)
