@@ -7,6 +7,7 @@
 // over its neighbours. The terms are aev_terms.h's.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -42,16 +43,21 @@ class AniRadialTerms {
                   neighbor[e], " coincide)");
       edge_species_[e - begin] = static_cast<int>(species[neighbor[e]]);
     }
-    // Angular neighbours in edge order (aev_pair_terms.h sorts their pairs).
-    close.clear();
-    angular_rows_.clear();
+    // Angular neighbours in edge order (aev_pair_terms.h sorts their pairs),
+    // gathered without a branch per edge: about a third of the edges are inside
+    // the angular cutoff, in no order a branch predictor could follow.
+    const T angular_cutoff = std::min(ap.cutoff, rp.cutoff);
+    close.resize(n_edges);
+    angular_rows_.resize(n_edges);
+    int64_t n_close = 0;
     for (int64_t k = 0; k < n_edges; ++k) {
-      if (distance_[k] < ap.cutoff && distance_[k] < rp.cutoff) {
-        close.push_back(AngularNeighbor<T>{begin + k, distance_[k], T(0), T(0), edge_species_[k]});
-        angular_rows_.push_back(distance_[k]);
-      }
+      close[n_close] = AngularNeighbor<T>{begin + k, distance_[k], T(0), T(0), edge_species_[k]};
+      angular_rows_[n_close] = distance_[k];
+      n_close += distance_[k] < angular_cutoff ? 1 : 0;
     }
-    cutoffs(ap.cutoff, angular_rows_.data(), static_cast<int64_t>(angular_rows_.size()), angular_fc_, angular_dfc_);
+    close.resize(n_close);
+    angular_rows_.resize(n_close);
+    cutoffs(ap.cutoff, angular_rows_.data(), n_close, angular_fc_, angular_dfc_);
     for (size_t k = 0; k < close.size(); ++k) {
       close[k].fc = angular_fc_[k];
       close[k].dfc = angular_dfc_[k];
