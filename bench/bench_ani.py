@@ -16,7 +16,9 @@ Every configuration is timed in interleaved rounds after a warm-up: each round r
 every contender for a few calls in a row, as an MD loop calls it (three for boxes up
 to 2k atoms, two above, five for the molecules), and records their mean; figures are
 medians with the range (min-max) over rounds. (A single call right after another
-contender's measures that contender's cache and allocator leftovers as well.)
+contender's measures that contender's cache and allocator leftovers as well.) Each
+round takes the contenders in another order (a seeded shuffle), so that none of
+them always follows the same other one.
 The machine's load average is printed with each block: on a shared machine read
 the figures next to it.
 
@@ -32,6 +34,7 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import random
 import statistics
 import sys
 import tempfile
@@ -55,15 +58,23 @@ def load_average() -> str:
 def interleaved(contenders: dict[str, Callable[[], object]], rounds: int, calls: int = 1) -> dict[str, list[float]]:
     """Seconds per call of each contender over ``rounds`` rounds; one warm-up call each
     (TorchScript profiling runs, allocator) and every round runs all contenders, so that
-    a burst of load on the shared machine hits all of them alike. Each round times
-    ``calls`` consecutive calls of a contender (as an MD loop makes them) and records
-    their mean."""
+    a burst of load on the shared machine hits all of them alike; each round takes
+    them in another order (seeded). Each round times ``calls`` consecutive calls of a
+    contender (as an MD loop makes them) and records their mean."""
     for fn in contenders.values():
         fn()
         fn()
     times: dict[str, list[float]] = {name: [] for name in contenders}
+    names = list(contenders)
+    order = random.Random(12345)
     for _ in range(rounds):
-        for name, fn in contenders.items():
+        # A new order each round: the first call of a contender's turn finds the
+        # caches as the one before left them, and in a fixed order (or a rotation
+        # of it) the same contender always followed TorchANI and paid for the
+        # weights TorchANI had evicted from the cache.
+        order.shuffle(names)
+        for name in names:
+            fn = contenders[name]
             start = time.perf_counter()
             for _ in range(calls):
                 fn()
