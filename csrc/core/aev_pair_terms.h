@@ -44,17 +44,7 @@ class AniPairTerms {
     stride_ = (n + 2 * kLanes - 1) / kLanes * kLanes;
     const int64_t stride = stride_;
     for (auto* v : {&cosine_, &inv_ab_, &mean_, &cutoffs_, &x_, &sin_theta_, &x_over_sin_}) v->assign(stride, T(0));
-    for (int64_t k = 0; k < n; ++k) {
-      const AngularNeighbor<T>& na = close[first_[k]];
-      const AngularNeighbor<T>& nb = close[second_[k]];
-      const T* a = vec + 3 * na.edge;
-      const T* b = vec + 3 * nb.edge;
-      const T inv_ab = T(1) / (na.distance * nb.distance);
-      inv_ab_[k] = inv_ab;
-      cosine_[k] = (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) * inv_ab;
-      mean_[k] = T(0.5) * (na.distance + nb.distance);
-      cutoffs_[k] = na.fc * nb.fc;
-    }
+    pair_geometry(close, vec, n_species);
     T* __restrict x = x_.data();
     T* __restrict sin_theta = sin_theta_.data();
     T* __restrict x_over_sin = x_over_sin_.data();
@@ -270,6 +260,54 @@ class AniPairTerms {
     int64_t block, begin, end;  // pairs [begin, end) belong to species-pair block `block`
   };
 
+  // Per pair: 1/(r_a r_b), the cosine, the mean distance, the cutoff product. The
+  // pairs are made in block order (sort_pairs): for a neighbour x of a block's
+  // first species, its partners y are consecutive neighbours of the second species,
+  // so the close neighbours are copied to coordinate arrays in that order and each
+  // x's pairs are one vector loop over its y (one scalar pass over pairs, gathering
+  // both neighbours' edge vectors, was a sixth of the forward's time).
+  void pair_geometry(const std::vector<AngularNeighbor<T>>& close, const T* vec, int n_species) {
+    const int n_close = static_cast<int>(close.size());
+    for (auto* v : {&sorted_x_, &sorted_y_, &sorted_z_, &sorted_r_, &sorted_fc_}) v->resize(n_close);
+    for (int i = 0; i < n_close; ++i) {
+      const AngularNeighbor<T>& c = close[by_species_[i]];
+      const T* a = vec + 3 * c.edge;
+      sorted_x_[i] = a[0];
+      sorted_y_[i] = a[1];
+      sorted_z_[i] = a[2];
+      sorted_r_[i] = c.distance;
+      sorted_fc_[i] = c.fc;
+    }
+    const T* __restrict bx = sorted_x_.data();
+    const T* __restrict by = sorted_y_.data();
+    const T* __restrict bz = sorted_z_.data();
+    const T* __restrict br = sorted_r_.data();
+    const T* __restrict bfc = sorted_fc_.data();
+    T* __restrict inv_ab = inv_ab_.data();
+    T* __restrict cosine = cosine_.data();
+    T* __restrict mean = mean_.data();
+    T* __restrict cutoffs = cutoffs_.data();
+    for (int sa = 0; sa < n_species; ++sa) {
+      for (int sb = sa; sb < n_species; ++sb) {
+        int64_t k = starts_[ani_species_pair_index(sa, sb, n_species)];
+        for (int64_t x = species_start_[sa]; x < species_start_[sa + 1]; ++x) {
+          const int64_t y0 = sa == sb ? x + 1 : species_start_[sb], y1 = species_start_[sb + 1];
+          const T ax = bx[x], ay = by[x], az = bz[x], ra = br[x], fa = bfc[x];
+#pragma omp simd
+          for (int64_t y = y0; y < y1; ++y) {
+            const int64_t q = k + (y - y0);
+            const T inv = T(1) / (ra * br[y]);
+            inv_ab[q] = inv;
+            cosine[q] = (ax * bx[y] + ay * by[y] + az * bz[y]) * inv;
+            mean[q] = T(0.5) * (ra + br[y]);
+            cutoffs[q] = fa * bfc[y];
+          }
+          k += y1 > y0 ? y1 - y0 : 0;
+        }
+      }
+    }
+  }
+
   // Pairs grouped by their species-pair block, made in block order: the close
   // neighbours are sorted by species (counting sort, stable), then each block's
   // pairs run over its two species' neighbours (a, b with a before b for one
@@ -319,6 +357,7 @@ class AniPairTerms {
   int64_t stride_ = 0;
   std::vector<int64_t> starts_, fill_, species_start_;
   std::vector<int> by_species_;  // indices into close, grouped by species
+  std::vector<T> sorted_x_, sorted_y_, sorted_z_, sorted_r_, sorted_fc_;  // close neighbours in that order
   std::vector<int> first_, second_, block_;  // per pair: indices into close, block
   std::vector<Segment> segments_;
   std::vector<T> cosine_, inv_ab_, mean_, cutoffs_, x_, sin_theta_, x_over_sin_;  // per pair (padded)
