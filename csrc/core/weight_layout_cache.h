@@ -8,7 +8,9 @@
 // address, is not reused while the entry exists) and is valid only while the
 // source's version counter, data pointer, sizes and strides are those it was
 // copied from: an in-place change of a weight (training, a user's edit) is seen on
-// the next call. Entries of freed weights are dropped at the next insertion.
+// the next call. Writes that bypass the version counter (through a NumPy view of
+// the tensor, or from C++ through data_ptr) are not seen, as autograd does not see
+// them either. Entries of freed weights are dropped at the next insertion.
 // Inference tensors (no version counter) are copied on every call.
 #pragma once
 
