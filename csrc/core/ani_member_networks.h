@@ -218,9 +218,12 @@ void member_networks_on_pointers(const AniElementNetworks& net, int64_t m, const
     return weights[l].data_ptr<W>() + m * n_out * n_in;
   };
   // Cached layouts (T == W, many rows): the first weight's other layout, member m's
-  // part; each hidden layer's [in, out].
-  const bool cached = !kNarrow && !few && layouts != nullptr && layouts->first.defined();
-  const W* first_other = cached ? layouts->first.data_ptr<W>() + (s1 == 1 ? m * h1 * D : m * h1) : nullptr;
+  // part (undefined where not needed: the forward only, rows stored); each hidden
+  // layer's [in, out].
+  const bool cached = !kNarrow && !few && layouts != nullptr;
+  const W* first_other = cached && layouts->first.defined()
+                             ? layouts->first.data_ptr<W>() + (s1 == 1 ? m * h1 * D : m * h1)
+                             : nullptr;
   const int64_t ld_first_other = s1 == 1 ? D : net.first_bias.size(0) * h1;
   const auto hidden_by_rows = [&](size_t l) -> const W* {
     if (!cached || l >= layouts->hidden.size()) return nullptr;

@@ -196,12 +196,16 @@ bool contiguous_layers(const AniElementNetworks& net) {
 }
 
 // The layouts of an element's weights that its many-row products read and the
-// model does not store, from the cache (made on the first call, then reused).
-RowLayouts row_layouts(const AniElementNetworks& net) {
+// model does not store, from the cache (made on the first call, then reused). A
+// first weight stored by rows needs its other layout for the backward only.
+RowLayouts row_layouts(const AniElementNetworks& net, bool backward) {
   RowLayouts layouts;
   const bool first_by_rows = net.first_weight.stride(1) == 1;
-  layouts.first =
-      weight_in_layout(net.first_weight, first_by_rows ? WeightLayout::kTransposed : WeightLayout::kContiguous);
+  if (!first_by_rows) {
+    layouts.first = weight_in_layout(net.first_weight, WeightLayout::kContiguous);
+  } else if (backward) {
+    layouts.first = weight_in_layout(net.first_weight, WeightLayout::kTransposed);
+  }
   for (size_t l = 0; l + 1 < net.weights.size(); ++l) {
     layouts.hidden.push_back(weight_in_layout(net.weights[l], WeightLayout::kTransposed));
   }
@@ -343,7 +347,7 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
           } else {
             const int64_t n_parts = member_parts(n_members);
             std::vector<MemberScratch<scalar_t>> scratch(n_parts);
-            const RowLayouts layouts = row_layouts(net);
+            const RowLayouts layouts = row_layouts(net, keep_for_backward);
             members_on_threads(n_members, n_parts, rows_gradient, member_copies,
                                [&](int64_t p, int64_t m, const torch::Tensor& gradient, bool accumulate) {
                                  member(scalar_t{}, m, gradient.defined() ? gradient.data_ptr<scalar_t>() : nullptr,

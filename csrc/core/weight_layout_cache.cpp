@@ -13,10 +13,18 @@ namespace {
 
 using WeakTensorImpl = c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl>;
 
+// The source's identity at the time of the copy. The weak references keep the
+// TensorImpl and StorageImpl objects (not the storage's memory) from being freed,
+// so their addresses identify them: `p.data = t` (and Module.float() or .double())
+// keeps the TensorImpl and its version but gives it t's StorageImpl, and a freed
+// buffer's address may come back for the next allocation.
 struct Entry {
   WeakTensorImpl source;
+  c10::weak_intrusive_ptr<c10::StorageImpl> storage;
+  const c10::StorageImpl* storage_impl;
   uint32_t version;
   const void* data;
+  c10::ScalarType dtype;
   std::vector<int64_t> sizes, strides;
   torch::Tensor copy;
 };
@@ -36,7 +44,9 @@ torch::Tensor copy_in_layout(const torch::Tensor& weight, WeightLayout layout) {
 }
 
 bool matches(const Entry& entry, const torch::Tensor& weight, uint32_t version) {
-  return !entry.source.expired() && entry.version == version && entry.data == weight.data_ptr() &&
+  return !entry.source.expired() && !entry.storage.expired() &&
+         entry.storage_impl == weight.storage().unsafeGetStorageImpl() && entry.version == version &&
+         entry.data == weight.data_ptr() && entry.dtype == weight.scalar_type() &&
          entry.sizes == weight.sizes().vec() && entry.strides == weight.strides().vec();
 }
 
@@ -60,10 +70,11 @@ torch::Tensor weight_in_layout(const torch::Tensor& weight, WeightLayout layout)
   if (copy.storage().is_alias_of(weight.storage())) return copy;
   const std::lock_guard<std::mutex> lock(c.mutex);
   for (auto it = c.entries.begin(); it != c.entries.end();) {
-    it = it->second.source.expired() ? c.entries.erase(it) : std::next(it);
+    it = it->second.source.expired() || it->second.storage.expired() ? c.entries.erase(it) : std::next(it);
   }
-  c.entries.insert_or_assign(key, Entry{WeakTensorImpl(weight.getIntrusivePtr()), version, weight.data_ptr(),
-                                        weight.sizes().vec(), weight.strides().vec(), copy});
+  c.entries.insert_or_assign(key, Entry{WeakTensorImpl(weight.getIntrusivePtr()), weight.storage().getWeakStorageImpl(),
+                                        weight.storage().unsafeGetStorageImpl(), version, weight.data_ptr(),
+                                        weight.scalar_type(), weight.sizes().vec(), weight.strides().vec(), copy});
   return copy;
 }
 

@@ -433,6 +433,13 @@ def test_cached_weight_layouts_follow_in_place_changes(layout):
     torch.testing.assert_close(after, fresh, rtol=1e-14, atol=1e-14)
     assert (after[0] - before[0]).abs().max() > 1e-3
     assert (after[1] - before[1]).abs().max() > 1e-3
+    # New data under the same tensors (`p.data = t` keeps the version counter; the
+    # old buffer, freed, may come back at the same address for the new one).
+    for k, w in enumerate(weights):
+        w.data = w.detach() * (1.0 - 0.02 * (k + 1))
+    replaced = run(weights)
+    torch.testing.assert_close(replaced, run([w.clone() for w in weights]), rtol=1e-14, atol=1e-14)
+    assert (replaced[0] - after[0]).abs().max() > 1e-3
 
 
 def test_narrow_weight_copies_must_match_their_weights():
