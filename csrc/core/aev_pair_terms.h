@@ -287,22 +287,35 @@ class AniPairTerms {
     T* __restrict cosine = cosine_.data();
     T* __restrict mean = mean_.data();
     T* __restrict cutoffs = cutoffs_.data();
+    partner_runs(n_species, [&](int, int64_t x, int64_t y0, int64_t y1, int64_t k) {
+      const T ax = bx[x], ay = by[x], az = bz[x], ra = br[x], fa = bfc[x];
+#pragma omp simd
+      for (int64_t y = y0; y < y1; ++y) {
+        const int64_t q = k + (y - y0);
+        const T inv = T(1) / (ra * br[y]);
+        inv_ab[q] = inv;
+        cosine[q] = (ax * bx[y] + ay * by[y] + az * bz[y]) * inv;
+        mean[q] = T(0.5) * (ra + br[y]);
+        cutoffs[q] = fa * bfc[y];
+      }
+    });
+  }
+
+  // f(block, x, y0, y1, k) for each neighbour x (sorted by species) of each
+  // species-pair block, in block order: its partners are the sorted neighbours
+  // [y0, y1) of the block's second species (those after x for a same-species
+  // block), its pairs [k, k + y1 - y0) (starts_ and species_start_ from sort_pairs).
+  template <typename F>
+  void partner_runs(int n_species, const F& f) const {
     for (int sa = 0; sa < n_species; ++sa) {
       for (int sb = sa; sb < n_species; ++sb) {
-        int64_t k = starts_[ani_species_pair_index(sa, sb, n_species)];
+        const int b = ani_species_pair_index(sa, sb, n_species);
+        int64_t k = starts_[b];
         for (int64_t x = species_start_[sa]; x < species_start_[sa + 1]; ++x) {
           const int64_t y0 = sa == sb ? x + 1 : species_start_[sb], y1 = species_start_[sb + 1];
-          const T ax = bx[x], ay = by[x], az = bz[x], ra = br[x], fa = bfc[x];
-#pragma omp simd
-          for (int64_t y = y0; y < y1; ++y) {
-            const int64_t q = k + (y - y0);
-            const T inv = T(1) / (ra * br[y]);
-            inv_ab[q] = inv;
-            cosine[q] = (ax * bx[y] + ay * by[y] + az * bz[y]) * inv;
-            mean[q] = T(0.5) * (ra + br[y]);
-            cutoffs[q] = fa * bfc[y];
-          }
-          k += y1 > y0 ? y1 - y0 : 0;
+          if (y1 <= y0) continue;
+          f(b, x, y0, y1, k);
+          k += y1 - y0;
         }
       }
     }
@@ -335,20 +348,13 @@ class AniPairTerms {
     second_.resize(n);
     block_.resize(n);
     segments_.clear();
-    for (int sa = 0; sa < n_species; ++sa) {
-      for (int sb = sa; sb < n_species; ++sb) {
-        const int b = ani_species_pair_index(sa, sb, n_species);
-        int64_t k = starts_[b];
-        for (int64_t x = species_start_[sa]; x < species_start_[sa + 1]; ++x) {
-          for (int64_t y = sa == sb ? x + 1 : species_start_[sb]; y < species_start_[sb + 1]; ++y) {
-            first_[k] = by_species_[x];
-            second_[k] = by_species_[y];
-            block_[k] = b;
-            ++k;
-          }
-        }
+    partner_runs(n_species, [&](int b, int64_t x, int64_t y0, int64_t y1, int64_t k) {
+      for (int64_t y = y0; y < y1; ++y, ++k) {
+        first_[k] = by_species_[x];
+        second_[k] = by_species_[y];
+        block_[k] = b;
       }
-    }
+    });
     for (int b = 0; b < n_blocks; ++b) {
       if (starts_[b + 1] > starts_[b]) segments_.push_back(Segment{b, starts_[b], starts_[b + 1]});
     }

@@ -81,7 +81,7 @@ void output_layer(const T* __restrict activation, const T* __restrict w, T bias,
 // stores them the other way, in that layout (weight_layout_cache.h): the first
 // weight's other layout ([M*h1, D] for the backward of a [D, M*h1] stored by rows,
 // [D, M*h1] by rows for the forward of one stored by columns) and each later hidden
-// layer [M, in, out] for the forward. Undefined: copied per product.
+// layer [M, in, out] for the forward.
 struct RowLayouts {
   torch::Tensor first;
   std::vector<torch::Tensor> hidden;
@@ -91,56 +91,31 @@ struct RowLayouts {
 template <typename T>
 struct MemberScratch {
   std::vector<T> values;         // activations, two gradient rows, outputs
-  std::vector<T> rows;           // a weight matrix copied to rows of the product's outputs
   std::vector<const T*> inputs;  // each layer's input activations
   std::vector<int64_t> widths;   // and their widths
 };
-
-// out[k * cols + j] = w[k * s_row + j * s_col] for k < rows, j < cols: a strided
-// (transposed) weight matrix as contiguous rows, in tiles that keep the reads and
-// the writes within a few cache lines each.
-template <typename W>
-void copy_to_rows(const W* __restrict w, int64_t rows, int64_t cols, int64_t s_row, int64_t s_col, W* __restrict out) {
-  constexpr int64_t kTile = 16;
-  for (int64_t k0 = 0; k0 < rows; k0 += kTile) {
-    const int64_t k1 = std::min(k0 + kTile, rows);
-    for (int64_t j0 = 0; j0 < cols; j0 += kTile) {
-      const int64_t j1 = std::min(j0 + kTile, cols);
-      for (int64_t k = k0; k < k1; ++k) {
-        for (int64_t j = j0; j < j1; ++j) out[k * cols + j] = w[k * s_row + j * s_col];
-      }
-    }
-  }
-}
 
 // C[r, j] = (accumulate ? C[r, j] : bias[j] or 0) + sum_k A[r, k] B[k, j] for r < n,
 // with B[k, j] = w[k * sk + j * sj] (one of the strides 1). Few rows read B once
 // for all of them, by rows of j (sj == 1, thin_times) or of k (dot products);
 // many rows take thin_times' register blocks of rows x outputs, which read B by
-// rows of j: a B stored the other way is copied to that layout first (a small
-// cost against n_e rows of multiply-adds; by dot products, many rows ran 1.6x
-// slower). `following`: the weights read next, prefetched by the dot products.
-//
-// `by_rows` (optional, many rows): B already in that layout, with rows of stride
-// ld_by_rows (a cached copy, weight_layout_cache.h).
-// `finish`: thin_times' epilogue, run on the outputs whichever way they are made.
+// rows of j: a B stored the other way comes as `by_rows`, that layout with rows of
+// stride ld_by_rows (a cached copy, weight_layout_cache.h; by dot products, many
+// rows ran 1.6x slower). `following`: the weights read next, prefetched by the dot
+// products. `finish`: thin_times' epilogue, run on the outputs whichever way they
+// are made.
 template <typename T, typename W, typename Finish = KeepOutputs>
 void layer_product(const T* A, int64_t lda, int64_t n, int64_t K, const W* w, int64_t sk, int64_t sj, int64_t N,
-                   const T* bias, T* C, int64_t ldc, bool accumulate, std::vector<T>& rows, const W* following,
+                   const T* bias, T* C, int64_t ldc, bool accumulate, const W* following,
                    const W* by_rows = nullptr, int64_t ld_by_rows = 0, const Finish& finish = Finish{}) {
-  if (sj != 1 && n > kThinRows && by_rows != nullptr) {
-    thin_times<T, W>(A, lda, n, K, by_rows, ld_by_rows, N, bias, C, ldc, accumulate, finish);
-  } else if (sj == 1) {
+  if (sj == 1) {
     thin_times<T, W>(A, lda, n, K, w, sk, N, bias, C, ldc, accumulate, finish);
   } else if (n <= kThinRows) {
     thin_times_transposed<T, W>(A, lda, n, K, w, sj, N, bias, C, ldc, accumulate, following);
     finish(0, n, 0, N);
   } else {
-    if constexpr (std::is_same_v<T, W>) {  // (narrow copies: few rows only, checked by the caller)
-      rows.resize(K * N);
-      copy_to_rows<W>(w, K, N, sk, sj, rows.data());
-      thin_times<T, W>(A, lda, n, K, rows.data(), N, N, bias, C, ldc, accumulate, finish);
-    }
+    TORCH_CHECK(by_rows != nullptr, "ani_networks: a many-row product needs its weights by rows of outputs");
+    thin_times<T, W>(A, lda, n, K, by_rows, ld_by_rows, N, bias, C, ldc, accumulate, finish);
   }
 }
 
@@ -229,7 +204,7 @@ void member_networks_on_pointers(const AniElementNetworks& net, int64_t m, const
     if (!cached || l >= layouts->hidden.size()) return nullptr;
     return layouts->hidden[l].data_ptr<W>() + m * weights[l].size(1) * weights[l].size(2);
   };
-  layer_product<T, W>(x, D, n_e, D, first, s0, s1, h1, first_bias, activation, h1, false, scratch.rows,
+  layer_product<T, W>(x, D, n_e, D, first, s0, s1, h1, first_bias, activation, h1, false,
                       layer_weights(0), s1 == 1 ? nullptr : first_other, ld_first_other,
                       CeluOfOutputs<T>{activation, h1, alpha});
   auto& inputs = scratch.inputs;
@@ -245,7 +220,7 @@ void member_networks_on_pointers(const AniElementNetworks& net, int64_t m, const
     // layer's one row is read either way).
     const W* following = layer_weights(l + 1);
     if (l + 2 == n_layers) following = s1 != 1 && m + 1 < net.first_bias.size(0) ? first + h1 * s1 : nullptr;
-    layer_product<T, W>(inputs.back(), n_in, n_e, n_in, w, 1, n_in, n_out, b, next, n_out, false, scratch.rows,
+    layer_product<T, W>(inputs.back(), n_in, n_e, n_in, w, 1, n_in, n_out, b, next, n_out, false,
                         following, hidden_by_rows(l), n_out, CeluOfOutputs<T>{next, n_out, alpha});
     inputs.push_back(next);
     widths.push_back(n_out);
@@ -273,11 +248,11 @@ void member_networks_on_pointers(const AniElementNetworks& net, int64_t m, const
   for (size_t l = inputs.size() - 1; l >= 1; --l) {
     const int64_t n_out = widths[l], n_in = widths[l - 1];
     const W* w = layer_weights(l - 1);  // [out, in]: the backward's B[o, k] = w[o * n_in + k]
-    layer_product<T, W>(g, n_out, n_e, n_out, w, n_in, 1, n_in, nullptr, g_next, n_in, false, scratch.rows, nullptr,
+    layer_product<T, W>(g, n_out, n_e, n_out, w, n_in, 1, n_in, nullptr, g_next, n_in, false, nullptr,
                         nullptr, 0, TimesCeluDerivative<T>{g_next, inputs[l - 1], n_in, alpha});
     std::swap(g, g_next);
   }
-  layer_product<T, W>(g, h1, n_e, h1, first, s1, s0, D, nullptr, aev_gradient, D, accumulate, scratch.rows, nullptr,
+  layer_product<T, W>(g, h1, n_e, h1, first, s1, s0, D, nullptr, aev_gradient, D, accumulate, nullptr,
                       s1 == 1 ? first_other : nullptr, ld_first_other);
 }
 

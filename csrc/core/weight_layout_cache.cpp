@@ -21,7 +21,6 @@ using WeakTensorImpl = c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTe
 struct Entry {
   WeakTensorImpl source;
   c10::weak_intrusive_ptr<c10::StorageImpl> storage;
-  const c10::StorageImpl* storage_impl;
   uint32_t version;
   const void* data;
   c10::ScalarType dtype;
@@ -45,9 +44,9 @@ torch::Tensor copy_in_layout(const torch::Tensor& weight, WeightLayout layout) {
 
 bool matches(const Entry& entry, const torch::Tensor& weight, uint32_t version) {
   return !entry.source.expired() && !entry.storage.expired() &&
-         entry.storage_impl == weight.storage().unsafeGetStorageImpl() && entry.version == version &&
+         entry.storage._unsafe_get_target() == weight.storage().unsafeGetStorageImpl() && entry.version == version &&
          entry.data == weight.data_ptr() && entry.dtype == weight.scalar_type() &&
-         entry.sizes == weight.sizes().vec() && entry.strides == weight.strides().vec();
+         weight.sizes().equals(entry.sizes) && weight.strides().equals(entry.strides);
 }
 
 }  // namespace
@@ -73,8 +72,8 @@ torch::Tensor weight_in_layout(const torch::Tensor& weight, WeightLayout layout)
     it = it->second.source.expired() || it->second.storage.expired() ? c.entries.erase(it) : std::next(it);
   }
   c.entries.insert_or_assign(key, Entry{WeakTensorImpl(weight.getIntrusivePtr()), weight.storage().getWeakStorageImpl(),
-                                        weight.storage().unsafeGetStorageImpl(), version, weight.data_ptr(),
-                                        weight.scalar_type(), weight.sizes().vec(), weight.strides().vec(), copy});
+                                        version, weight.data_ptr(), weight.scalar_type(), weight.sizes().vec(),
+                                        weight.strides().vec(), copy});
   return copy;
 }
 
