@@ -33,33 +33,80 @@ ModelEdgeVectors scale_and_check(const double* v, int64_t n_edges, double scale,
   return result;
 }
 
-// Edges begin..end of the reduction into forces [M, N, 3] (added to) and virials
-// [M, 9] (added to). Edge-major (members innermost): the member-batched gradients
-// of the symmetry functions are laid out [E, M, 3] in memory, so this reads them in order.
+// Edges begin..end of the reduction into forces [M, N, 3] and virials [M, 9]
+// (both added to), members m0..m0+MB. Edge-major (members innermost): the
+// member-batched gradients of the symmetry functions are laid out [E, M, 3] in
+// memory, so this reads them in order. A centre's force (while its edges follow
+// each other: the runner's lists are grouped by centre; any order stays
+// correct) and the virials are summed in registers: added to memory per edge,
+// they were a chain of stores and reloads per member.
+template <typename T, int MB>
+void reduce_force_range(const T* g, int64_t stride_m, int64_t stride_e, int64_t m0, int64_t begin, int64_t end,
+                        const int64_t* centre, const int64_t* neighbour, const double* r, double factor,
+                        int64_t n_atoms, double* forces, double* virials) {
+  if (begin >= end) return;
+  constexpr int kValues = 3 * MB;
+  double own[kValues] = {};
+  double w[3][kValues] = {};  // w[a][3 m + b] = -sum_e r_a g_mb
+  int64_t current = centre[begin];
+  const auto flush = [&] {
+    for (int m = 0; m < MB; ++m) {
+      double* f = forces + (m0 + m) * n_atoms * 3 + 3 * current;
+      for (int a = 0; a < 3; ++a) {
+        f[a] += own[3 * m + a];
+        own[3 * m + a] = 0.0;
+      }
+    }
+  };
+  for (int64_t e = begin; e < end; ++e) {
+    if (centre[e] != current) {
+      flush();
+      current = centre[e];
+    }
+    double v[kValues];
+    for (int m = 0; m < MB; ++m) {
+      const T* ge = g + (m0 + m) * stride_m + e * stride_e;
+      for (int b = 0; b < 3; ++b) v[3 * m + b] = static_cast<double>(ge[b]) * factor;
+    }
+    const int64_t n = 3 * neighbour[e];
+    for (int m = 0; m < MB; ++m) {
+      double* f = forces + (m0 + m) * n_atoms * 3 + n;
+      for (int b = 0; b < 3; ++b) f[b] -= v[3 * m + b];
+    }
+    const double* re = r + 3 * e;
+    for (int j = 0; j < kValues; ++j) own[j] += v[j];
+    for (int a = 0; a < 3; ++a) {
+      for (int j = 0; j < kValues; ++j) w[a][j] -= re[a] * v[j];
+    }
+  }
+  flush();
+  for (int m = 0; m < MB; ++m) {
+    for (int a = 0; a < 3; ++a) {
+      for (int b = 0; b < 3; ++b) virials[9 * (m0 + m) + 3 * a + b] += w[a][3 * m + b];
+    }
+  }
+}
+
+// All members of edges begin..end, eight at a time.
 template <typename T>
 void reduce_edge_range(const T* g, int64_t stride_m, int64_t stride_e, int64_t n_members, int64_t begin, int64_t end,
                        const int64_t* centre, const int64_t* neighbour, const double* r, double factor,
-                       int64_t n_atoms, double* forces, double* w) {
-  for (int64_t e = begin; e < end; ++e) {
-    const double* re = r + 3 * e;
-    const int64_t c = 3 * centre[e], n = 3 * neighbour[e];
-    for (int64_t m = 0; m < n_members; ++m) {
-      const T* ge = g + m * stride_m + e * stride_e;
-      const double gx = static_cast<double>(ge[0]) * factor, gy = static_cast<double>(ge[1]) * factor,
-                   gz = static_cast<double>(ge[2]) * factor;
-      double* f = forces + m * n_atoms * 3;
-      f[c] += gx;
-      f[c + 1] += gy;
-      f[c + 2] += gz;
-      f[n] -= gx;
-      f[n + 1] -= gy;
-      f[n + 2] -= gz;
-      double* wm = w + 9 * m;
-      for (int a = 0; a < 3; ++a) {
-        wm[3 * a] -= re[a] * gx;
-        wm[3 * a + 1] -= re[a] * gy;
-        wm[3 * a + 2] -= re[a] * gz;
-      }
+                       int64_t n_atoms, double* forces, double* virials) {
+  constexpr int64_t kBlock = 8;
+  for (int64_t m0 = 0; m0 < n_members; m0 += kBlock) {
+    const auto run = [&](auto count) {
+      reduce_force_range<T, decltype(count)::value>(g, stride_m, stride_e, m0, begin, end, centre, neighbour, r,
+                                                    factor, n_atoms, forces, virials);
+    };
+    switch (std::min(kBlock, n_members - m0)) {
+      case 1: run(std::integral_constant<int, 1>()); break;
+      case 2: run(std::integral_constant<int, 2>()); break;
+      case 3: run(std::integral_constant<int, 3>()); break;
+      case 4: run(std::integral_constant<int, 4>()); break;
+      case 5: run(std::integral_constant<int, 5>()); break;
+      case 6: run(std::integral_constant<int, 6>()); break;
+      case 7: run(std::integral_constant<int, 7>()); break;
+      default: run(std::integral_constant<int, 8>()); break;
     }
   }
 }
@@ -146,9 +193,9 @@ void forces_and_virials_from_edge_gradients(const torch::Tensor& gradients, cons
   const auto rr = r.to(torch::kFloat64).contiguous();
   TORCH_CHECK(index.size(1) == n_edges && rr.size(0) == n_edges, "edge gradients, edge_index and r disagree");
   forces = torch::zeros({n_members, n_atoms, 3}, rr.options());
-  virials = torch::empty({n_members, 3, 3}, rr.options());
   const int64_t* centre = index.data_ptr<int64_t>();
   const int64_t* neighbour = centre + n_edges;
+  virials = torch::empty({n_members, 3, 3}, rr.options());
   AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "forces_and_virials_from_edge_gradients", [&] {
     reduce_gradients<scalar_t>(g.data_ptr<scalar_t>(), g.stride(0), g.stride(1), n_members, n_edges, centre,
                                neighbour, rr.data_ptr<double>(), factor, n_atoms, forces.data_ptr<double>(),
