@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/angular_moments.h"
 #include "core/edge_list.h"
 #include "core/symmetry_function_table.h"
 #include "core/vector_lanes.h"
@@ -138,6 +139,24 @@ struct PairBlock {
   std::vector<int> b_slots;  // the slots of neighbour k the functions read
 };
 
+// A wide Gaussian angular function of integer zeta, summed through moments
+// (angular_moments.h) instead of over pairs.
+struct MomentTerm {
+  int64_t column;
+  double norm;                  // weight 2^(1 - zeta)
+  int a, b;                     // moment slots of the pair's two elements (a = b: same element)
+  int degree;                   // zeta
+  double diagonal;              // (1 + lambda)^zeta: the full sum's j = k terms
+  std::vector<double> weights;  // the expansion's w_b, monomial_count(zeta)
+};
+
+// The moments of one radial factor (slot) over one element's neighbours.
+struct MomentSlot {
+  int64_t species;
+  int slot;
+  int degree;  // the highest zeta of the functions that read it
+};
+
 // Radial factors needed for neighbours of one element, and the radial functions.
 template <typename T>
 struct NeighborTable {
@@ -149,6 +168,9 @@ template <typename T>
 struct CentrePlan {
   std::vector<NeighborTable<T>> neighbors;  // [n_species]
   std::vector<PairBlock<T>> pairs;
+  std::vector<MomentTerm> moment_terms;
+  std::vector<MomentSlot> moment_slots;
+  int moment_degree = 0;  // the highest degree of moment_slots
   std::vector<int64_t> row_columns;  // the distinct output columns of this element, one Jacobian row each
   double rc_max = 0.0;
   size_t max_angles = 0, max_r3 = 0, max_cutoffs = 0, max_slots = 0;
@@ -159,6 +181,14 @@ struct GroupedPlan {
   int64_t n_species = 0;
   std::vector<CentrePlan<T>> centres;
 };
+
+// Wide Gaussian functions whose (1 + lambda cos)^zeta is a polynomial of low
+// degree in cos, with 1 + lambda cos >= 0 (the pair code's clamp never acts).
+bool sums_through_moments(const SymmetryFunctionRow& row) {
+  const double zeta = row.params.zeta;
+  return row.type == static_cast<int>(SymmetryFunctionType::AngularWide) && zeta >= 1.0 &&
+         zeta <= kMaxMomentDegree && zeta == std::floor(zeta) && std::abs(row.params.lambda) <= 1.0;
+}
 
 template <typename T>
 GroupedPlan<T> make_grouped_plan(const torch::Tensor& sf_int, const torch::Tensor& sf_real, int64_t n_species,
@@ -178,12 +208,40 @@ GroupedPlan<T> make_grouped_plan(const torch::Tensor& sf_int, const torch::Tenso
   for (const auto& row : rows) {
     auto& cp = plan.centres[row.centre];
     cp.rc_max = std::max(cp.rc_max, row.params.rc);
+    const FactorSpec spec = factor_spec(row);
+    if (sums_through_moments(row)) {
+      const int64_t lo = std::min(row.neighbor1, row.neighbor2), hi = std::max(row.neighbor1, row.neighbor2);
+      const int zeta = static_cast<int>(row.params.zeta);
+      const auto moment_slot = [&](int64_t species) {
+        const int slot = cp.neighbors[species].slots.add(spec);
+        for (size_t q = 0; q < cp.moment_slots.size(); ++q) {
+          MomentSlot& m = cp.moment_slots[q];
+          if (m.species == species && m.slot == slot) {
+            m.degree = std::max(m.degree, zeta);
+            return static_cast<int>(q);
+          }
+        }
+        cp.moment_slots.push_back({species, slot, zeta});
+        return static_cast<int>(cp.moment_slots.size()) - 1;
+      };
+      MomentTerm term;
+      term.column = row.column;
+      term.norm = row.params.angular_norm;
+      term.a = moment_slot(lo);
+      term.b = moment_slot(hi);
+      term.degree = zeta;
+      term.diagonal = std::pow(1.0 + row.params.lambda, zeta);
+      term.weights = moment_weights(zeta, row.params.lambda);
+      cp.moment_terms.push_back(std::move(term));
+      cp.moment_degree = std::max(cp.moment_degree, zeta);
+      continue;
+    }
+    // Functions summed over pairs or neighbours have a row in the multi-seed VJP's Jacobian.
     int& jacobian_row = row_of_column[row.centre][row.column];
     if (jacobian_row < 0) {
       jacobian_row = static_cast<int>(cp.row_columns.size());
       cp.row_columns.push_back(row.column);
     }
-    const FactorSpec spec = factor_spec(row);
     if (is_radial_type(row.type)) {
       auto& table = cp.neighbors[row.neighbor1];
       table.radial.push_back({row.column, T(row.params.weight), table.slots.add(spec), jacobian_row});
@@ -571,7 +629,11 @@ struct Workspace {
   std::vector<JacobianTerm<T>> jacobian_terms;  // multi-seed VJP: a block's functions for one j
   std::vector<T> jacobian;  // multi-seed VJP: [rows, 3, n + kPad], d(column)/d(neighbour vector)
   std::vector<T> seeds;     // multi-seed VJP: one block of seeds, [rows, block]
+  // Moment functions (float64): unit vectors, distances, monomials [count, ld],
+  // per slot the factors [slots, ld], moments [slots, count], sums of F^2, adjoints.
+  std::vector<double> ux, uy, uz, mr, minv_r, mono, mF, mD, moments, squares, adjoint, adjoint0, dadjoint;
 };
+
 
 // Edge gradients of B seeds at once from one centre's Jacobian (rows r, component
 // c, neighbour k at jacobian[(3 r + c) ldj + k], zero beyond n): out(k, m0 + b) +=
@@ -615,6 +677,132 @@ constexpr int kSeedBlock = kVectorRegisters >= 32 ? 8 : 4;
 // (every pair's and triplet's geometry, factors and per-function terms computed
 // once) and then contracted with each seed, giving edge gradients laid out [E, n_seeds, 3].
 enum class Pass { Forward, VectorJacobian, MemberJacobian };
+
+// The centre's moment functions (angular_moments.h): Forward adds their values to
+// `row`; VectorJacobian adds seed_row's gradient to w.gx/gy/gz; MemberJacobian adds
+// each member's to out_edges [E, n_seeds, 3]. The neighbours (n, grouped by
+// element at block_begin) and their radial factors are the driver's.
+template <typename T, Pass P>
+void moment_functions(const CentrePlan<T>& cp, Workspace<T>& w, int64_t n, const std::vector<int64_t>& block_begin,
+                      const std::vector<int64_t>& factor_offset, const std::vector<int64_t>& factor_stride,
+                      const T* seed_row, const T* member_seed, int64_t member_stride, int64_t n_seeds, T* row,
+                      T* out_edges) {
+  constexpr bool kGrad = P != Pass::Forward;
+  const int count = monomial_count(cp.moment_degree);
+  const int64_t ld = n + 8;  // whole vectors of 4 doubles past any element's end
+  for (auto* v : {&w.ux, &w.uy, &w.uz}) v->assign(ld, 0.0);
+  for (auto* v : {&w.mr, &w.minv_r}) v->assign(ld, 1.0);
+  for (int64_t k = 0; k < n; ++k) {
+    const double r = static_cast<double>(w.r[k]), inv_r = 1.0 / r;
+    w.mr[k] = r;
+    w.minv_r[k] = inv_r;
+    w.ux[k] = static_cast<double>(w.x[k]) * inv_r;
+    w.uy[k] = static_cast<double>(w.y[k]) * inv_r;
+    w.uz[k] = static_cast<double>(w.z[k]) * inv_r;
+  }
+  w.mono.resize(count * ld);
+  evaluate_monomials(w.ux.data(), w.uy.data(), w.uz.data(), ld, count, ld, w.mono.data());
+
+  const int64_t n_slots = static_cast<int64_t>(cp.moment_slots.size());
+  w.mF.assign(n_slots * ld, 0.0);
+  if (kGrad) w.mD.assign(n_slots * ld, 0.0);
+  w.moments.assign(n_slots * count, 0.0);
+  w.squares.assign(n_slots, 0.0);
+  for (int64_t q = 0; q < n_slots; ++q) {
+    const MomentSlot& slot = cp.moment_slots[q];
+    const int64_t b0 = block_begin[slot.species], cnt = block_begin[slot.species + 1] - b0;
+    const int64_t at = factor_offset[slot.species] + static_cast<int64_t>(slot.slot) * factor_stride[slot.species];
+    double* __restrict F = w.mF.data() + q * ld;
+    for (int64_t k = 0; k < cnt; ++k) F[b0 + k] = static_cast<double>(w.F[at + k]);
+    if constexpr (kGrad) {
+      double* __restrict D = w.mD.data() + q * ld;
+      for (int64_t k = 0; k < cnt; ++k) D[b0 + k] = static_cast<double>(w.D[at + k]);
+    }
+    double* __restrict M = w.moments.data() + q * count;
+    for (int j = 0; j < monomial_count(slot.degree); ++j) {
+      const double* __restrict m = w.mono.data() + j * ld;
+      double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t k = b0; k < b0 + cnt; ++k) sum += F[k] * m[k];
+      M[j] = sum;
+    }
+    double square = 0.0;
+#pragma omp simd reduction(+ : square)
+    for (int64_t k = b0; k < b0 + cnt; ++k) square += F[k] * F[k];
+    w.squares[q] = square;
+  }
+
+  if constexpr (!kGrad) {
+    for (const MomentTerm& term : cp.moment_terms) {
+      const double* Ma = w.moments.data() + term.a * count;
+      const double* Mb = w.moments.data() + term.b * count;
+      double v = 0.0;
+      for (size_t j = 0; j < term.weights.size(); ++j) v += term.weights[j] * Ma[j] * Mb[j];
+      if (term.a == term.b) v = 0.5 * (v - term.diagonal * w.squares[term.a]);
+      row[term.column] += static_cast<T>(term.norm * v);
+    }
+    return;
+  } else {
+    const int64_t members = P == Pass::MemberJacobian ? n_seeds : 1;
+    for (int64_t m = 0; m < members; ++m) {
+      const T* seeds = P == Pass::MemberJacobian ? member_seed + m * member_stride : seed_row;
+      w.adjoint.assign(n_slots * count, 0.0);
+      w.adjoint0.assign(n_slots, 0.0);
+      bool any = false;
+      for (const MomentTerm& term : cp.moment_terms) {
+        const double sigma = static_cast<double>(seeds[term.column]) * term.norm;
+        if (sigma == 0.0) continue;
+        any = true;
+        const double* Ma = w.moments.data() + term.a * count;
+        const double* Mb = w.moments.data() + term.b * count;
+        double* La = w.adjoint.data() + term.a * count;
+        double* Lb = w.adjoint.data() + term.b * count;
+        const int64_t terms = static_cast<int64_t>(term.weights.size());
+        if (term.a == term.b) {
+          // d/dM_b of (sum w M^2 - diagonal sum F^2) / 2
+          for (int64_t j = 0; j < terms; ++j) La[j] += sigma * term.weights[j] * Ma[j];
+          w.adjoint0[term.a] -= sigma * term.diagonal;
+        } else {
+          for (int64_t j = 0; j < terms; ++j) {
+            La[j] += sigma * term.weights[j] * Mb[j];
+            Lb[j] += sigma * term.weights[j] * Ma[j];
+          }
+        }
+      }
+      if (!any) continue;
+      for (int64_t q = 0; q < n_slots; ++q) {
+        const MomentSlot& slot = cp.moment_slots[q];
+        const int64_t b0 = block_begin[slot.species], cnt = block_begin[slot.species + 1] - b0;
+        if (cnt == 0) continue;
+        const int slot_count = monomial_count(slot.degree), lower_count = monomial_count(slot.degree - 1);
+        const double* L = w.adjoint.data() + q * count;
+        w.dadjoint.resize(3 * lower_count);
+        polynomial_derivative(L, slot_count, lower_count, w.dadjoint.data());
+        const double* F = w.mF.data() + q * ld + b0;
+        const double* D = w.mD.data() + q * ld + b0;
+        const auto gradients = [&](auto add) {
+          moment_gradients(L, w.dadjoint.data(), slot_count, lower_count, w.adjoint0[q], w.mono.data() + b0, ld, cnt,
+                           F, D, w.ux.data() + b0, w.uy.data() + b0, w.uz.data() + b0, w.mr.data() + b0,
+                           w.minv_r.data() + b0, add);
+        };
+        if constexpr (P == Pass::MemberJacobian) {
+          gradients([&](int64_t k, double gx, double gy, double gz) {
+            T* out = out_edges + 3 * (w.edge[b0 + k] * n_seeds + m);
+            out[0] += static_cast<T>(gx);
+            out[1] += static_cast<T>(gy);
+            out[2] += static_cast<T>(gz);
+          });
+        } else {
+          gradients([&](int64_t k, double gx, double gy, double gz) {
+            w.gx[b0 + k] += static_cast<T>(gx);
+            w.gy[b0 + k] += static_cast<T>(gy);
+            w.gz[b0 + k] += static_cast<T>(gz);
+          });
+        }
+      }
+    }
+  }
+}
 
 template <typename T, Pass P>
 void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, const torch::Tensor& edge_index,
@@ -759,6 +947,12 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
             for (int64_t k = 0; k < count; ++k) q[k] += g * D[k];
           }
         }
+      }
+
+      if (!cp.moment_terms.empty()) {
+        moment_functions<T, P>(cp, w, n, block_begin, factor_offset, factor_stride, seed_row,
+                               kJacobian ? seed + i * n_columns : nullptr, n_centers * n_columns, n_seeds, row,
+                               out_edges);
       }
 
       // Angular functions: each unordered neighbour pair (j, k) once; for one j

@@ -4,7 +4,12 @@ every model uses) against the straightforward per-function driver it replaced
 vector-Jacobian product, on dense periodic systems: many neighbours per element
 block, same- and mixed-element pairs, narrow-only blocks (where pairs beyond the
 j-k cutoff are pruned), mixed narrow/wide blocks, every Gaussian cutoff type,
-the weighted and the compact types, three elements, float64 and float32."""
+the weighted and the compact types, three elements, float64 and float32.
+
+Wide Gaussian functions of integer zeta up to 8 with |lambda| <= 1 are summed
+through per-neighbour moments (csrc/core/angular_moments.h), not over pairs; they
+are compared on their own for every such zeta, beside functions that stay with
+the pairs (zeta 9, 2.5, lambda 1.5) and narrow ones writing the same elements."""
 
 from __future__ import annotations
 
@@ -125,17 +130,22 @@ def test_grouped_equals_reference_for_weighted_and_compact_types():
     compare(weighted_and_compact_set(), torch.float64, seed=2)
 
 
+def box_operands(sf_set: SymmetryFunctionSet, seed: int) -> tuple[np.ndarray, tuple, torch.Tensor]:
+    """A dense 90-atom box's edge vectors (float64 NumPy), the operator's other
+    arguments for all 90 centres, and a random seed of the outputs' shape."""
+    positions, cell, symbols = dense_box(90, seed, 8.0)
+    ei, _, vec = _core.neighbor_list(positions, cell, [True] * 3, RC)
+    species = torch.tensor([SPECIES.index(s) for s in symbols])
+    g = torch.randn(90, sf_set.n_columns, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    return vec, (torch.from_numpy(ei), species, sf_set.sf_int, sf_set.sf_real, 90, sf_set.n_columns), g
+
+
 @pytest.mark.parametrize("sf_set", [gaussian_set("tanhu", 0.0), weighted_and_compact_set()], ids=["gaussian", "compact"])
 def test_grouped_single_precision_is_as_accurate_as_the_reference(sf_set):
     """float32: both drivers measured against the float64 values; the grouped one
     may not be less accurate (near-collinear compact angles make both err ~1e-3
     relative in the gradient, through 1/sin(theta))."""
-    positions, cell, symbols = dense_box(90, 3, 8.0)
-    ei, _, vec = _core.neighbor_list(positions, cell, [True] * 3, RC)
-    ei = torch.from_numpy(ei)
-    species = torch.tensor([SPECIES.index(s) for s in symbols])
-    seed = torch.randn(90, sf_set.n_columns, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
-    rest = (ei, species, sf_set.sf_int, sf_set.sf_real, 90, sf_set.n_columns)
+    vec, rest, seed = box_operands(sf_set, 3)
     results = {}
     for dtype in (torch.float64, torch.float32):
         v = torch.tensor(vec, dtype=dtype, requires_grad=True)
@@ -158,3 +168,46 @@ def test_grouped_equals_reference_for_a_subset_of_centres_and_a_sparse_system():
     compare(gaussian_set("cos", 0.1), torch.float64, seed=4, n_centers=37)
     with pytest.raises(AssertionError, match="many neighbours"):
         compare(gaussian_set("cos", 0.1), torch.float64, n=6, length=20.0, seed=5)
+
+
+def moment_set(rs: float, cutoff_type: str) -> SymmetryFunctionSet:
+    """Every zeta the moment path takes (1..8), lambda -1 and 1, same- and
+    mixed-element pairs, radial factors that several functions' moments share
+    and one of their own (another eta and cutoff); and wide functions that stay
+    with the pairs (zeta 9, zeta 2.5) and narrow ones in the same blocks."""
+    fs = []
+    for c in SPECIES:
+        fs.append(RadialSymmetryFunction(c, "H", 0.5, RC, rs=1.0, cutoff_type=cutoff_type))
+        for pair in (("H", "H"), ("H", "O"), ("C", "O"), ("O", "O")):
+            for zeta in range(1, 9):
+                for lam in (-1.0, 1.0):
+                    fs.append(AngularSymmetryFunction(c, pair, 0.05, float(zeta), lam, RC, rs=rs, narrow=False,
+                                                      cutoff_type=cutoff_type))
+            fs.append(AngularSymmetryFunction(c, pair, 0.2, 3.0, -1.0, RC * 0.9, rs=rs, narrow=False,
+                                              cutoff_type=cutoff_type))
+            fs.append(AngularSymmetryFunction(c, pair, 0.05, 9.0, 1.0, RC, rs=rs, narrow=False,
+                                              cutoff_type=cutoff_type))
+            fs.append(AngularSymmetryFunction(c, pair, 0.05, 2.5, -1.0, RC, rs=rs, narrow=False,
+                                              cutoff_type=cutoff_type))
+            fs.append(AngularSymmetryFunction(c, pair, 0.1, 2.0, 1.0, RC, rs=rs, narrow=True,
+                                              cutoff_type=cutoff_type))
+    return SymmetryFunctionSet(SPECIES, fs)
+
+
+@pytest.mark.parametrize("rs, cutoff_type", [(0.0, "cos"), (0.7, "poly2"), (0.3, "tanhu")])
+def test_moment_functions_equal_the_pair_sums(rs, cutoff_type):
+    compare(moment_set(rs, cutoff_type), torch.float64, seed=6)
+
+
+def test_moment_functions_in_single_precision_stay_accurate():
+    """float32 inputs: the moments are summed in float64, so the expansion's
+    cancellation (lambda = -1, zeta 8) costs no accuracy beyond the inputs'."""
+    sf_set = moment_set(0.2, "cos")
+    vec, rest, seed = box_operands(sf_set, 7)
+    exact = torch.ops.nnpkit.symmetry_functions_reference(torch.tensor(vec), *rest, 0, seed)
+    exact_vjp = torch.ops.nnpkit.symmetry_functions_reference(torch.tensor(vec), *rest, 1, seed)
+    v = torch.tensor(vec, dtype=torch.float32, requires_grad=True)
+    G = torch.ops.nnpkit.symmetry_functions(v, *rest)
+    (vjp,) = torch.autograd.grad(G, v, seed.float())
+    torch.testing.assert_close(G.double(), exact, rtol=1e-5, atol=1e-5 * exact.abs().max().item())
+    torch.testing.assert_close(vjp.double(), exact_vjp, rtol=1e-4, atol=1e-5 * exact_vjp.abs().max().item())
