@@ -126,39 +126,65 @@ inline void polynomial_derivative(const double* L, int count, int lower_count, d
   }
 }
 
-// Edge gradients of neighbours k < n (one element's, one radial factor) from the
-// adjoints L (count monomials, derivative coefficients dL over lower_count) and
-// the diagonal's coefficient L0 (times F_k F'_k u_k): for each k,
-// out(k) = a_k (D_k (P + L0 F_k)) + F_k / r_k (grad P - (u_k . grad P) u_k), with
-// D = F'(r) / r and a = r u the edge vector. Reads whole vectors of kLanes
-// neighbours: arrays hold n rounded up to kLanes (padding with F = D = 0).
-// add(k, gx, gy, gz) receives each real neighbour's gradient.
-template <typename Add>
-void moment_gradients(const double* L, const double* dL, int count, int lower_count, double L0, const double* mono,
-                      int64_t ld, int64_t n, const double* F, const double* D, const double* ux, const double* uy,
-                      const double* uz, const double* r, const double* inv_r, Add&& add) {
-  using V = Lanes<double>;
+// Edge gradients of neighbours k < n (one element's, one radial factor) for B
+// seeds at once, from seed b's adjoints L[b] (count monomials), derivative
+// coefficients dL[b] (3 x lower_count) and diagonal coefficient L0[b] (times
+// F_k F'_k u_k): for each k, out(k) = a_k (D_k (P + L0 F_k)) + F_k / r_k (grad P -
+// (u_k . grad P) u_k), with D = F'(r) / r and a = r u the edge vector. KV vectors
+// of neighbours at a time: B x KV x 4 independent sums (one chain of multiply-adds
+// per sum over the monomials would wait on its own latency). Reads whole vectors:
+// arrays hold n rounded up to KV vectors (padding with F = D = 0).
+// add(k, b, gx, gy, gz) receives each real neighbour's gradient of seed b.
+template <int B, int KV, typename Add>
+void moment_gradients(const double* const* L, const double* const* dL, const double* L0, int count, int lower_count,
+                      const double* mono, int64_t ld, int64_t n, const double* F, const double* D, const double* ux,
+                      const double* uy, const double* uz, const double* r, const double* inv_r, Add&& add) {
+  using V = Lanes<double, kWideBytes>;
   constexpr int64_t kLanes = sizeof(V) / sizeof(double);
-  for (int64_t k = 0; k < n; k += kLanes) {
-    V P = V() + L0 * load_lanes<double>(F + k), gx = V(), gy = V(), gz = V();
+  for (int64_t k0 = 0; k0 < n; k0 += KV * kLanes) {
+    V P[KV][B], gx[KV][B], gy[KV][B], gz[KV][B];
+    for (int v = 0; v < KV; ++v) {
+      const V f = load_lanes<double, kWideBytes>(F + k0 + v * kLanes);
+      for (int b = 0; b < B; ++b) {
+        P[v][b] = L0[b] * f;
+        gx[v][b] = gy[v][b] = gz[v][b] = V();
+      }
+    }
     int i = 0;
     for (; i < lower_count; ++i) {
-      const V m = load_lanes<double>(mono + i * ld + k);
-      P += L[i] * m;
-      gx += dL[i] * m;
-      gy += dL[lower_count + i] * m;
-      gz += dL[2 * lower_count + i] * m;
+      for (int v = 0; v < KV; ++v) {
+        const V m = load_lanes<double, kWideBytes>(mono + i * ld + k0 + v * kLanes);
+        for (int b = 0; b < B; ++b) {
+          P[v][b] += L[b][i] * m;
+          gx[v][b] += dL[b][i] * m;
+          gy[v][b] += dL[b][lower_count + i] * m;
+          gz[v][b] += dL[b][2 * lower_count + i] * m;
+        }
+      }
     }
-    for (; i < count; ++i) P += L[i] * load_lanes<double>(mono + i * ld + k);
-    const V vx = load_lanes<double>(ux + k), vy = load_lanes<double>(uy + k), vz = load_lanes<double>(uz + k);
-    const V radial = load_lanes<double>(D + k) * P * load_lanes<double>(r + k);  // F' P
-    const V s = vx * gx + vy * gy + vz * gz;
-    const V t = load_lanes<double>(F + k) * load_lanes<double>(inv_r + k);
-    const V ox = radial * vx + t * (gx - s * vx);
-    const V oy = radial * vy + t * (gy - s * vy);
-    const V oz = radial * vz + t * (gz - s * vz);
-    const int64_t lanes = n - k < kLanes ? n - k : kLanes;
-    for (int64_t l = 0; l < lanes; ++l) add(k + l, ox[l], oy[l], oz[l]);
+    for (; i < count; ++i) {
+      for (int v = 0; v < KV; ++v) {
+        const V m = load_lanes<double, kWideBytes>(mono + i * ld + k0 + v * kLanes);
+        for (int b = 0; b < B; ++b) P[v][b] += L[b][i] * m;
+      }
+    }
+    for (int v = 0; v < KV; ++v) {
+      const int64_t k = k0 + v * kLanes;
+      if (k >= n) break;
+      const V vx = load_lanes<double, kWideBytes>(ux + k), vy = load_lanes<double, kWideBytes>(uy + k),
+              vz = load_lanes<double, kWideBytes>(uz + k);
+      const V dr = load_lanes<double, kWideBytes>(D + k) * load_lanes<double, kWideBytes>(r + k);  // F'
+      const V t = load_lanes<double, kWideBytes>(F + k) * load_lanes<double, kWideBytes>(inv_r + k);
+      const int64_t lanes = n - k < kLanes ? n - k : kLanes;
+      for (int b = 0; b < B; ++b) {
+        const V radial = dr * P[v][b];
+        const V s = vx * gx[v][b] + vy * gy[v][b] + vz * gz[v][b];
+        const V ox = radial * vx + t * (gx[v][b] - s * vx);
+        const V oy = radial * vy + t * (gy[v][b] - s * vy);
+        const V oz = radial * vz + t * (gz[v][b] - s * vz);
+        for (int64_t l = 0; l < lanes; ++l) add(k + l, b, ox[l], oy[l], oz[l]);
+      }
+    }
   }
 }
 

@@ -689,7 +689,7 @@ void moment_functions(const CentrePlan<T>& cp, Workspace<T>& w, int64_t n, const
                       T* out_edges) {
   constexpr bool kGrad = P != Pass::Forward;
   const int count = monomial_count(cp.moment_degree);
-  const int64_t ld = n + 8;  // whole vectors of 4 doubles past any element's end
+  const int64_t ld = n + 24;  // whole pairs of 8-double vectors past any element's end
   for (auto* v : {&w.ux, &w.uy, &w.uz}) v->assign(ld, 0.0);
   for (auto* v : {&w.mr, &w.minv_r}) v->assign(ld, 1.0);
   for (int64_t k = 0; k < n; ++k) {
@@ -743,29 +743,41 @@ void moment_functions(const CentrePlan<T>& cp, Workspace<T>& w, int64_t n, const
     }
     return;
   } else {
+    // Seeds in blocks of four (the multi-seed pass), each block's adjoints per
+    // seed, then every slot's neighbours once for the block.
+    constexpr int kBlock = 4;
     const int64_t members = P == Pass::MemberJacobian ? n_seeds : 1;
-    for (int64_t m = 0; m < members; ++m) {
-      const T* seeds = P == Pass::MemberJacobian ? member_seed + m * member_stride : seed_row;
-      w.adjoint.assign(n_slots * count, 0.0);
-      w.adjoint0.assign(n_slots, 0.0);
+    const int lower_max = monomial_count(cp.moment_degree - 1);
+    w.adjoint.resize(kBlock * n_slots * count);
+    w.adjoint0.resize(kBlock * n_slots);
+    w.dadjoint.resize(kBlock * n_slots * 3 * lower_max);
+    for (int64_t m0 = 0; m0 < members; m0 += kBlock) {
+      const int block = static_cast<int>(std::min<int64_t>(kBlock, members - m0));
+      std::fill(w.adjoint.begin(), w.adjoint.end(), 0.0);
+      std::fill(w.adjoint0.begin(), w.adjoint0.end(), 0.0);
       bool any = false;
-      for (const MomentTerm& term : cp.moment_terms) {
-        const double sigma = static_cast<double>(seeds[term.column]) * term.norm;
-        if (sigma == 0.0) continue;
-        any = true;
-        const double* Ma = w.moments.data() + term.a * count;
-        const double* Mb = w.moments.data() + term.b * count;
-        double* La = w.adjoint.data() + term.a * count;
-        double* Lb = w.adjoint.data() + term.b * count;
-        const int64_t terms = static_cast<int64_t>(term.weights.size());
-        if (term.a == term.b) {
-          // d/dM_b of (sum w M^2 - diagonal sum F^2) / 2
-          for (int64_t j = 0; j < terms; ++j) La[j] += sigma * term.weights[j] * Ma[j];
-          w.adjoint0[term.a] -= sigma * term.diagonal;
-        } else {
-          for (int64_t j = 0; j < terms; ++j) {
-            La[j] += sigma * term.weights[j] * Mb[j];
-            Lb[j] += sigma * term.weights[j] * Ma[j];
+      for (int b = 0; b < block; ++b) {
+        const T* seeds = P == Pass::MemberJacobian ? member_seed + (m0 + b) * member_stride : seed_row;
+        double* adjoint = w.adjoint.data() + b * n_slots * count;
+        double* adjoint0 = w.adjoint0.data() + b * n_slots;
+        for (const MomentTerm& term : cp.moment_terms) {
+          const double sigma = static_cast<double>(seeds[term.column]) * term.norm;
+          if (sigma == 0.0) continue;
+          any = true;
+          const double* Ma = w.moments.data() + term.a * count;
+          const double* Mb = w.moments.data() + term.b * count;
+          double* La = adjoint + term.a * count;
+          double* Lb = adjoint + term.b * count;
+          const int64_t terms = static_cast<int64_t>(term.weights.size());
+          if (term.a == term.b) {
+            // d/dM_b of (sum w M^2 - diagonal sum F^2) / 2
+            for (int64_t j = 0; j < terms; ++j) La[j] += sigma * term.weights[j] * Ma[j];
+            adjoint0[term.a] -= sigma * term.diagonal;
+          } else {
+            for (int64_t j = 0; j < terms; ++j) {
+              La[j] += sigma * term.weights[j] * Mb[j];
+              Lb[j] += sigma * term.weights[j] * Ma[j];
+            }
           }
         }
       }
@@ -775,25 +787,41 @@ void moment_functions(const CentrePlan<T>& cp, Workspace<T>& w, int64_t n, const
         const int64_t b0 = block_begin[slot.species], cnt = block_begin[slot.species + 1] - b0;
         if (cnt == 0) continue;
         const int slot_count = monomial_count(slot.degree), lower_count = monomial_count(slot.degree - 1);
-        const double* L = w.adjoint.data() + q * count;
-        w.dadjoint.resize(3 * lower_count);
-        polynomial_derivative(L, slot_count, lower_count, w.dadjoint.data());
+        const double* L[kBlock];
+        const double* dL[kBlock];
+        double L0[kBlock];
+        for (int b = 0; b < block; ++b) {
+          L[b] = w.adjoint.data() + (b * n_slots + q) * count;
+          double* d = w.dadjoint.data() + (b * n_slots + q) * 3 * lower_max;
+          polynomial_derivative(L[b], slot_count, lower_count, d);
+          dL[b] = d;
+          L0[b] = w.adjoint0[b * n_slots + q];
+        }
         const double* F = w.mF.data() + q * ld + b0;
         const double* D = w.mD.data() + q * ld + b0;
-        const auto gradients = [&](auto add) {
-          moment_gradients(L, w.dadjoint.data(), slot_count, lower_count, w.adjoint0[q], w.mono.data() + b0, ld, cnt,
-                           F, D, w.ux.data() + b0, w.uy.data() + b0, w.uz.data() + b0, w.mr.data() + b0,
-                           w.minv_r.data() + b0, add);
+        const auto gradients = [&](auto block_tag, auto vectors_tag, auto add) {
+          moment_gradients<decltype(block_tag)::value, decltype(vectors_tag)::value>(
+              L, dL, L0, slot_count, lower_count, w.mono.data() + b0, ld, cnt, F, D, w.ux.data() + b0,
+              w.uy.data() + b0, w.uz.data() + b0, w.mr.data() + b0, w.minv_r.data() + b0, add);
         };
+        using One = std::integral_constant<int, 1>;
+        using Two = std::integral_constant<int, 2>;
         if constexpr (P == Pass::MemberJacobian) {
-          gradients([&](int64_t k, double gx, double gy, double gz) {
-            T* out = out_edges + 3 * (w.edge[b0 + k] * n_seeds + m);
+          const auto add = [&](int64_t k, int b, double gx, double gy, double gz) {
+            T* out = out_edges + 3 * (w.edge[b0 + k] * n_seeds + m0 + b);
             out[0] += static_cast<T>(gx);
             out[1] += static_cast<T>(gy);
             out[2] += static_cast<T>(gz);
-          });
+          };
+          // At least 8 independent sums (two multiply-adds a cycle, four cycles each).
+          switch (block) {
+            case 4: gradients(std::integral_constant<int, 4>(), One(), add); break;
+            case 3: gradients(std::integral_constant<int, 3>(), One(), add); break;
+            case 2: gradients(Two(), Two(), add); break;
+            default: gradients(One(), Two(), add); break;
+          }
         } else {
-          gradients([&](int64_t k, double gx, double gy, double gz) {
+          gradients(One(), Two(), [&](int64_t k, int, double gx, double gy, double gz) {
             w.gx[b0 + k] += static_cast<T>(gx);
             w.gy[b0 + k] += static_cast<T>(gy);
             w.gz[b0 + k] += static_cast<T>(gz);
