@@ -33,11 +33,12 @@ constexpr int monomial_count(int degree) { return (degree + 1) * (degree + 2) * 
 
 // Monomials of three variables up to kMaxMomentDegree, by degree: index 0 is 1,
 // then x, y, z, then degree 2, ... Monomial i (> 0) is monomial parent[i] times
-// variable axis[i]; lower[c][i] is the index of u^b / u_c (-1 where b_c = 0).
+// variable axis[i]; lower[c][i] is the index of u^b / u_c (-1 where b_c = 0),
+// raised[c][j] that of u^b u_c for monomials j below the highest degree.
 struct MonomialTable {
   std::vector<std::array<int, 3>> exponents;
   std::vector<int> parent, axis;
-  std::array<std::vector<int>, 3> lower;
+  std::array<std::vector<int>, 3> lower, raised;
 
   MonomialTable() {
     for (int d = 0; d <= kMaxMomentDegree; ++d) {
@@ -59,6 +60,13 @@ struct MonomialTable {
           parent[i] = lower[c][i];
           axis[i] = c;
         }
+      }
+    }
+    for (int c = 0; c < 3; ++c) {
+      for (int j = 0; j < monomial_count(kMaxMomentDegree - 1); ++j) {
+        std::array<int, 3> e = exponents[j];
+        ++e[c];
+        raised[c].push_back(index(e));
       }
     }
   }
@@ -111,18 +119,15 @@ inline void evaluate_monomials(const double* ux, const double* uy, const double*
   }
 }
 
-// The derivative coefficients of P(u) = sum_i L_i u^{b_i} (count monomials):
-// dL[c * lower_count + j] = sum over i with lower[c][i] = j of L_i b_ic, so that
-// dP/du_c = sum_j dL[c][j] u^{b_j} over the lower_count monomials of lower degree.
-inline void polynomial_derivative(const double* L, int count, int lower_count, double* dL) {
+// The derivative coefficients of P(u) = sum_i L_i u^{b_i} (monomials of degree
+// <= d, lower_count those of degree < d): dP/du_c = sum_j dL[c * lower_count + j]
+// u^{b_j}, where dL[c][j] = L_i (b_jc + 1) for u^{b_i} = u^{b_j} u_c (one i per j).
+inline void polynomial_derivative(const double* L, int lower_count, double* dL) {
   const MonomialTable& t = MonomialTable::get();
   for (int c = 0; c < 3; ++c) {
+    const int* raised = t.raised[c].data();
     double* d = dL + c * lower_count;
-    for (int j = 0; j < lower_count; ++j) d[j] = 0.0;
-    for (int i = 1; i < count; ++i) {
-      const int j = t.lower[c][i];
-      if (j >= 0) d[j] += L[i] * t.exponents[i][c];
-    }
+    for (int j = 0; j < lower_count; ++j) d[j] = L[raised[j]] * (t.exponents[j][c] + 1);
   }
 }
 

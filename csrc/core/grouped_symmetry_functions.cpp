@@ -793,7 +793,7 @@ void moment_functions(const CentrePlan<T>& cp, Workspace<T>& w, int64_t n, const
         for (int b = 0; b < block; ++b) {
           L[b] = w.adjoint.data() + (b * n_slots + q) * count;
           double* d = w.dadjoint.data() + (b * n_slots + q) * 3 * lower_max;
-          polynomial_derivative(L[b], slot_count, lower_count, d);
+          polynomial_derivative(L[b], lower_count, d);
           dL[b] = d;
           L0[b] = w.adjoint0[b * n_slots + q];
         }
