@@ -637,7 +637,7 @@ struct Workspace {
 
 // Edge gradients of B seeds at once from one centre's Jacobian (rows r, component
 // c, neighbour k at jacobian[(3 r + c) ldj + k], zero beyond n): out(k, m0 + b) +=
-// sum_r S[r B + b] J[r][c][k], into out_edges [E, n_seeds, 3] at edges[k]. Each
+// sum_r S[r B + b] J[r][c][k], stored into out_edges [E, n_seeds, 3] at edges[k]. Each
 // Jacobian vector is loaded once for all B seeds; one seed at a time, every row
 // was read per seed and the gradient arrays loaded and stored per row.
 template <typename T, int B>
@@ -660,9 +660,9 @@ void contract_jacobian(const T* jacobian, int64_t ldj, int64_t rows, const T* S,
     for (int64_t l = 0; l < lanes; ++l) {
       T* out = out_edges + 3 * (edges[k + l] * n_seeds + m0);
       for (int b = 0; b < B; ++b) {
-        out[3 * b] += acc[0][b][l];
-        out[3 * b + 1] += acc[1][b][l];
-        out[3 * b + 2] += acc[2][b][l];
+        out[3 * b] = acc[0][b][l];
+        out[3 * b + 1] = acc[1][b][l];
+        out[3 * b + 2] = acc[2][b][l];
       }
     }
   }
@@ -856,10 +856,10 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
   static_assert(kPad >= kRound, "padding must hold a whole rounded vector");
   const auto round_up = [](int64_t count) { return (count + kRound - 1) / kRound * kRound; };
 
-  // The edge output is not zeroed by the caller: each centre zeroes its own edges
-  // (grouped by centre, contiguous also in the [E, n_seeds, 3] layout) while they
-  // are about to be written (one pass over tens of MB less), and the edges of
-  // atoms beyond n_centers here.
+  // The edge output is not zeroed by the caller: each centre stores its own edges'
+  // gradients (grouped by centre, contiguous also in the [E, n_seeds, 3] layout)
+  // and zeroes those beyond its cutoff (one pass over tens of MB less); the edges
+  // of atoms beyond n_centers are zeroed here.
   if constexpr (kGrad) {
     std::fill(out_edges + offsets[n_centers] * 3 * n_seeds, out_edges + edge_vectors.size(0) * 3 * n_seeds, T(0));
   }
@@ -870,10 +870,15 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
         factor_stride(n_species);
     for (int64_t i = begin; i < end; ++i) {
       const CentrePlan<T>& cp = plan.centres[species[i]];
-      if constexpr (kGrad) {
-        std::fill(out_edges + offsets[i] * 3 * n_seeds, out_edges + offsets[i + 1] * 3 * n_seeds, T(0));
+      // The centre's edge gradients are stored, not added, where its neighbours
+      // inside rc_max are written last (no pass zeroing them first); the others are zero.
+      const auto zero_edges = [&](int64_t from, int64_t to) {
+        if constexpr (kGrad) std::fill(out_edges + from * 3 * n_seeds, out_edges + to * 3 * n_seeds, T(0));
+      };
+      if (cp.rc_max <= 0.0) {
+        zero_edges(offsets[i], offsets[i + 1]);
+        continue;
       }
-      if (cp.rc_max <= 0.0) continue;
       const T rc_max = T(cp.rc_max);
       const int64_t e0 = offsets[i], e1 = offsets[i + 1];
 
@@ -888,7 +893,15 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
       }
       for (int64_t s = 0; s < n_species; ++s) block_begin[s + 1] += block_begin[s];
       const int64_t n = block_begin[n_species];
-      if (n == 0) continue;
+      if (n == 0) {
+        zero_edges(e0, e1);
+        continue;
+      }
+      if constexpr (kGrad) {
+        for (int64_t e = e0; e < e1; ++e) {
+          if (!(w.distance[e - e0] < rc_max)) zero_edges(e, e + 1);
+        }
+      }
       for (auto* v : {&w.x, &w.y, &w.z}) v->assign(n + kPad, T(0));
       for (auto* v : {&w.r, &w.inv_r}) v->assign(n + kPad, T(1));
       w.edge.resize(n);
@@ -977,9 +990,10 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
         }
       }
 
-      if (!cp.moment_terms.empty()) {
-        moment_functions<T, P>(cp, w, n, block_begin, factor_offset, factor_stride, seed_row,
-                               kJacobian ? seed + i * n_columns : nullptr, n_centers * n_columns, n_seeds, row,
+      // Moment functions: into the row or w.gx.. here; the multi-seed pass adds to
+      // out_edges after the contraction has stored it.
+      if (!kJacobian && !cp.moment_terms.empty()) {
+        moment_functions<T, P>(cp, w, n, block_begin, factor_offset, factor_stride, seed_row, nullptr, 0, 1, row,
                                out_edges);
       }
 
@@ -1336,12 +1350,16 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
           };
           with_count<kSeedBlock>(b_count, contract);
         }
+        if (!cp.moment_terms.empty()) {
+          moment_functions<T, P>(cp, w, n, block_begin, factor_offset, factor_stride, nullptr, seed + i * n_columns,
+                                 n_centers * n_columns, n_seeds, row, out_edges);
+        }
       } else if constexpr (kGrad) {
         for (int64_t k = 0; k < n; ++k) {
           T* out = out_edges + 3 * w.edge[k];
-          out[0] += w.gx[k] + w.q[k] * w.x[k];
-          out[1] += w.gy[k] + w.q[k] * w.y[k];
-          out[2] += w.gz[k] + w.q[k] * w.z[k];
+          out[0] = w.gx[k] + w.q[k] * w.x[k];
+          out[1] = w.gy[k] + w.q[k] * w.y[k];
+          out[2] = w.gz[k] + w.q[k] * w.z[k];
         }
       }
     }
