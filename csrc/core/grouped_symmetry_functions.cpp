@@ -636,7 +636,7 @@ struct Workspace {
 
 
 // Edge gradients of B seeds at once from one centre's Jacobian (rows r, component
-// c, neighbour k at jacobian[(3 r + c) ldj + k], zero beyond n): out(k, m0 + b) +=
+// c, neighbour k at jacobian[(3 r + c) ldj + k], zero beyond n): out(k, m0 + b) =
 // sum_r S[r B + b] J[r][c][k], stored into out_edges [E, n_seeds, 3] at edges[k]. Each
 // Jacobian vector is loaded once for all B seeds; one seed at a time, every row
 // was read per seed and the gradient arrays loaded and stored per row.
@@ -692,13 +692,16 @@ void moment_functions(const CentrePlan<T>& cp, Workspace<T>& w, int64_t n, const
   const int64_t ld = n + 24;  // whole pairs of 8-double vectors past any element's end
   for (auto* v : {&w.ux, &w.uy, &w.uz}) v->assign(ld, 0.0);
   for (auto* v : {&w.mr, &w.minv_r}) v->assign(ld, 1.0);
+  // Distances from the components in float64, so that |u| = 1 to float64's
+  // rounding for float32 inputs too (the expansion and the gradient assume it).
   for (int64_t k = 0; k < n; ++k) {
-    const double r = static_cast<double>(w.r[k]), inv_r = 1.0 / r;
+    const double x = static_cast<double>(w.x[k]), y = static_cast<double>(w.y[k]), z = static_cast<double>(w.z[k]);
+    const double r = std::sqrt(x * x + y * y + z * z), inv_r = 1.0 / r;
     w.mr[k] = r;
     w.minv_r[k] = inv_r;
-    w.ux[k] = static_cast<double>(w.x[k]) * inv_r;
-    w.uy[k] = static_cast<double>(w.y[k]) * inv_r;
-    w.uz[k] = static_cast<double>(w.z[k]) * inv_r;
+    w.ux[k] = x * inv_r;
+    w.uy[k] = y * inv_r;
+    w.uz[k] = z * inv_r;
   }
   w.mono.resize(count * ld);
   evaluate_monomials(w.ux.data(), w.uy.data(), w.uz.data(), ld, count, ld, w.mono.data());
@@ -992,9 +995,11 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
 
       // Moment functions: into the row or w.gx.. here; the multi-seed pass adds to
       // out_edges after the contraction has stored it.
-      if (!kJacobian && !cp.moment_terms.empty()) {
-        moment_functions<T, P>(cp, w, n, block_begin, factor_offset, factor_stride, seed_row, nullptr, 0, 1, row,
-                               out_edges);
+      if constexpr (!kJacobian) {
+        if (!cp.moment_terms.empty()) {
+          moment_functions<T, P>(cp, w, n, block_begin, factor_offset, factor_stride, seed_row, nullptr, 0, 1, row,
+                                 out_edges);
+        }
       }
 
       // Angular functions: each unordered neighbour pair (j, k) once; for one j

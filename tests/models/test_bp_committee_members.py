@@ -72,7 +72,23 @@ def member_gradients(sf_set: SymmetryFunctionSet, dtype: torch.dtype, n_members:
     return batched, per_member, G_members.detach(), G.detach()
 
 
+def moments_only_set() -> SymmetryFunctionSet:
+    """H: only wide functions of integer zeta (all through moments: no Jacobian rows
+    in the member pass); O: radial and wide ones inside 0.6 RC (edges of the list
+    beyond its cutoff); C: one radial function inside 0.8 A, closer than any two
+    atoms (no neighbour inside its cutoff: its edges' gradients are zero)."""
+    fs = []
+    for pair in (("H", "H"), ("H", "O"), ("C", "O")):
+        for zeta, lam in ((1.0, -1.0), (3.0, 1.0), (6.0, -1.0)):
+            fs.append(AngularSymmetryFunction("H", pair, 0.05, zeta, lam, RC, narrow=False))
+    fs.append(RadialSymmetryFunction("O", "H", 0.3, 0.6 * RC, rs=0.5))
+    fs.append(AngularSymmetryFunction("O", ("H", "H"), 0.02, 2.0, 1.0, 0.6 * RC, narrow=False))
+    fs.append(RadialSymmetryFunction("C", "O", 0.3, 0.8))
+    return SymmetryFunctionSet(SPECIES, fs)
+
+
 SETS = {
+    "moments-only": (moments_only_set, 3),
     "gaussian-cos": (lambda: gaussian_set("cos", 0.25), 3),
     "gaussian-tanh": (lambda: gaussian_set("tanh", 0.0), 3),
     "gaussian-poly4": (lambda: gaussian_set("poly4", 0.1), 3),

@@ -199,6 +199,16 @@ def test_moment_functions_equal_the_pair_sums(rs, cutoff_type):
     compare(moment_set(rs, cutoff_type), torch.float64, seed=6)
 
 
+def test_moment_functions_with_elements_without_functions_and_short_cutoffs():
+    """Every edge's gradient is written (the output is not zeroed first): an element
+    with no neighbour inside its cutoff, one whose functions end inside the list's
+    cutoff, one with moment functions only."""
+    from test_bp_committee_members import moments_only_set
+
+    compare(moments_only_set(), torch.float64, seed=9)
+    compare(moments_only_set(), torch.float64, seed=10, n_centers=41)
+
+
 def test_moment_functions_in_single_precision_stay_accurate():
     """float32 inputs: the moments are summed in float64, so the expansion's
     cancellation (lambda = -1, zeta 8) costs no accuracy beyond the inputs'."""
