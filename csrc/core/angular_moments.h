@@ -33,12 +33,12 @@ constexpr int monomial_count(int degree) { return (degree + 1) * (degree + 2) * 
 
 // Monomials of three variables up to kMaxMomentDegree, by degree: index 0 is 1,
 // then x, y, z, then degree 2, ... Monomial i (> 0) is monomial parent[i] times
-// variable axis[i]; lower[c][i] is the index of u^b / u_c (-1 where b_c = 0),
-// raised[c][j] that of u^b u_c for monomials j below the highest degree.
+// variable axis[i]; raised[c][j] is the index of u^b u_c for monomials j below
+// the highest degree.
 struct MonomialTable {
   std::vector<std::array<int, 3>> exponents;
   std::vector<int> parent, axis;
-  std::array<std::vector<int>, 3> lower, raised;
+  std::array<std::vector<int>, 3> raised;
 
   MonomialTable() {
     for (int d = 0; d <= kMaxMomentDegree; ++d) {
@@ -49,18 +49,13 @@ struct MonomialTable {
     const int n = static_cast<int>(exponents.size());
     parent.assign(n, -1);
     axis.assign(n, -1);
-    for (auto& l : lower) l.assign(n, -1);
-    for (int i = 0; i < n; ++i) {
-      for (int c = 0; c < 3; ++c) {
-        if (exponents[i][c] == 0) continue;
-        std::array<int, 3> e = exponents[i];
-        --e[c];
-        lower[c][i] = index(e);
-        if (parent[i] < 0) {
-          parent[i] = lower[c][i];
-          axis[i] = c;
-        }
-      }
+    for (int i = 1; i < n; ++i) {
+      // The first variable present: monomial i is u^b / u_c times u_c.
+      const int c = exponents[i][0] > 0 ? 0 : (exponents[i][1] > 0 ? 1 : 2);
+      std::array<int, 3> e = exponents[i];
+      --e[c];
+      parent[i] = index(e);
+      axis[i] = c;
     }
     for (int c = 0; c < 3; ++c) {
       for (int j = 0; j < monomial_count(kMaxMomentDegree - 1); ++j) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/usable_threads.h"
+#include "core/vector_lanes.h"
 
 namespace nnpkit {
 namespace {
@@ -92,22 +93,13 @@ template <typename T>
 void reduce_edge_range(const T* g, int64_t stride_m, int64_t stride_e, int64_t n_members, int64_t begin, int64_t end,
                        const int64_t* centre, const int64_t* neighbour, const double* r, double factor,
                        int64_t n_atoms, double* forces, double* virials) {
-  constexpr int64_t kBlock = 8;
+  constexpr int kBlock = 8;
   for (int64_t m0 = 0; m0 < n_members; m0 += kBlock) {
     const auto run = [&](auto count) {
       reduce_force_range<T, decltype(count)::value>(g, stride_m, stride_e, m0, begin, end, centre, neighbour, r,
                                                     factor, n_atoms, forces, virials);
     };
-    switch (std::min(kBlock, n_members - m0)) {
-      case 1: run(std::integral_constant<int, 1>()); break;
-      case 2: run(std::integral_constant<int, 2>()); break;
-      case 3: run(std::integral_constant<int, 3>()); break;
-      case 4: run(std::integral_constant<int, 4>()); break;
-      case 5: run(std::integral_constant<int, 5>()); break;
-      case 6: run(std::integral_constant<int, 6>()); break;
-      case 7: run(std::integral_constant<int, 7>()); break;
-      default: run(std::integral_constant<int, 8>()); break;
-    }
+    with_count<kBlock>(std::min<int64_t>(kBlock, n_members - m0), run);
   }
 }
 
