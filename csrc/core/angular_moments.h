@@ -13,11 +13,18 @@
 // and P(u) = sum_b L_b u^b, neighbour j's edge gradient is
 // F'_j P(u_j) u_j + (F_j / r_j) (grad P - (u_j . grad P) u_j).
 //
+// The gradient needs P on the unit sphere only, where any polynomial that agrees
+// with P there gives the same tangential gradient: P is rewritten with
+// uz^2 = 1 - ux^2 - uy^2 until no monomial holds uz more than once ((d + 1)^2
+// monomials at degree d instead of C(d + 3, 3): 25 against 35 at 4, 81 against
+// 165 at 8), and its derivatives have as few (a third of the multiply-adds at 8).
+//
 // Moments, adjoints and the polynomials are summed in float64 for either dtype:
 // the binomial expansion cancels (lambda = -1) where the pair sum does not.
 #pragma once
 
 #include <array>
+#include <type_traits>
 #include <cstdint>
 #include <vector>
 
@@ -33,12 +40,10 @@ constexpr int monomial_count(int degree) { return (degree + 1) * (degree + 2) * 
 
 // Monomials of three variables up to kMaxMomentDegree, by degree: index 0 is 1,
 // then x, y, z, then degree 2, ... Monomial i (> 0) is monomial parent[i] times
-// variable axis[i]; raised[c][j] is the index of u^b u_c for monomials j below
-// the highest degree.
+// variable axis[i].
 struct MonomialTable {
   std::vector<std::array<int, 3>> exponents;
   std::vector<int> parent, axis;
-  std::array<std::vector<int>, 3> raised;
 
   MonomialTable() {
     for (int d = 0; d <= kMaxMomentDegree; ++d) {
@@ -56,13 +61,6 @@ struct MonomialTable {
       --e[c];
       parent[i] = index(e);
       axis[i] = c;
-    }
-    for (int c = 0; c < 3; ++c) {
-      for (int j = 0; j < monomial_count(kMaxMomentDegree - 1); ++j) {
-        std::array<int, 3> e = exponents[j];
-        ++e[c];
-        raised[c].push_back(index(e));
-      }
     }
   }
 
@@ -114,33 +112,116 @@ inline void evaluate_monomials(const double* ux, const double* uy, const double*
   }
 }
 
-// The derivative coefficients of P(u) = sum_i L_i u^{b_i} (monomials of degree
-// <= d, lower_count those of degree < d): dP/du_c = sum_j dL[c * lower_count + j]
-// u^{b_j}, where dL[c][j] = L_i (b_jc + 1) for u^{b_i} = u^{b_j} u_c (one i per j).
-inline void polynomial_derivative(const double* L, int lower_count, double* dL) {
-  const MonomialTable& t = MonomialTable::get();
-  for (int c = 0; c < 3; ++c) {
-    const int* raised = t.raised[c].data();
-    double* d = dL + c * lower_count;
-    for (int j = 0; j < lower_count; ++j) d[j] = L[raised[j]] * (t.exponents[j][c] + 1);
+// The monomials of degree <= d with uz's exponent at most 1, a basis of the
+// polynomials on the unit sphere, in the order the gradients read them: degree < d
+// without uz (n_z0 of them), degree < d with uz once (up to n_lower), degree d (up
+// to size()). rows[s] is basis entry s's index in MonomialTable. A polynomial
+// sum_i L_i u^{b_i} over MonomialTable's first monomial_count(d) monomials equals,
+// on the sphere, sum_s reduce(L)_s u^{rows[s]}.
+struct SphereBasis {
+  int degree = 0, n_z0 = 0, n_lower = 0;
+  std::vector<int> rows;
+  // reduce's folds, uz's highest powers first: the coefficient of monomial
+  // folds[f][0] = u^(a, b, c), c >= 2, is added to that of folds[f][1] = u^(a, b, c - 2)
+  // and subtracted from those of u^(a + 2, b, c - 2) and u^(a, b + 2, c - 2).
+  std::vector<std::array<int, 4>> folds;
+  // Derivatives, for lower entries j: d/dux of the entry raised by ux is
+  // (a_j + 1) u^{rows[j]}; likewise uy; d/duz of entry j < n_z0 raised by uz is u^{rows[j]}.
+  std::vector<int> raised_x, raised_y, raised_z;
+  std::vector<double> factor_x, factor_y;
+
+  int size() const { return static_cast<int>(rows.size()); }
+
+  explicit SphereBasis(int d = 0) : degree(d) {
+    const MonomialTable& t = MonomialTable::get();
+    std::array<std::array<std::array<int, 2>, kMaxMomentDegree + 1>, kMaxMomentDegree + 1> position{};
+    for (auto& plane : position) {
+      for (auto& line : plane) line = {-1, -1};
+    }
+    const auto place = [&](int a, int b, int c) {
+      position[a][b][c] = static_cast<int>(rows.size());
+      rows.push_back(t.index({a, b, c}));
+    };
+    for (int p = 0; p < d; ++p) {
+      for (int a = p; a >= 0; --a) place(a, p - a, 0);
+    }
+    n_z0 = size();
+    for (int p = 1; p < d; ++p) {
+      for (int a = p - 1; a >= 0; --a) place(a, p - 1 - a, 1);
+    }
+    n_lower = size();
+    for (int a = d; a >= 0; --a) place(a, d - a, 0);
+    for (int a = d - 1; a >= 0 && d >= 1; --a) place(a, d - 1 - a, 1);
+    // uz^c = uz^(c - 2) (1 - ux^2 - uy^2) on the sphere, until c <= 1.
+    for (int c = d; c >= 2; --c) {
+      for (int a = d - c; a >= 0; --a) {
+        for (int b = d - c - a; b >= 0; --b) {
+          folds.push_back({t.index({a, b, c}), t.index({a, b, c - 2}), t.index({a + 2, b, c - 2}),
+                           t.index({a, b + 2, c - 2})});
+        }
+      }
+    }
+    for (int j = 0; j < n_lower; ++j) {
+      const auto& e = t.exponents[rows[j]];
+      raised_x.push_back(position[e[0] + 1][e[1]][e[2]]);
+      raised_y.push_back(position[e[0]][e[1] + 1][e[2]]);
+      factor_x.push_back(e[0] + 1);
+      factor_y.push_back(e[1] + 1);
+      if (j < n_z0) raised_z.push_back(position[e[0]][e[1]][1]);
+    }
   }
-}
+
+  // out[s] (size()) = the coefficients on the sphere of P = sum_i L[i] u^{b_i}
+  // (i < monomial_count(degree)); L is overwritten by the folds.
+  void reduce(double* L, double* out) const {
+    for (const auto& f : folds) {
+      const double v = L[f[0]];
+      L[f[1]] += v;
+      L[f[2]] -= v;
+      L[f[3]] -= v;
+    }
+    for (int s = 0; s < size(); ++s) out[s] = L[rows[s]];
+  }
+
+  // The derivative coefficients of P = sum_s S[s] u^{rows[s]}: dP/dux = sum_{j <
+  // n_lower} dS[j] u^{rows[j]}, dP/duy with dS[n_lower + j], dP/duz = sum_{j < n_z0}
+  // dS[2 n_lower + j] u^{rows[j]} (derivative_size() entries).
+  int derivative_size() const { return 2 * n_lower + n_z0; }
+  void derivative(const double* S, double* dS) const {
+    for (int j = 0; j < n_lower; ++j) {
+      dS[j] = S[raised_x[j]] * factor_x[j];
+      dS[n_lower + j] = S[raised_y[j]] * factor_y[j];
+    }
+    for (int j = 0; j < n_z0; ++j) dS[2 * n_lower + j] = S[raised_z[j]];
+  }
+
+  static const SphereBasis& of_degree(int d) {
+    static const std::array<SphereBasis, kMaxMomentDegree + 1> bases = [] {
+      std::array<SphereBasis, kMaxMomentDegree + 1> b;
+      for (int k = 0; k <= kMaxMomentDegree; ++k) b[k] = SphereBasis(k);
+      return b;
+    }();
+    return bases[d];
+  }
+};
 
 // Edge gradients of neighbours k < n (one element's, one radial factor) for B
-// seeds at once, from seed b's adjoints L[b] (count monomials), derivative
-// coefficients dL[b] (3 x lower_count) and diagonal coefficient L0[b] (times
-// F_k F'_k u_k): for each k, out(k) = a_k (D_k (P + L0 F_k)) + F_k / r_k (grad P -
-// (u_k . grad P) u_k), with D = F'(r) / r and a = r u the edge vector. KV vectors
-// of neighbours at a time: B x KV x 4 independent sums (one chain of multiply-adds
-// per sum over the monomials would wait on its own latency). Reads whole vectors:
-// arrays hold n rounded up to KV vectors (padding with F = D = 0).
+// seeds at once, from seed b's coefficients on the sphere S[b] (basis.size()),
+// their derivative coefficients dS[b] (basis.derivative()) and diagonal
+// coefficient L0[b] (times F_k F'_k u_k): for each k, out(k) = a_k (D_k (P + L0
+// F_k)) + F_k / r_k (grad P - (u_k . grad P) u_k), with D = F'(r) / r and a = r u the
+// edge vector. KV vectors of neighbours at a time: B x KV x 4 independent sums (one
+// chain of multiply-adds per sum over the monomials would wait on its own latency).
+// Reads whole vectors: arrays hold n rounded up to KV vectors (padding with F = D = 0).
 // add(k, b, gx, gy, gz) receives each real neighbour's gradient of seed b.
 template <int B, int KV, typename Add>
-void moment_gradients(const double* const* L, const double* const* dL, const double* L0, int count, int lower_count,
+void moment_gradients(const SphereBasis& basis, const double* const* S, const double* const* dS, const double* L0,
                       const double* mono, int64_t ld, int64_t n, const double* F, const double* D, const double* ux,
                       const double* uy, const double* uz, const double* r, const double* inv_r, Add&& add) {
   using V = Lanes<double, kWideBytes>;
   constexpr int64_t kLanes = sizeof(V) / sizeof(double);
+  const int n_z0 = basis.n_z0, n_lower = basis.n_lower, count = basis.size();
+  const int* rows = basis.rows.data();
   for (int64_t k0 = 0; k0 < n; k0 += KV * kLanes) {
     V P[KV][B], gx[KV][B], gy[KV][B], gz[KV][B];
     for (int v = 0; v < KV; ++v) {
@@ -150,24 +231,28 @@ void moment_gradients(const double* const* L, const double* const* dL, const dou
         gx[v][b] = gy[v][b] = gz[v][b] = V();
       }
     }
-    int i = 0;
-    for (; i < lower_count; ++i) {
-      for (int v = 0; v < KV; ++v) {
-        const V m = load_lanes<double, kWideBytes>(mono + i * ld + k0 + v * kLanes);
-        for (int b = 0; b < B; ++b) {
-          P[v][b] += L[b][i] * m;
-          gx[v][b] += dL[b][i] * m;
-          gy[v][b] += dL[b][lower_count + i] * m;
-          gz[v][b] += dL[b][2 * lower_count + i] * m;
+    // The basis in its three ranges: monomials without uz (all four sums), with
+    // uz^1 (no d/duz term: it would be of degree 0 in uz) and of the top degree
+    // (P only: their derivatives are of degree d - 1).
+    const auto accumulate = [&](auto with_xy, auto with_z, int begin, int end) {
+      for (int i = begin; i < end; ++i) {
+        const double* m_row = mono + rows[i] * ld + k0;
+        for (int v = 0; v < KV; ++v) {
+          const V m = load_lanes<double, kWideBytes>(m_row + v * kLanes);
+          for (int b = 0; b < B; ++b) {
+            P[v][b] += S[b][i] * m;
+            if constexpr (decltype(with_xy)::value) {
+              gx[v][b] += dS[b][i] * m;
+              gy[v][b] += dS[b][n_lower + i] * m;
+            }
+            if constexpr (decltype(with_z)::value) gz[v][b] += dS[b][2 * n_lower + i] * m;
+          }
         }
       }
-    }
-    for (; i < count; ++i) {
-      for (int v = 0; v < KV; ++v) {
-        const V m = load_lanes<double, kWideBytes>(mono + i * ld + k0 + v * kLanes);
-        for (int b = 0; b < B; ++b) P[v][b] += L[b][i] * m;
-      }
-    }
+    };
+    accumulate(std::true_type(), std::true_type(), 0, n_z0);
+    accumulate(std::true_type(), std::false_type(), n_z0, n_lower);
+    accumulate(std::false_type(), std::false_type(), n_lower, count);
     for (int v = 0; v < KV; ++v) {
       const int64_t k = k0 + v * kLanes;
       if (k >= n) break;

@@ -630,8 +630,9 @@ struct Workspace {
   std::vector<T> jacobian;  // multi-seed VJP: [rows, 3, n + kPad], d(column)/d(neighbour vector)
   std::vector<T> seeds;     // multi-seed VJP: one block of seeds, [rows, block]
   // Moment functions (float64): unit vectors, distances, monomials [count, ld],
-  // per slot the factors [slots, ld], moments [slots, count], sums of F^2, adjoints.
-  std::vector<double> ux, uy, uz, mr, minv_r, mono, mF, mD, moments, squares, adjoint, adjoint0, dadjoint;
+  // per slot the factors [slots, ld], moments [slots, count], sums of F^2, adjoints,
+  // per seed of a block the polynomial on the sphere and its derivatives.
+  std::vector<double> ux, uy, uz, mr, minv_r, mono, mF, mD, moments, squares, adjoint, adjoint0, sphere, dsphere;
 };
 
 
@@ -750,10 +751,11 @@ void moment_functions(const CentrePlan<T>& cp, Workspace<T>& w, int64_t n, const
     // seed, then every slot's neighbours once for the block.
     constexpr int kBlock = 4;
     const int64_t members = P == Pass::MemberJacobian ? n_seeds : 1;
-    const int lower_max = monomial_count(cp.moment_degree - 1);
+    const SphereBasis& widest = SphereBasis::of_degree(cp.moment_degree);
     w.adjoint.resize(kBlock * n_slots * count);
     w.adjoint0.resize(kBlock * n_slots);
-    w.dadjoint.resize(kBlock * n_slots * 3 * lower_max);
+    w.sphere.resize(kBlock * widest.size());
+    w.dsphere.resize(kBlock * widest.derivative_size());
     for (int64_t m0 = 0; m0 < members; m0 += kBlock) {
       const int block = static_cast<int>(std::min<int64_t>(kBlock, members - m0));
       std::fill(w.adjoint.begin(), w.adjoint.end(), 0.0);
@@ -789,22 +791,26 @@ void moment_functions(const CentrePlan<T>& cp, Workspace<T>& w, int64_t n, const
         const MomentSlot& slot = cp.moment_slots[q];
         const int64_t b0 = block_begin[slot.species], cnt = block_begin[slot.species + 1] - b0;
         if (cnt == 0) continue;
-        const int slot_count = monomial_count(slot.degree), lower_count = monomial_count(slot.degree - 1);
-        const double* L[kBlock];
-        const double* dL[kBlock];
+        // Each seed's polynomial on the sphere's basis (folding its adjoints in
+        // place: they are read once), and its derivatives.
+        const SphereBasis& basis = SphereBasis::of_degree(slot.degree);
+        const double* S[kBlock];
+        const double* dS[kBlock];
         double L0[kBlock];
         for (int b = 0; b < block; ++b) {
-          L[b] = w.adjoint.data() + (b * n_slots + q) * count;
-          double* d = w.dadjoint.data() + (b * n_slots + q) * 3 * lower_max;
-          polynomial_derivative(L[b], lower_count, d);
-          dL[b] = d;
+          double* sphere = w.sphere.data() + b * widest.size();
+          double* dsphere = w.dsphere.data() + b * widest.derivative_size();
+          basis.reduce(w.adjoint.data() + (b * n_slots + q) * count, sphere);
+          basis.derivative(sphere, dsphere);
+          S[b] = sphere;
+          dS[b] = dsphere;
           L0[b] = w.adjoint0[b * n_slots + q];
         }
         const double* F = w.mF.data() + q * ld + b0;
         const double* D = w.mD.data() + q * ld + b0;
         const auto gradients = [&](auto block_tag, auto vectors_tag, auto add) {
           moment_gradients<decltype(block_tag)::value, decltype(vectors_tag)::value>(
-              L, dL, L0, slot_count, lower_count, w.mono.data() + b0, ld, cnt, F, D, w.ux.data() + b0,
+              basis, S, dS, L0, w.mono.data() + b0, ld, cnt, F, D, w.ux.data() + b0,
               w.uy.data() + b0, w.uz.data() + b0, w.mr.data() + b0, w.minv_r.data() + b0, add);
         };
         using One = std::integral_constant<int, 1>;
