@@ -77,14 +77,14 @@ void output_layer(const T* __restrict activation, const T* __restrict w, T bias,
   }
 }
 
-// The layers many-row products read with B by rows of outputs, where the model
-// stores them the other way, in that layout (weight_layout_cache.h): the first
-// weight's other layout ([M*h1, D] for the backward of a [D, M*h1] stored by rows,
-// [D, M*h1] by rows for the forward of one stored by columns) and each later hidden
-// layer [M, in, out] for the forward.
-struct RowLayouts {
-  torch::Tensor first;
-  std::vector<torch::Tensor> hidden;
+// Each member's weight matrices as the many-row products read them, in
+// thin_products.h's packed layout (cached, weight_layout_cache.h), [M, K * N] per
+// matrix: the first layer's forward B [D, h1] and backward B [h1, D], each later
+// hidden layer's forward B [in, out] and backward B [out, in] (the output layer's one
+// row is read as the model stores it).
+struct PackedLayers {
+  torch::Tensor first_forward, first_backward;
+  std::vector<torch::Tensor> hidden_forward, hidden_backward;
 };
 
 // Buffers of member_networks_on_pointers, reused across members and elements.
@@ -98,24 +98,27 @@ struct MemberScratch {
 // C[r, j] = (accumulate ? C[r, j] : bias[j] or 0) + sum_k A[r, k] B[k, j] for r < n,
 // with B[k, j] = w[k * sk + j * sj] (one of the strides 1). Few rows read B once
 // for all of them, by rows of j (sj == 1, thin_times) or of k (dot products);
-// many rows take thin_times' register blocks of rows x outputs, which read B by
-// rows of j: a B stored the other way comes as `by_rows`, that layout with rows of
-// stride ld_by_rows (a cached copy, weight_layout_cache.h; by dot products, many
-// rows ran 1.6x slower). `following`: the weights read next, prefetched by the dot
-// products. `finish`: thin_times' epilogue, run on the outputs whichever way they
-// are made.
+// many rows take thin_times' register blocks of rows x outputs on B's packed copy
+// `packed` (by dot products, many rows ran 1.6x slower). `following`: the weights
+// read next, prefetched by the dot products. `finish`: thin_times' epilogue, run on
+// the outputs whichever way they are made.
 template <typename T, typename W, typename Finish = KeepOutputs>
 void layer_product(const T* A, int64_t lda, int64_t n, int64_t K, const W* w, int64_t sk, int64_t sj, int64_t N,
-                   const T* bias, T* C, int64_t ldc, bool accumulate, const W* following,
-                   const W* by_rows = nullptr, int64_t ld_by_rows = 0, const Finish& finish = Finish{}) {
+                   const T* bias, T* C, int64_t ldc, bool accumulate, const W* following, const W* packed = nullptr,
+                   const Finish& finish = Finish{}) {
+  if (n > kThinRows) {
+    TORCH_CHECK(packed != nullptr, "ani_networks: a many-row product needs its weights' packed copy");
+    if constexpr (std::is_same_v<T, W>) {
+      thin_times_packed<T>(A, lda, n, K, packed, N, bias, C, ldc, accumulate, finish);
+      return;
+    }
+    TORCH_CHECK(false, "ani_networks: narrow weight copies are read by the few-row products only");
+  }
   if (sj == 1) {
     thin_times<T, W>(A, lda, n, K, w, sk, N, bias, C, ldc, accumulate, finish);
-  } else if (n <= kThinRows) {
+  } else {
     thin_times_transposed<T, W>(A, lda, n, K, w, sj, N, bias, C, ldc, accumulate, following);
     finish(0, n, 0, N);
-  } else {
-    TORCH_CHECK(by_rows != nullptr, "ani_networks: a many-row product needs its weights by rows of outputs");
-    thin_times<T, W>(A, lda, n, K, by_rows, ld_by_rows, N, bias, C, ldc, accumulate, finish);
   }
 }
 
@@ -163,7 +166,7 @@ struct TimesCeluDerivative {
 template <typename T, typename W>
 void member_networks_on_pointers(const AniElementNetworks& net, int64_t m, const T* x, int64_t n_e, int64_t D,
                                  T alpha, T* energies, T* aev_gradient, bool accumulate, MemberScratch<T>& scratch,
-                                 const RowLayouts* layouts = nullptr) {
+                                 const PackedLayers* packed = nullptr) {
   constexpr bool kNarrow = !std::is_same_v<T, W>;
   const bool few = n_e <= kThinRows;
   TORCH_CHECK(few || !kNarrow, "ani_networks: narrow weight copies are read by the few-row products only");
@@ -192,21 +195,17 @@ void member_networks_on_pointers(const AniElementNetworks& net, int64_t m, const
     const int64_t n_out = weights[l].size(1), n_in = weights[l].size(2);
     return weights[l].data_ptr<W>() + m * n_out * n_in;
   };
-  // Cached layouts (T == W, many rows): the first weight's other layout, member m's
-  // part (undefined where not needed: the forward only, rows stored); each hidden
-  // layer's [in, out].
-  const bool cached = !kNarrow && !few && layouts != nullptr;
-  const W* first_other = cached && layouts->first.defined()
-                             ? layouts->first.data_ptr<W>() + (s1 == 1 ? m * h1 * D : m * h1)
-                             : nullptr;
-  const int64_t ld_first_other = s1 == 1 ? D : net.first_bias.size(0) * h1;
-  const auto hidden_by_rows = [&](size_t l) -> const W* {
-    if (!cached || l >= layouts->hidden.size()) return nullptr;
-    return layouts->hidden[l].data_ptr<W>() + m * weights[l].size(1) * weights[l].size(2);
+  // Many rows (T == W): member m's packed copies (undefined where not needed: the
+  // first layer's backward in the forward only).
+  TORCH_CHECK(few || packed != nullptr, "ani_networks: many rows need the weights' packed copies");
+  const auto member_part = [&](const torch::Tensor& t) -> const W* {
+    return t.defined() ? t.data_ptr<W>() + m * t.size(1) : nullptr;
   };
-  layer_product<T, W>(x, D, n_e, D, first, s0, s1, h1, first_bias, activation, h1, false,
-                      layer_weights(0), s1 == 1 ? nullptr : first_other, ld_first_other,
-                      CeluOfOutputs<T>{activation, h1, alpha});
+  const auto hidden_part = [&](const std::vector<torch::Tensor>& layers, size_t l) -> const W* {
+    return l < layers.size() ? member_part(layers[l]) : nullptr;
+  };
+  layer_product<T, W>(x, D, n_e, D, first, s0, s1, h1, first_bias, activation, h1, false, layer_weights(0),
+                      few ? nullptr : member_part(packed->first_forward), CeluOfOutputs<T>{activation, h1, alpha});
   auto& inputs = scratch.inputs;
   auto& widths = scratch.widths;
   inputs.assign(1, activation);
@@ -220,8 +219,8 @@ void member_networks_on_pointers(const AniElementNetworks& net, int64_t m, const
     // layer's one row is read either way).
     const W* following = layer_weights(l + 1);
     if (l + 2 == n_layers) following = s1 != 1 && m + 1 < net.first_bias.size(0) ? first + h1 * s1 : nullptr;
-    layer_product<T, W>(inputs.back(), n_in, n_e, n_in, w, 1, n_in, n_out, b, next, n_out, false,
-                        following, hidden_by_rows(l), n_out, CeluOfOutputs<T>{next, n_out, alpha});
+    layer_product<T, W>(inputs.back(), n_in, n_e, n_in, w, 1, n_in, n_out, b, next, n_out, false, following,
+                        few ? nullptr : hidden_part(packed->hidden_forward, l), CeluOfOutputs<T>{next, n_out, alpha});
     inputs.push_back(next);
     widths.push_back(n_out);
     next += n_e * n_out;
@@ -249,11 +248,12 @@ void member_networks_on_pointers(const AniElementNetworks& net, int64_t m, const
     const int64_t n_out = widths[l], n_in = widths[l - 1];
     const W* w = layer_weights(l - 1);  // [out, in]: the backward's B[o, k] = w[o * n_in + k]
     layer_product<T, W>(g, n_out, n_e, n_out, w, n_in, 1, n_in, nullptr, g_next, n_in, false, nullptr,
-                        nullptr, 0, TimesCeluDerivative<T>{g_next, inputs[l - 1], n_in, alpha});
+                        few ? nullptr : hidden_part(packed->hidden_backward, l - 1),
+                        TimesCeluDerivative<T>{g_next, inputs[l - 1], n_in, alpha});
     std::swap(g, g_next);
   }
   layer_product<T, W>(g, h1, n_e, h1, first, s1, s0, D, nullptr, aev_gradient, D, accumulate, nullptr,
-                      s1 == 1 ? first_other : nullptr, ld_first_other);
+                      few ? nullptr : member_part(packed->first_backward));
 }
 
 }  // namespace nnpkit

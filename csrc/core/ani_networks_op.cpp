@@ -195,21 +195,52 @@ bool contiguous_layers(const AniElementNetworks& net) {
   return ok;
 }
 
-// The layouts of an element's weights that its many-row products read and the
-// model does not store, from the cache (made on the first call, then reused). A
-// first weight stored by rows needs its other layout for the backward only.
-RowLayouts row_layouts(const AniElementNetworks& net, bool backward) {
-  RowLayouts layouts;
-  const bool first_by_rows = net.first_weight.stride(1) == 1;
-  if (!first_by_rows) {
-    layouts.first = weight_in_layout(net.first_weight, WeightLayout::kContiguous);
-  } else if (backward) {
-    layouts.first = weight_in_layout(net.first_weight, WeightLayout::kTransposed);
+// Member matrices [M, K, N] with B_m[k, j] = get(m, k, j), packed per member for
+// thin_times_packed: [M, K * N].
+template <typename Get>
+torch::Tensor packed_members(const torch::Tensor& like, int64_t M, int64_t K, int64_t N, const Get& get) {
+  auto packed = torch::empty({M, K * N}, like.options().requires_grad(false));
+  AT_DISPATCH_FLOATING_TYPES(like.scalar_type(), "ani_networks_pack", [&] {
+    const scalar_t* w = like.data_ptr<scalar_t>();
+    scalar_t* out = packed.data_ptr<scalar_t>();
+    for (int64_t m = 0; m < M; ++m) {
+      pack_columns<scalar_t>(K, N, [&](int64_t k, int64_t j) { return w[get(m, k, j)]; }, out + m * K * N);
+    }
+  });
+  return packed;
+}
+
+// An element's packed weight copies for its many-row products, from the cache
+// (made on the first call, then reused); the first layer's backward copy only
+// where a backward runs. The first weight is [D, M*h1] with any strides (the
+// model's [M, h1, D] storage seen transposed, or rows), later ones [M, out, in].
+PackedLayers packed_layers(const AniElementNetworks& net, bool backward) {
+  PackedLayers layers;
+  const torch::Tensor& first = net.first_weight;
+  const int64_t M = net.first_bias.size(0), h1 = net.first_bias.size(1), D = first.size(0);
+  const int64_t s0 = first.stride(0), s1 = first.stride(1);
+  const auto first_entry = [=](int64_t m, int64_t d, int64_t o) { return d * s0 + (m * h1 + o) * s1; };
+  layers.first_forward = weight_in_layout(first, WeightLayout::kPackedForward, [&](const torch::Tensor& w) {
+    return packed_members(w, M, D, h1, [&](int64_t m, int64_t k, int64_t j) { return first_entry(m, k, j); });
+  });
+  if (backward) {
+    layers.first_backward = weight_in_layout(first, WeightLayout::kPackedBackward, [&](const torch::Tensor& w) {
+      return packed_members(w, M, h1, D, [&](int64_t m, int64_t k, int64_t j) { return first_entry(m, j, k); });
+    });
   }
   for (size_t l = 0; l + 1 < net.weights.size(); ++l) {
-    layouts.hidden.push_back(weight_in_layout(net.weights[l], WeightLayout::kTransposed));
+    const torch::Tensor& hidden = net.weights[l];  // [M, out, in], contiguous
+    const int64_t n_out = hidden.size(1), n_in = hidden.size(2);
+    const auto entry = [=](int64_t m, int64_t o, int64_t i) { return (m * n_out + o) * n_in + i; };
+    layers.hidden_forward.push_back(weight_in_layout(hidden, WeightLayout::kPackedForward, [&](const torch::Tensor& w) {
+      return packed_members(w, M, n_in, n_out, [&](int64_t m, int64_t k, int64_t j) { return entry(m, j, k); });
+    }));
+    if (!backward) continue;
+    layers.hidden_backward.push_back(weight_in_layout(hidden, WeightLayout::kPackedBackward, [&](const torch::Tensor& w) {
+      return packed_members(w, M, n_out, n_in, [&](int64_t m, int64_t k, int64_t j) { return entry(m, k, j); });
+    }));
   }
-  return layouts;
+  return layers;
 }
 
 // An element's layers as saved for the backward (its rows' AEV and its AEV columns
@@ -324,10 +355,10 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
           const scalar_t* element_rows = x.data_ptr<scalar_t>();
           scalar_t* member_energies = element_energies.data_ptr<scalar_t>();
           const auto member = [&](auto weight_tag, int64_t m, scalar_t* gradient, bool accumulate,
-                                  MemberScratch<scalar_t>& scratch, const RowLayouts* layouts) {
+                                  MemberScratch<scalar_t>& scratch, const PackedLayers* layers) {
             member_networks_on_pointers<scalar_t, decltype(weight_tag)>(net, m, element_rows, n_e, width_e,
                                                                         scalar_t(celu_alpha), member_energies + m * n_e,
-                                                                        gradient, accumulate, scratch, layouts);
+                                                                        gradient, accumulate, scratch, layers);
           };
           if (n_e <= kThinRows) {
             // One thread, no tensor views per member; the weights' float32 copies where kept.
@@ -347,11 +378,11 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
           } else {
             const int64_t n_parts = member_parts(n_members);
             std::vector<MemberScratch<scalar_t>> scratch(n_parts);
-            const RowLayouts layouts = row_layouts(net, keep_for_backward);
+            const PackedLayers layers = packed_layers(net, keep_for_backward);
             members_on_threads(n_members, n_parts, rows_gradient, member_copies,
                                [&](int64_t p, int64_t m, const torch::Tensor& gradient, bool accumulate) {
                                  member(scalar_t{}, m, gradient.defined() ? gradient.data_ptr<scalar_t>() : nullptr,
-                                        accumulate, scratch[p], &layouts);
+                                        accumulate, scratch[p], &layers);
                                });
           }
         });

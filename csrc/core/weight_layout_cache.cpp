@@ -38,10 +38,6 @@ Cache& cache() {
   return instance;
 }
 
-torch::Tensor copy_in_layout(const torch::Tensor& weight, WeightLayout layout) {
-  return layout == WeightLayout::kContiguous ? weight.contiguous() : weight.transpose(-2, -1).contiguous();
-}
-
 bool matches(const Entry& entry, const torch::Tensor& weight, uint32_t version) {
   return !entry.source.expired() && !entry.storage.expired() &&
          entry.storage._unsafe_get_target() == weight.storage().unsafeGetStorageImpl() && entry.version == version &&
@@ -51,8 +47,9 @@ bool matches(const Entry& entry, const torch::Tensor& weight, uint32_t version) 
 
 }  // namespace
 
-torch::Tensor weight_in_layout(const torch::Tensor& weight, WeightLayout layout) {
-  if (weight.is_inference() || !weight.has_storage()) return copy_in_layout(weight, layout);
+torch::Tensor weight_in_layout(const torch::Tensor& weight, WeightLayout layout,
+                               const std::function<torch::Tensor(const torch::Tensor&)>& make) {
+  if (weight.is_inference() || !weight.has_storage()) return make(weight);
   const uint32_t version = weight.unsafeGetTensorImpl()->version_counter().current_version();
   const auto key = std::make_pair(static_cast<const c10::TensorImpl*>(weight.unsafeGetTensorImpl()), layout);
   Cache& c = cache();
@@ -63,7 +60,7 @@ torch::Tensor weight_in_layout(const torch::Tensor& weight, WeightLayout layout)
   }
   // Copied outside the lock (another thread may copy the same weight meanwhile:
   // the same values, the later insertion wins).
-  torch::Tensor copy = copy_in_layout(weight, layout);
+  torch::Tensor copy = make(weight);
   // A weight already in the layout comes back as itself or a view: nothing to keep
   // (a strong reference to the source would keep it alive).
   if (copy.storage().is_alias_of(weight.storage())) return copy;

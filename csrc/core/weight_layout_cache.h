@@ -1,8 +1,8 @@
 // Copies of network weights in the layout a product reads, made once per weight
 // tensor and reused while that tensor lives and is unchanged. A water box's
-// register-blocked products read B by rows of outputs: ANI's later layers are
-// stored [M, out, in] and its first layer's backward reads [D, M*h1] the other way,
-// so each call used to copy every such matrix (2.5-3% of a 1k-atom box).
+// register-blocked products read each member's matrices packed by groups of
+// columns (thin_products.h), which the model's [M, out, in] and [D, M*h1] storage
+// is not; copying them on every call cost 2.5-3% of a 1k-atom box.
 //
 // An entry holds weak references to its source's TensorImpl and StorageImpl (their
 // objects, and so their addresses, are not reused while the entry exists) and is
@@ -17,14 +17,19 @@
 
 #include <torch/types.h>
 
+#include <functional>
+
 namespace nnpkit {
 
 enum class WeightLayout {
-  kContiguous,  // weight.contiguous()
-  kTransposed,  // weight.transpose(-2, -1).contiguous()
+  kPackedForward,   // each member's B of the forward's many-row products, packed
+  kPackedBackward,  // and of the backward's
 };
 
-// `weight` in `layout`, from the cache where a valid copy is there; thread-safe.
-torch::Tensor weight_in_layout(const torch::Tensor& weight, WeightLayout layout);
+// `weight` in `layout`, from the cache where a valid copy is there, else as
+// make(weight) returns it (the packing follows the vector width of the code that
+// reads it, so the caller makes it); thread-safe.
+torch::Tensor weight_in_layout(const torch::Tensor& weight, WeightLayout layout,
+                               const std::function<torch::Tensor(const torch::Tensor&)>& make);
 
 }  // namespace nnpkit
