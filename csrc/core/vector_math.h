@@ -91,11 +91,19 @@ constexpr T kLowestExpArgument = std::is_same_v<T, double> ? T(-708.0) : T(-87.3
 
 // x = m 2^e with m in [sqrt(1/2), sqrt(2)), read from the bits of a normal x > 0;
 // returns s = (m - 1) / (m + 1), |s| <= 0.172, and e (log x = e ln2 + 2 atanh(s)).
-template <typename F, typename U, typename I, int MantissaBits, int Bias>
+// The exponent e is read as a float without an integer conversion: its biased
+// field is put into the mantissa of 2^MantissaBits, whose value is then that
+// number plus the field. AVX2 has no vector conversion of 64-bit integers, and a
+// float64 loop that converted one (the AEV's pow) ran scalar.
+template <typename F, typename U, int MantissaBits, int Bias>
 __attribute__((always_inline)) inline F log_reduction(F x, F& e) {
   U bits;
   std::memcpy(&bits, &x, sizeof bits);
-  e = static_cast<F>(static_cast<I>(bits >> MantissaBits) - Bias);
+  const U two_to_mantissa_bits = static_cast<U>(Bias + MantissaBits) << MantissaBits;  // the float 2^MantissaBits
+  const U with_field = two_to_mantissa_bits | (bits >> MantissaBits);
+  F shifted_field;
+  std::memcpy(&shifted_field, &with_field, sizeof shifted_field);
+  e = shifted_field - (F(U(1) << MantissaBits) + F(Bias));
   const U mantissa = (U(1) << MantissaBits) - 1;
   U mbits = (bits & mantissa) | (static_cast<U>(Bias) << MantissaBits);  // m in [1, 2)
   F m;
@@ -110,7 +118,7 @@ __attribute__((always_inline)) inline F log_reduction(F x, F& e) {
 // below 1e-16). Not for zero, subnormals, infinity or NaN.
 __attribute__((always_inline)) inline double vlog(double x) {
   double e;
-  const double s = log_reduction<double, std::uint64_t, std::int64_t, 52, 1023>(x, e);
+  const double s = log_reduction<double, std::uint64_t, 52, 1023>(x, e);
   const double s2 = s * s, s4 = s2 * s2, s8 = s4 * s4;
   const double q0 = 1.0 + s2 / 3.0;
   const double q1 = 1.0 / 5.0 + s2 / 7.0;
@@ -129,7 +137,7 @@ __attribute__((always_inline)) inline double vlog(double x) {
 // of the result.
 __attribute__((always_inline)) inline float vlog(float x) {
   float e;
-  const float s = log_reduction<float, std::uint32_t, std::int32_t, 23, 127>(x, e);
+  const float s = log_reduction<float, std::uint32_t, 23, 127>(x, e);
   const float s2 = s * s, s4 = s2 * s2;
   const float series =
       (1.0f + s2 * (1.0f / 3.0f)) + s4 * ((0.2f + s2 * (1.0f / 7.0f)) + s4 * (1.0f / 9.0f + s2 * (1.0f / 11.0f)));
