@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #include "core/vector_lanes.h"
 
@@ -213,53 +214,6 @@ struct KeepOutputs {
   void operator()(int64_t /*row*/, int64_t /*rows*/, int64_t /*column*/, int64_t /*columns*/) const {}
 };
 
-// C[r, :] = (accumulate ? C[r, :] : bias or 0) + sum_k A[r, k] B[k, :] for r < n;
-// B [K, N] with rows of stride ldb. Each row of B is read once for all rows of A.
-// finish(r, rows, j, columns) runs on each block of rows of C right after it is
-// stored (still in L1: an activation applied by a pass of its own read and wrote every
-// layer's outputs through L2 and L3 again); every element of C is finished once.
-template <typename T, typename W = T, typename Finish = KeepOutputs>
-void thin_times(const T* A, int64_t lda, int64_t n, int64_t K, const W* B, int64_t ldb, int64_t N, const T* bias,
-                T* C, int64_t ldc, bool accumulate, const Finish& finish = Finish{}) {
-#ifdef NNPKIT_THIN_AVX2
-  // Blocks of rows x kTimesVectors vectors of C held in registers over all of K:
-  // each loaded vector of B serves all rows of the block, and C is stored once (the
-  // loop below loads and stores C for every k). The last whole vectors (fewer
-  // than kTimesVectors) as one narrower block.
-  constexpr int64_t kLanes = kWideBytes / sizeof(T);
-  constexpr int64_t kChunk = kTimesVectors * kLanes;
-  const int64_t chunked = N / kChunk * kChunk;
-  const int64_t blocked = N / kLanes * kLanes;
-  if (blocked > 0) {
-    const auto rows = [&](auto rows_tag, int64_t r) {
-      constexpr int R = decltype(rows_tag)::value;
-      for (int64_t j = 0; j < chunked; j += kChunk) {
-        times_block<T, R, kTimesVectors, W>(A + r * lda, lda, K, B + j, ldb, bias != nullptr ? bias + j : nullptr,
-                                            C + r * ldc + j, ldc, accumulate);
-      }
-      with_count<kTimesVectors - 1>((blocked - chunked) / kLanes, [&](auto vectors_tag) {
-        times_block<T, R, decltype(vectors_tag)::value, W>(A + r * lda, lda, K, B + chunked, ldb,
-                                                           bias != nullptr ? bias + chunked : nullptr,
-                                                           C + r * ldc + chunked, ldc, accumulate);
-      });
-      // The block's rows (a few kilobytes) are still in L1.
-      finish(r, R, 0, blocked);
-    };
-    int64_t r = 0;
-    for (; r + kTimesRows <= n; r += kTimesRows) rows(std::integral_constant<int, kTimesRows>{}, r);
-    with_count<kTimesRows - 1>(n - r, [&](auto rows_tag) { rows(rows_tag, r); });  // the last rows as one block
-    if (blocked == N) return;
-    // The remaining columns by the loop below.
-    thin_times_columns<T, W>(A, lda, n, K, B + blocked, ldb, N - blocked, bias != nullptr ? bias + blocked : nullptr,
-                          C + blocked, ldc, accumulate);
-    finish(0, n, blocked, N - blocked);
-    return;
-  }
-#endif
-  thin_times_columns<T, W>(A, lda, n, K, B, ldb, N, bias, C, ldc, accumulate);
-  finish(0, n, 0, N);
-}
-
 // The packed layout of a B [K, N] that thin_times_packed reads: its columns in
 // groups of kTimesVectors vectors, then one group of the whole vectors left, then
 // the columns left; group [j0, j0 + w) is stored [K][w] from offset j0 K, so that a
@@ -283,6 +237,61 @@ void for_each_packed_group(int64_t N, const F& f) {
 #endif
 }
 
+#ifdef NNPKIT_THIN_AVX2
+// The register blocks of thin_times and thin_times_packed on B's columns [0,
+// blocked) (whole vectors): rows x kTimesVectors vectors of C (the last whole
+// vectors as one narrower block) held in registers over all of K, so that each
+// loaded vector of B serves all rows of the block and C is stored once; rows in
+// blocks of kTimesRows (the last rows as one block). group(j0, w) gives the column
+// group's B and its row stride; finish(r, rows, 0, blocked) runs on each block of
+// rows right after it is stored (a few kilobytes, still in L1).
+template <typename T, typename W, typename Group, typename Finish>
+void times_blocked_columns(const T* A, int64_t lda, int64_t n, int64_t K, int64_t blocked, const Group& group,
+                           const T* bias, T* C, int64_t ldc, bool accumulate, const Finish& finish) {
+  constexpr int64_t kLanes = kWideBytes / sizeof(T);
+  const auto rows = [&](auto rows_tag, int64_t r) {
+    constexpr int R = decltype(rows_tag)::value;
+    for_each_packed_group<T>(blocked, [&](int64_t j0, int64_t w) {
+      const auto [b, ldb] = group(j0, w);
+      with_count<kTimesVectors>(w / kLanes, [&](auto vectors_tag) {
+        times_block<T, R, decltype(vectors_tag)::value, W>(A + r * lda, lda, K, b, ldb,
+                                                           bias != nullptr ? bias + j0 : nullptr, C + r * ldc + j0,
+                                                           ldc, accumulate);
+      });
+    });
+    finish(r, R, 0, blocked);
+  };
+  int64_t r = 0;
+  for (; r + kTimesRows <= n; r += kTimesRows) rows(std::integral_constant<int, kTimesRows>{}, r);
+  with_count<kTimesRows - 1>(n - r, [&](auto rows_tag) { rows(rows_tag, r); });
+}
+#endif
+
+// C[r, :] = (accumulate ? C[r, :] : bias or 0) + sum_k A[r, k] B[k, :] for r < n;
+// B [K, N] with rows of stride ldb. Each row of B is read once for all rows of A.
+// finish(r, rows, j, columns) runs on each block of rows of C right after it is
+// stored (still in L1: an activation applied by a pass of its own read and wrote every
+// layer's outputs through L2 and L3 again); every element of C is finished once.
+template <typename T, typename W = T, typename Finish = KeepOutputs>
+void thin_times(const T* A, int64_t lda, int64_t n, int64_t K, const W* B, int64_t ldb, int64_t N, const T* bias,
+                T* C, int64_t ldc, bool accumulate, const Finish& finish = Finish{}) {
+#ifdef NNPKIT_THIN_AVX2
+  const int64_t blocked = N / (kWideBytes / sizeof(T)) * (kWideBytes / sizeof(T));
+  if (blocked > 0) {
+    times_blocked_columns<T, W>(A, lda, n, K, blocked, [&](int64_t j0, int64_t) { return std::make_pair(B + j0, ldb); },
+                                bias, C, ldc, accumulate, finish);
+    if (blocked == N) return;
+    // The remaining columns by the loop below.
+    thin_times_columns<T, W>(A, lda, n, K, B + blocked, ldb, N - blocked, bias != nullptr ? bias + blocked : nullptr,
+                          C + blocked, ldc, accumulate);
+    finish(0, n, blocked, N - blocked);
+    return;
+  }
+#endif
+  thin_times_columns<T, W>(A, lda, n, K, B, ldb, N, bias, C, ldc, accumulate);
+  finish(0, n, 0, N);
+}
+
 // out [K * N] = B in the packed layout, B[k, j] = get(k, j).
 template <typename T, typename Get>
 void pack_columns(int64_t K, int64_t N, const Get& get, T* out) {
@@ -300,23 +309,11 @@ template <typename T, typename Finish = KeepOutputs>
 void thin_times_packed(const T* A, int64_t lda, int64_t n, int64_t K, const T* packed, int64_t N, const T* bias,
                        T* C, int64_t ldc, bool accumulate, const Finish& finish = Finish{}) {
 #ifdef NNPKIT_THIN_AVX2
-  constexpr int64_t kLanes = kWideBytes / sizeof(T);
-  const int64_t blocked = N / kLanes * kLanes;
+  const int64_t blocked = N / (kWideBytes / sizeof(T)) * (kWideBytes / sizeof(T));
   if (blocked > 0) {
-    const auto rows = [&](auto rows_tag, int64_t r) {
-      constexpr int R = decltype(rows_tag)::value;
-      for_each_packed_group<T>(blocked, [&](int64_t j0, int64_t w) {
-        with_count<kTimesVectors>(w / kLanes, [&](auto vectors_tag) {
-          times_block<T, R, decltype(vectors_tag)::value, T>(A + r * lda, lda, K, packed + j0 * K, w,
-                                                             bias != nullptr ? bias + j0 : nullptr,
-                                                             C + r * ldc + j0, ldc, accumulate);
-        });
-      });
-      finish(r, R, 0, blocked);  // the block's rows are still in L1
-    };
-    int64_t r = 0;
-    for (; r + kTimesRows <= n; r += kTimesRows) rows(std::integral_constant<int, kTimesRows>{}, r);
-    with_count<kTimesRows - 1>(n - r, [&](auto rows_tag) { rows(rows_tag, r); });
+    times_blocked_columns<T, T>(A, lda, n, K, blocked,
+                                [&](int64_t j0, int64_t w) { return std::make_pair(packed + j0 * K, w); }, bias, C,
+                                ldc, accumulate, finish);
     if (blocked == N) return;
   }
 #else
