@@ -154,8 +154,8 @@ def test_interpolation_endpoints(model_path, periodic, platform):
     potential = openmmml.MLPotential("nnpkit", modelPath=model_path)
     mixed = potential.createMixedSystem(topology, mm, ml_atoms)
     interpolated = potential.createMixedSystem(topology, mm, ml_atoms, interpolate=True)
-    # One CPU thread: the two Systems' float sums of the same nonbonded terms are compared at
-    # 1e-10, which holds only in a fixed summation order (threads take blocks dynamically).
+    # One CPU thread where the platform honours it (the CustomCVForce's inner Contexts pick
+    # their own threads, so the float sums' order still varies: see the tolerance below).
     c = context(interpolated, positions, platform=platform, one_thread=True)
     c.setParameter("lambda_interpolate", 0.0)
     e_mm_end = energy_forces(c)[0]
@@ -168,7 +168,10 @@ def test_interpolation_endpoints(model_path, periodic, platform):
     # regroups the ML-region pairs (in a CustomCVForce's inner Context), so the MM end agrees to
     # float rounding; the ML end to the same (inner Contexts run in the platform's default precision).
     assert e_mm_end == pytest.approx(e_mm, rel=1e-6)
-    assert e_ml_end == pytest.approx(e_mixed, rel=1e-10 if platform == "CPU" else 1e-6)
+    # Float sums of the same nonbonded terms in another order: two values 1.1e-6 apart
+    # (relative) were seen on the CPU platform in 2 of 5 full runs. The ML energy itself is
+    # checked to 1e-10 against the reference in test_create_mixed_system.
+    assert e_ml_end == pytest.approx(e_mixed, rel=1e-5)
 
 
 @pytest.mark.parametrize("platform", [OPENCL])
