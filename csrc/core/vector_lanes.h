@@ -7,6 +7,10 @@
 #include <cstring>
 #include <type_traits>
 
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
 namespace nnpkit {
 
 // Vector registers of the target, which bound the register blocks of the kernels
@@ -69,9 +73,28 @@ inline Lanes<T, Bytes> load_widened(const W* p) {
     return load_lanes<T, Bytes>(p);
   } else {
     static_assert(std::is_same_v<T, double> && std::is_same_v<W, float>, "weights widen from float to double");
+    Lanes<double, Bytes> out;
+    // One converting load per vector: GCC 12 lowers __builtin_convertvector of a
+    // loaded float vector to two half loads, two conversions and an insert, which
+    // made the float64 products of small molecules bound by the conversion.
+#if defined(__AVX512F__)
+    if constexpr (Bytes == 64) {
+      const __m512d v = _mm512_cvtps_pd(_mm256_loadu_ps(p));
+      std::memcpy(&out, &v, sizeof out);
+      return out;
+    }
+#endif
+#if defined(__AVX__)
+    if constexpr (Bytes == 32) {
+      const __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(p));
+      std::memcpy(&out, &v, sizeof out);
+      return out;
+    }
+#endif
     Lanes<float, Bytes / 2> v;
     std::memcpy(&v, p, sizeof v);
-    return __builtin_convertvector(v, Lanes<double, Bytes>);
+    out = __builtin_convertvector(v, Lanes<double, Bytes>);
+    return out;
   }
 }
 
