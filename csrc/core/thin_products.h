@@ -57,6 +57,21 @@ inline void totals(const Lanes<float>* s, float* out) {
                                       _mm256_permute2f128_ps(h0123, h4567, 0x31)));
 }
 
+// The totals of four 32-byte vectors: the first four outputs of the trees above,
+// with the same additions in the same order.
+inline void totals4(const Lanes<double>* s, double* out) {
+  const __m256d* v = reinterpret_cast<const __m256d*>(s);
+  const __m256d h01 = _mm256_hadd_pd(v[0], v[1]);
+  const __m256d h23 = _mm256_hadd_pd(v[2], v[3]);
+  _mm256_storeu_pd(out, _mm256_add_pd(_mm256_permute2f128_pd(h01, h23, 0x20), _mm256_permute2f128_pd(h01, h23, 0x31)));
+}
+
+inline void totals4(const Lanes<float>* s, float* out) {
+  const __m256* v = reinterpret_cast<const __m256*>(s);
+  const __m256 h0123 = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+  _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(h0123), _mm256_extractf128_ps(h0123, 1)));
+}
+
 // Wider vectors: their two 32-byte halves added, then the tree above.
 template <typename T, typename V>
 inline void totals(const V* s, T* out) {
@@ -74,44 +89,72 @@ inline void totals(const V* s, T* out) {
 // Rows of A handled together by the blocked kernels, so that each loaded weight
 // vector serves all of them: dot products of three rows x eight outputs (24 sums)
 // and thin_times' six rows x four vectors of C (24) fit in 32 registers; with 16,
-// one row of dot products and six rows x two vectors (12 sums, two weight vectors
-// and a broadcast row value). Six rows either way: each weight vector loaded from
-// L2 serves six rows' multiply-adds. With two rows x four vectors (AVX2 before)
-// the weights' stream from L2 bounded the products at 20 GMAC/s in float32 on a
-// Zen 3 core, against 47 for six rows x two. The network products run on kWideBytes
-// vectors: with 8 rows or fewer they are bound by the multiply-adds issued,
-// 512-bit ones do twice the work of 256-bit ones.
-constexpr int kBlockRows = kVectorRegisters >= 32 ? 3 : 1;
+// dot products of two rows x four outputs (8 sums, two row vectors and a weight
+// vector) and six rows x two vectors of C (12 sums, two weight vectors and a
+// broadcast row value). Six rows either way: each weight vector loaded from L2
+// serves six rows' multiply-adds. With two rows x four vectors (AVX2 before) the
+// weights' stream from L2 bounded the products at 20 GMAC/s in float32 on a Zen 3
+// core, against 47 for six rows x two. A single row's dot products keep eight
+// outputs (eight independent sums hide the adder's latency). The network products
+// run on kWideBytes vectors: with 8 rows or fewer they are bound by the
+// multiply-adds issued, 512-bit ones do twice the work of 256-bit ones.
+constexpr int kBlockRows = kVectorRegisters >= 32 ? 3 : 2;
+constexpr int kBlockOutputs = kVectorRegisters >= 32 ? 8 : 4;
 constexpr int kTimesRows = 6;
 constexpr int kTimesVectors = kVectorRegisters >= 32 ? 4 : 2;
 
-// out[r * 8 + q] = sum_k a[r * lda + k] b[q][k] for r < R, q < 8. With `ahead`
-// non-null, the 8 K weights from there are prefetched as fast as the rows b are
-// read (the next rows of a weight matrix: a small molecule's weights come from
-// memory, and rows of one or two kilobytes are too short for the hardware
-// prefetcher to run ahead of).
-template <typename T, int R, typename W = T, int Bytes = 32>
-void dot_rows8(const T* __restrict a, int64_t lda, const W* const* b, int64_t K, T* out, const W* ahead = nullptr) {
+// out[r * Q + q] = sum_k a[r * lda + k] b[q][k] for r < R, q < Q (8, or 4 on
+// 32-byte vectors). With `ahead` non-null, the Q K weights from there are
+// prefetched as fast as the rows b are read (the next rows of a weight matrix: a
+// small molecule's weights come from memory, and rows of one or two kilobytes are
+// too short for the hardware prefetcher to run ahead of).
+template <typename T, int R, int Q, typename W = T, int Bytes = 32>
+void dot_rows(const T* __restrict a, int64_t lda, const W* const* b, int64_t K, T* out, const W* ahead = nullptr) {
+  static_assert(Q == 8 || (Q == 4 && Bytes == 32), "dot products of 8 outputs, or 4 on 32-byte vectors");
   constexpr int64_t kLanes = Bytes / sizeof(T);
   constexpr int64_t kLine = 64 / sizeof(W);
   using V = Lanes<T, Bytes>;
-  V s[R][8] = {};
+  V s[R][Q] = {};
   int64_t k = 0;
   for (; k + kLanes <= K; k += kLanes) {
     if (ahead != nullptr) {
-      for (int64_t i = 0; i < 8 * kLanes; i += kLine) __builtin_prefetch(ahead + 8 * k + i, 0, 3);
+      for (int64_t i = 0; i < Q * kLanes; i += kLine) __builtin_prefetch(ahead + Q * k + i, 0, 3);
     }
     V x[R];
     for (int r = 0; r < R; ++r) x[r] = load_lanes<T, Bytes>(a + r * lda + k);
-    for (int q = 0; q < 8; ++q) {
+    for (int q = 0; q < Q; ++q) {
       const V w = load_widened<T, Bytes>(b[q] + k);
       for (int r = 0; r < R; ++r) s[r][q] += x[r] * w;
     }
   }
-  for (int r = 0; r < R; ++r) totals(s[r], out + 8 * r);
+  for (int r = 0; r < R; ++r) {
+    if constexpr (Q == 8) {
+      totals(s[r], out + Q * r);
+    } else {
+      totals4(s[r], out + Q * r);
+    }
+  }
   for (; k < K; ++k) {
     for (int r = 0; r < R; ++r) {
-      for (int q = 0; q < 8; ++q) out[8 * r + q] = multiply_add(a[r * lda + k], T(b[q][k]), out[8 * r + q]);
+      for (int q = 0; q < Q; ++q) out[Q * r + q] = multiply_add(a[r * lda + k], T(b[q][k]), out[Q * r + q]);
+    }
+  }
+}
+
+// R rows x eight outputs: as one block of dot products, or (kBlockOutputs 4, more
+// than one row) as two blocks of four outputs, the second prefetching the second
+// half of `ahead`. The same sums in the same order either way.
+template <typename T, int R, typename W = T, int Bytes = 32>
+void dot_rows8(const T* __restrict a, int64_t lda, const W* const* b, int64_t K, T* out, const W* ahead = nullptr) {
+  if constexpr (R == 1 || kBlockOutputs == 8 || Bytes != 32) {
+    dot_rows<T, R, 8, W, Bytes>(a, lda, b, K, out, ahead);
+  } else {
+    T half[4 * R];
+    for (int h = 0; h < 2; ++h) {
+      dot_rows<T, R, 4, W, Bytes>(a, lda, b + 4 * h, K, half, ahead != nullptr ? ahead + 4 * h * K : nullptr);
+      for (int r = 0; r < R; ++r) {
+        for (int q = 0; q < 4; ++q) out[8 * r + 4 * h + q] = half[4 * r + q];
+      }
     }
   }
 }
