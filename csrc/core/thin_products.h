@@ -34,6 +34,43 @@ inline T multiply_add(T a, T b, T c) {
 #endif
 }
 
+// f(a, b, c) on the intrinsic vector type X that holds the same bytes as V.
+template <typename X, typename V, typename F>
+inline V as_intrinsic(V a, V b, V c, F f) {
+  static_assert(sizeof(X) == sizeof(V), "an intrinsic vector of the same width");
+  X x, y, z;
+  std::memcpy(&x, &a, sizeof x);
+  std::memcpy(&y, &b, sizeof y);
+  std::memcpy(&z, &c, sizeof z);
+  const X r = f(x, y, z);
+  std::memcpy(&c, &r, sizeof c);
+  return c;
+}
+
+// c + a b on vectors of lanes, fused where the target has FMA, written out for
+// the same reason: GCC fused some register blocks' products and not others (a
+// one-row, one-vector block with double weights, but not with widened float
+// ones), and the few-row kernels must round alike for both weight types.
+template <typename V>
+inline V multiply_add_lanes(V a, V b, V c) {
+  constexpr bool kDouble = std::is_same_v<decltype(a[0] + 0), double>;
+#if defined(__FMA__)
+  if constexpr (sizeof(V) == 32 && kDouble) {
+    return as_intrinsic<__m256d>(a, b, c, [](auto x, auto y, auto z) { return _mm256_fmadd_pd(x, y, z); });
+  } else if constexpr (sizeof(V) == 32) {
+    return as_intrinsic<__m256>(a, b, c, [](auto x, auto y, auto z) { return _mm256_fmadd_ps(x, y, z); });
+  }
+#endif
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64 && kDouble) {
+    return as_intrinsic<__m512d>(a, b, c, [](auto x, auto y, auto z) { return _mm512_fmadd_pd(x, y, z); });
+  } else if constexpr (sizeof(V) == 64) {
+    return as_intrinsic<__m512>(a, b, c, [](auto x, auto y, auto z) { return _mm512_fmadd_ps(x, y, z); });
+  }
+#endif
+  return a * b + c;
+}
+
 #ifdef NNPKIT_THIN_AVX2
 // The totals of eight vectors together, by a transpose-and-add tree: reduced one
 // by one (what the compiler makes of a simd reduction), the horizontal sums of
@@ -124,7 +161,7 @@ void dot_rows(const T* __restrict a, int64_t lda, const W* const* b, int64_t K, 
     for (int r = 0; r < R; ++r) x[r] = load_lanes<T, Bytes>(a + r * lda + k);
     for (int q = 0; q < Q; ++q) {
       const V w = load_widened<T, Bytes>(b[q] + k);
-      for (int r = 0; r < R; ++r) s[r][q] += x[r] * w;
+      for (int r = 0; r < R; ++r) s[r][q] = multiply_add_lanes(x[r], w, s[r][q]);
     }
   }
   for (int r = 0; r < R; ++r) {
@@ -186,7 +223,8 @@ void times_block(const T* __restrict A, int64_t lda, int64_t K, const W* __restr
     for (int v = 0; v < V; ++v) w[v] = load_widened<T, kWideBytes>(B + k * ldb + v * kLanes);
     for (int r = 0; r < R; ++r) {
       const T x = A[r * lda + k];
-      for (int v = 0; v < V; ++v) c[r][v] += x * w[v];
+      const Vec xv = x - Vec{};  // x in every lane (x - 0 is x, -0 included: no instruction)
+      for (int v = 0; v < V; ++v) c[r][v] = multiply_add_lanes(xv, w[v], c[r][v]);
     }
   }
   for (int r = 0; r < R; ++r) {
@@ -216,14 +254,33 @@ void dot8(const T* __restrict a, const W* const* b, int64_t K, T* out) {
 }
 #endif
 
-// sum_k a[k] b[k], in one order whatever W is (a simd reduction's order, and so its
-// rounding, would follow the vector width the compiler picks for W).
+// v unchanged, as a value the compiler must hold in a register: a product passed
+// through it is rounded on its own, not fused into the add that follows. GCC
+// fused dot's products for widened float weights (since they load with one
+// conversion) and not for double ones, which made the two 1 ulp apart.
+template <typename V>
+inline void unfused(V& v) {
+#if defined(__AVX512F__)
+  asm("" : "+v"(v));
+#elif defined(__x86_64__)
+  asm("" : "+x"(v));
+#else
+  (void)v;
+#endif
+}
+
+// sum_k a[k] b[k], in one order and rounding whatever W is (a simd reduction's
+// order would follow the vector width the compiler picks for W).
 template <typename T, typename W = T, int Bytes = 32>
 T dot(const T* __restrict a, const W* __restrict b, int64_t K) {
   constexpr int64_t kLanes = Bytes / sizeof(T);
   Lanes<T, Bytes> s = {};
   int64_t k = 0;
-  for (; k + kLanes <= K; k += kLanes) s += load_lanes<T, Bytes>(a + k) * load_widened<T, Bytes>(b + k);
+  for (; k + kLanes <= K; k += kLanes) {
+    Lanes<T, Bytes> product = load_lanes<T, Bytes>(a + k) * load_widened<T, Bytes>(b + k);
+    unfused(product);
+    s += product;
+  }
   T sum = T(0);
   for (int64_t l = 0; l < kLanes; ++l) sum += s[l];
   for (; k < K; ++k) sum = multiply_add(a[k], T(b[k]), sum);
