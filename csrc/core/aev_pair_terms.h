@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "core/aev_terms.h"
@@ -174,35 +175,49 @@ class AniPairTerms {
     // kLanes pairs at a time, their angle factors in registers and the block's
     // seed entries broadcast. A group may run past its block's end into the next
     // block or the padding: those lanes are written first and overwritten when
-    // their own block comes (blocks are taken in order).
-    for (const Segment& seg : segments_) {
-      for (int64_t k = seg.begin; k < seg.end; k += kLanes) {
-        Lanes<T> a_l[kAniMaxSections], da_l[kAniMaxSections];
-        for (int l = 0; l < n_sections; ++l) {
-          a_l[l] = load_lanes(angle + l * stride + k);
-          da_l[l] = load_lanes(dangle + l * stride + k);
-        }
-        for (int64_t m = 0; m < n_seeds; ++m) {
-          const T* g = angular_seed + m * seed_stride + seg.block * block;
-          Lanes<T> s_ra = {}, s_dra = {}, s_rda = {};
-          for (int sh = 0; sh < n_shifts; ++sh) {
-            Lanes<T> ga = {}, gda = {};
-            for (int l = 0; l < n_sections; ++l) {
-              const T gl = g[sh * n_sections + l];
-              ga += gl * a_l[l];
-              gda += gl * da_l[l];
-            }
-            const Lanes<T> r = load_lanes(radial + sh * stride + k);
-            s_ra += r * ga;
-            s_dra += load_lanes(dradial + sh * stride + k) * ga;
-            s_rda += r * gda;
+    // their own block comes (blocks are taken in order). The section count is a
+    // compile-time constant for ANI-2x's 4 and ANI-1x's 8: with a run-time count
+    // the angle factors went to the stack and their addresses were reloaded at
+    // every multiply-add (a third of the float32 VJP's contraction).
+    const auto contract = [&](auto sections_tag) {
+      constexpr int kSections = decltype(sections_tag)::value;  // 0: n_sections at run time
+      const int sections = kSections > 0 ? kSections : n_sections;
+      for (const Segment& seg : segments_) {
+        for (int64_t k = seg.begin; k < seg.end; k += kLanes) {
+          Lanes<T> a_l[kSections > 0 ? kSections : kAniMaxSections], da_l[kSections > 0 ? kSections : kAniMaxSections];
+          for (int l = 0; l < sections; ++l) {
+            a_l[l] = load_lanes(angle + l * stride + k);
+            da_l[l] = load_lanes(dangle + l * stride + k);
           }
-          T* out = sums + 3 * stride * m + k;
-          store_lanes(out, s_ra);
-          store_lanes(out + stride, s_dra);
-          store_lanes(out + 2 * stride, s_rda);
+          for (int64_t m = 0; m < n_seeds; ++m) {
+            const T* g = angular_seed + m * seed_stride + seg.block * block;
+            Lanes<T> s_ra = {}, s_dra = {}, s_rda = {};
+            for (int sh = 0; sh < n_shifts; ++sh) {
+              Lanes<T> ga = {}, gda = {};
+              for (int l = 0; l < sections; ++l) {
+                const T gl = g[sh * sections + l];
+                ga += gl * a_l[l];
+                gda += gl * da_l[l];
+              }
+              const Lanes<T> r = load_lanes(radial + sh * stride + k);
+              s_ra += r * ga;
+              s_dra += load_lanes(dradial + sh * stride + k) * ga;
+              s_rda += r * gda;
+            }
+            T* out = sums + 3 * stride * m + k;
+            store_lanes(out, s_ra);
+            store_lanes(out + stride, s_dra);
+            store_lanes(out + 2 * stride, s_rda);
+          }
         }
       }
+    };
+    if (n_sections == 4) {
+      contract(std::integral_constant<int, 4>{});
+    } else if (n_sections == 8) {
+      contract(std::integral_constant<int, 8>{});
+    } else {
+      contract(std::integral_constant<int, 0>{});
     }
     for (int64_t k = 0; k < n; ++k) {
       const AngularNeighbor<T>& na = close[first_[k]];
