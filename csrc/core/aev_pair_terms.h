@@ -8,6 +8,7 @@
 // pairs at a time. The factors are aev_terms.h's.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -44,7 +45,13 @@ class AniPairTerms {
     // starting at any pair stays inside the row.
     stride_ = (n + 2 * kLanes - 1) / kLanes * kLanes;
     const int64_t stride = stride_;
-    for (auto* v : {&cosine_, &inv_ab_, &mean_, &cutoffs_, &x_, &sin_theta_, &x_over_sin_}) v->assign(stride, T(0));
+    // pair_geometry writes the first n entries: only the padding needs zeros (x_,
+    // sin_theta_ and x_over_sin_ are computed over the whole stride below).
+    for (auto* v : {&cosine_, &inv_ab_, &mean_, &cutoffs_}) {
+      v->resize(stride);
+      std::fill(v->begin() + n, v->end(), T(0));
+    }
+    for (auto* v : {&x_, &sin_theta_, &x_over_sin_}) v->resize(stride);
     pair_geometry(close, vec, n_species);
     T* __restrict x = x_.data();
     T* __restrict sin_theta = sin_theta_.data();
