@@ -258,11 +258,12 @@ void dot8(const T* __restrict a, const W* const* b, int64_t K, T* out) {
 // through it is rounded on its own, not fused into the add that follows. GCC
 // fused dot's products for widened float weights (since they load with one
 // conversion) and not for double ones, which made the two 1 ulp apart.
+// Only targets with FMA can fuse (and they have AVX, whose registers hold V).
 template <typename V>
 inline void unfused(V& v) {
-#if defined(__AVX512F__)
+#if defined(__FMA__) && defined(__AVX512F__)
   asm("" : "+v"(v));
-#elif defined(__x86_64__)
+#elif defined(__FMA__)
   asm("" : "+x"(v));
 #else
   (void)v;
