@@ -188,10 +188,11 @@ class AniPairTerms {
     // every multiply-add (a third of the float32 VJP's contraction).
     const auto contract = [&](auto sections_tag) {
       constexpr int kSections = decltype(sections_tag)::value;  // 0: n_sections at run time
+      constexpr int kCapacity = kSections > 0 ? kSections : kAniMaxSections;
       const int sections = kSections > 0 ? kSections : n_sections;
       for (const Segment& seg : segments_) {
         for (int64_t k = seg.begin; k < seg.end; k += kLanes) {
-          Lanes<T> a_l[kSections > 0 ? kSections : kAniMaxSections], da_l[kSections > 0 ? kSections : kAniMaxSections];
+          Lanes<T> a_l[kCapacity], da_l[kCapacity];
           for (int l = 0; l < sections; ++l) {
             a_l[l] = load_lanes(angle + l * stride + k);
             da_l[l] = load_lanes(dangle + l * stride + k);
