@@ -173,9 +173,11 @@ struct SphereBasis {
 
   // out[s] (size()) = the coefficients on the sphere of P = sum_i L[i] u^{b_i}
   // (i < monomial_count(degree)); L is overwritten by the folds.
-  void reduce(double* L, double* out) const {
+  // V: double, or a vector of several seeds' coefficients (the same folds per lane).
+  template <typename V>
+  void reduce(V* L, V* out) const {
     for (const auto& f : folds) {
-      const double v = L[f[0]];
+      const V v = L[f[0]];
       L[f[1]] += v;
       L[f[2]] -= v;
       L[f[3]] -= v;
@@ -187,7 +189,8 @@ struct SphereBasis {
   // n_lower} dS[j] u^{rows[j]}, dP/duy with dS[n_lower + j], dP/duz = sum_{j < n_z0}
   // dS[2 n_lower + j] u^{rows[j]} (derivative_size() entries).
   int derivative_size() const { return 2 * n_lower + n_z0; }
-  void derivative(const double* S, double* dS) const {
+  template <typename V>
+  void derivative(const V* S, V* dS) const {
     for (int j = 0; j < n_lower; ++j) {
       dS[j] = S[raised_x[j]] * factor_x[j];
       dS[n_lower + j] = S[raised_y[j]] * factor_y[j];
@@ -269,6 +272,66 @@ void moment_gradients(const SphereBasis& basis, const double* const* S, const do
         const V oz = radial * vz + t * (gz[v][b] - s * vz);
         for (int64_t l = 0; l < lanes; ++l) add(k + l, b, ox[l], oy[l], oz[l]);
       }
+    }
+  }
+}
+
+// moment_gradients for the seeds of a committee block, one seed per lane of a
+// 4-double vector: S[i] (basis.size()) and dS[i] (basis.derivative_size()) hold
+// the lanes' coefficients, L0 their diagonal ones. The sums per lane are those of
+// moment_gradients, in the same order (the same numbers); here each monomial is
+// read once for four seeds, and the coefficients come in whole vectors. K
+// neighbours at a time: 4 K independent sums plus four coefficient vectors fit 16
+// registers at K = 2. add(k, gx, gy, gz) receives each neighbour's gradients, lane b
+// that of seed b.
+template <typename Add>
+void moment_gradients_of_seed_lanes(const SphereBasis& basis, const Lanes<double>* S, const Lanes<double>* dS,
+                                    const Lanes<double>& L0, const double* mono, int64_t ld, int64_t n,
+                                    const double* F, const double* D, const double* ux, const double* uy,
+                                    const double* uz, const double* r, const double* inv_r, Add&& add) {
+  using V = Lanes<double>;
+  constexpr int K = 2;
+  const int n_z0 = basis.n_z0, n_lower = basis.n_lower, count = basis.size();
+  const int* rows = basis.rows.data();
+  for (int64_t k0 = 0; k0 < n; k0 += K) {
+    V P[K], gx[K], gy[K], gz[K];
+    for (int v = 0; v < K; ++v) {
+      P[v] = L0 * F[k0 + v];  // F is zero past n
+      gx[v] = gy[v] = gz[v] = V();
+    }
+    const auto accumulate = [&](auto with_xy, auto with_z, int begin, int end) {
+      for (int i = begin; i < end; ++i) {
+        const double* m_row = mono + rows[i] * ld + k0;
+        const V s = S[i];
+        V sx = V(), sy = V(), sz = V();
+        if constexpr (decltype(with_xy)::value) {
+          sx = dS[i];
+          sy = dS[n_lower + i];
+        }
+        if constexpr (decltype(with_z)::value) sz = dS[2 * n_lower + i];
+        for (int v = 0; v < K; ++v) {
+          const double m = m_row[v];
+          P[v] += s * m;
+          if constexpr (decltype(with_xy)::value) {
+            gx[v] += sx * m;
+            gy[v] += sy * m;
+          }
+          if constexpr (decltype(with_z)::value) gz[v] += sz * m;
+        }
+      }
+    };
+    accumulate(std::true_type(), std::true_type(), 0, n_z0);
+    accumulate(std::true_type(), std::false_type(), n_z0, n_lower);
+    accumulate(std::false_type(), std::false_type(), n_lower, count);
+    for (int v = 0; v < K && k0 + v < n; ++v) {
+      const int64_t k = k0 + v;
+      const double vx = ux[k], vy = uy[k], vz = uz[k];
+      const double dr = D[k] * r[k];  // F'
+      const double t = F[k] * inv_r[k];
+      const V radial = dr * P[v];
+      const V s = vx * gx[v] + vy * gy[v] + vz * gz[v];
+      add(k, radial * vx + t * (gx[v] - s * vx), radial * vy + t * (gy[v] - s * vy),
+          radial * vz + t * (gz[v] - s * vz));
     }
   }
 }

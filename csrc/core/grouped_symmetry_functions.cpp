@@ -633,6 +633,8 @@ struct Workspace {
   // per slot the factors [slots, ld], moments [slots, count], sums of F^2, adjoints,
   // per seed of a block the polynomial on the sphere and its derivatives.
   std::vector<double> ux, uy, uz, mr, minv_r, mono, mF, mD, moments, squares, adjoint, adjoint0, sphere, dsphere;
+  // The multi-seed pass's adjoints and polynomials, four seeds in the lanes of each vector.
+  std::vector<Lanes<double>> lane_adjoint, lane_adjoint0, lane_sphere, lane_dsphere;
 };
 
 
@@ -746,43 +748,43 @@ void moment_functions(const CentrePlan<T>& cp, Workspace<T>& w, int64_t n, const
       row[term.column] += static_cast<T>(term.norm * v);
     }
     return;
-  } else {
-    // Seeds in blocks of four (the multi-seed pass), each block's adjoints per
-    // seed, then every slot's neighbours once for the block.
-    constexpr int kBlock = 4;
-    const int64_t members = P == Pass::MemberJacobian ? n_seeds : 1;
+  } else if constexpr (P == Pass::MemberJacobian) {
+    // Seeds in blocks of four, one per lane: the adjoints, the polynomials on the
+    // sphere and their derivatives are formed for the four at once, then every
+    // slot's neighbours are read once for the block.
+    using V = Lanes<double>;
+    constexpr int kBlock = sizeof(V) / sizeof(double);
     const SphereBasis& widest = SphereBasis::of_degree(cp.moment_degree);
-    w.adjoint.resize(kBlock * n_slots * count);
-    w.adjoint0.resize(kBlock * n_slots);
-    w.sphere.resize(kBlock * widest.size());
-    w.dsphere.resize(kBlock * widest.derivative_size());
-    for (int64_t m0 = 0; m0 < members; m0 += kBlock) {
-      const int block = static_cast<int>(std::min<int64_t>(kBlock, members - m0));
-      std::fill(w.adjoint.begin(), w.adjoint.end(), 0.0);
-      std::fill(w.adjoint0.begin(), w.adjoint0.end(), 0.0);
+    w.lane_adjoint.resize(n_slots * count);
+    w.lane_adjoint0.resize(n_slots);
+    w.lane_sphere.resize(widest.size());
+    w.lane_dsphere.resize(widest.derivative_size());
+    for (int64_t m0 = 0; m0 < n_seeds; m0 += kBlock) {
+      const int block = static_cast<int>(std::min<int64_t>(kBlock, n_seeds - m0));
+      std::fill(w.lane_adjoint.begin(), w.lane_adjoint.end(), V());
+      std::fill(w.lane_adjoint0.begin(), w.lane_adjoint0.end(), V());
       bool any = false;
-      for (int b = 0; b < block; ++b) {
-        const T* seeds = P == Pass::MemberJacobian ? member_seed + (m0 + b) * member_stride : seed_row;
-        double* adjoint = w.adjoint.data() + b * n_slots * count;
-        double* adjoint0 = w.adjoint0.data() + b * n_slots;
-        for (const MomentTerm& term : cp.moment_terms) {
-          const double sigma = static_cast<double>(seeds[term.column]) * term.norm;
-          if (sigma == 0.0) continue;
-          any = true;
-          const double* Ma = w.moments.data() + term.a * count;
-          const double* Mb = w.moments.data() + term.b * count;
-          double* La = adjoint + term.a * count;
-          double* Lb = adjoint + term.b * count;
-          const int64_t terms = static_cast<int64_t>(term.weights.size());
-          if (term.a == term.b) {
-            // d/dM_b of (sum w M^2 - diagonal sum F^2) / 2
-            for (int64_t j = 0; j < terms; ++j) La[j] += sigma * term.weights[j] * Ma[j];
-            adjoint0[term.a] -= sigma * term.diagonal;
-          } else {
-            for (int64_t j = 0; j < terms; ++j) {
-              La[j] += sigma * term.weights[j] * Mb[j];
-              Lb[j] += sigma * term.weights[j] * Ma[j];
-            }
+      for (const MomentTerm& term : cp.moment_terms) {
+        V sigma = V();
+        for (int b = 0; b < block; ++b) {
+          sigma[b] = static_cast<double>(member_seed[(m0 + b) * member_stride + term.column]) * term.norm;
+        }
+        bool nonzero = false;
+        for (int b = 0; b < block; ++b) nonzero |= sigma[b] != 0.0;
+        if (!nonzero) continue;
+        any = true;
+        const double* Ma = w.moments.data() + term.a * count;
+        const double* Mb = w.moments.data() + term.b * count;
+        V* La = w.lane_adjoint.data() + term.a * count;
+        V* Lb = w.lane_adjoint.data() + term.b * count;
+        const int64_t terms = static_cast<int64_t>(term.weights.size());
+        if (term.a == term.b) {
+          for (int64_t j = 0; j < terms; ++j) La[j] += sigma * term.weights[j] * Ma[j];
+          w.lane_adjoint0[term.a] -= sigma * term.diagonal;
+        } else {
+          for (int64_t j = 0; j < terms; ++j) {
+            La[j] += sigma * term.weights[j] * Mb[j];
+            Lb[j] += sigma * term.weights[j] * Ma[j];
           }
         }
       }
@@ -791,52 +793,75 @@ void moment_functions(const CentrePlan<T>& cp, Workspace<T>& w, int64_t n, const
         const MomentSlot& slot = cp.moment_slots[q];
         const int64_t b0 = block_begin[slot.species], cnt = block_begin[slot.species + 1] - b0;
         if (cnt == 0) continue;
-        // Each seed's polynomial on the sphere's basis (folding its adjoints in
-        // place: they are read once), and its derivatives.
         const SphereBasis& basis = SphereBasis::of_degree(slot.degree);
-        const double* S[kBlock];
-        const double* dS[kBlock];
-        double L0[kBlock];
-        for (int b = 0; b < block; ++b) {
-          double* sphere = w.sphere.data() + b * widest.size();
-          double* dsphere = w.dsphere.data() + b * widest.derivative_size();
-          basis.reduce(w.adjoint.data() + (b * n_slots + q) * count, sphere);
-          basis.derivative(sphere, dsphere);
-          S[b] = sphere;
-          dS[b] = dsphere;
-          L0[b] = w.adjoint0[b * n_slots + q];
-        }
-        const double* F = w.mF.data() + q * ld + b0;
-        const double* D = w.mD.data() + q * ld + b0;
-        const auto gradients = [&](auto block_tag, auto vectors_tag, auto add) {
-          moment_gradients<decltype(block_tag)::value, decltype(vectors_tag)::value>(
-              basis, S, dS, L0, w.mono.data() + b0, ld, cnt, F, D, w.ux.data() + b0,
-              w.uy.data() + b0, w.uz.data() + b0, w.mr.data() + b0, w.minv_r.data() + b0, add);
-        };
-        using One = std::integral_constant<int, 1>;
-        using Two = std::integral_constant<int, 2>;
-        if constexpr (P == Pass::MemberJacobian) {
-          const auto add = [&](int64_t k, int b, double gx, double gy, double gz) {
-            T* out = out_edges + 3 * (w.edge[b0 + k] * n_seeds + m0 + b);
-            out[0] += static_cast<T>(gx);
-            out[1] += static_cast<T>(gy);
-            out[2] += static_cast<T>(gz);
-          };
-          // At least 8 independent sums (two multiply-adds a cycle, four cycles each).
-          switch (block) {
-            case 4: gradients(std::integral_constant<int, 4>(), One(), add); break;
-            case 3: gradients(std::integral_constant<int, 3>(), One(), add); break;
-            case 2: gradients(Two(), Two(), add); break;
-            default: gradients(One(), Two(), add); break;
-          }
-        } else {
-          gradients(One(), Two(), [&](int64_t k, int, double gx, double gy, double gz) {
-            w.gx[b0 + k] += static_cast<T>(gx);
-            w.gy[b0 + k] += static_cast<T>(gy);
-            w.gz[b0 + k] += static_cast<T>(gz);
-          });
+        basis.reduce(w.lane_adjoint.data() + q * count, w.lane_sphere.data());
+        basis.derivative(w.lane_sphere.data(), w.lane_dsphere.data());
+        const int64_t* edges = w.edge.data() + b0;
+        moment_gradients_of_seed_lanes(
+            basis, w.lane_sphere.data(), w.lane_dsphere.data(), w.lane_adjoint0[q], w.mono.data() + b0, ld, cnt,
+            w.mF.data() + q * ld + b0, w.mD.data() + q * ld + b0, w.ux.data() + b0, w.uy.data() + b0,
+            w.uz.data() + b0, w.mr.data() + b0, w.minv_r.data() + b0,
+            [&](int64_t k, const V& gx, const V& gy, const V& gz) {
+              T* out = out_edges + 3 * (edges[k] * n_seeds + m0);
+              for (int b = 0; b < block; ++b) {
+                out[3 * b] += static_cast<T>(gx[b]);
+                out[3 * b + 1] += static_cast<T>(gy[b]);
+                out[3 * b + 2] += static_cast<T>(gz[b]);
+              }
+            });
+      }
+    }
+  } else {
+    // One seed (the single-seed pass): its adjoints, then every slot's neighbours.
+    w.adjoint.assign(n_slots * count, 0.0);
+    w.adjoint0.assign(n_slots, 0.0);
+    bool any = false;
+    for (const MomentTerm& term : cp.moment_terms) {
+      const double sigma = static_cast<double>(seed_row[term.column]) * term.norm;
+      if (sigma == 0.0) continue;
+      any = true;
+      const double* Ma = w.moments.data() + term.a * count;
+      const double* Mb = w.moments.data() + term.b * count;
+      double* La = w.adjoint.data() + term.a * count;
+      double* Lb = w.adjoint.data() + term.b * count;
+      const int64_t terms = static_cast<int64_t>(term.weights.size());
+      if (term.a == term.b) {
+        // d/dM_b of (sum w M^2 - diagonal sum F^2) / 2
+        for (int64_t j = 0; j < terms; ++j) La[j] += sigma * term.weights[j] * Ma[j];
+        w.adjoint0[term.a] -= sigma * term.diagonal;
+      } else {
+        for (int64_t j = 0; j < terms; ++j) {
+          La[j] += sigma * term.weights[j] * Mb[j];
+          Lb[j] += sigma * term.weights[j] * Ma[j];
         }
       }
+    }
+    if (!any) return;
+    const SphereBasis& widest = SphereBasis::of_degree(cp.moment_degree);
+    w.sphere.resize(widest.size());
+    w.dsphere.resize(widest.derivative_size());
+    for (int64_t q = 0; q < n_slots; ++q) {
+      const MomentSlot& slot = cp.moment_slots[q];
+      const int64_t b0 = block_begin[slot.species], cnt = block_begin[slot.species + 1] - b0;
+      if (cnt == 0) continue;
+      // The seed's polynomial on the sphere's basis (folding its adjoints in
+      // place: they are read once), and its derivatives.
+      const SphereBasis& basis = SphereBasis::of_degree(slot.degree);
+      basis.reduce(w.adjoint.data() + q * count, w.sphere.data());
+      basis.derivative(w.sphere.data(), w.dsphere.data());
+      const double* S[1] = {w.sphere.data()};
+      const double* dS[1] = {w.dsphere.data()};
+      const double L0[1] = {w.adjoint0[q]};
+      // One seed, two vectors of neighbours at a time: 8 independent sums (two
+      // multiply-adds a cycle, four cycles each).
+      moment_gradients<1, 2>(basis, S, dS, L0, w.mono.data() + b0, ld, cnt, w.mF.data() + q * ld + b0,
+                             w.mD.data() + q * ld + b0, w.ux.data() + b0, w.uy.data() + b0, w.uz.data() + b0,
+                             w.mr.data() + b0, w.minv_r.data() + b0,
+                             [&](int64_t k, int, double gx, double gy, double gz) {
+                               w.gx[b0 + k] += static_cast<T>(gx);
+                               w.gy[b0 + k] += static_cast<T>(gy);
+                               w.gz[b0 + k] += static_cast<T>(gz);
+                             });
     }
   }
 }
