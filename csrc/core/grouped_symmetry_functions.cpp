@@ -681,6 +681,28 @@ constexpr int kSeedBlock = kVectorRegisters >= 32 ? 8 : 4;
 // once) and then contracted with each seed, giving edge gradients laid out [E, n_seeds, 3].
 enum class Pass { Forward, VectorJacobian, MemberJacobian };
 
+// Adds sigma times one moment function's gradient with respect to the moments to
+// the adjoints L [slots, count] and the diagonal ones L0 [slots]. V: double for
+// one seed, or a vector of several seeds' (one per lane).
+template <typename V>
+void add_moment_adjoints(const MomentTerm& term, const V& sigma, const double* moments, int count, V* L, V* L0) {
+  const double* Ma = moments + term.a * count;
+  const double* Mb = moments + term.b * count;
+  V* La = L + term.a * count;
+  V* Lb = L + term.b * count;
+  const int64_t terms = static_cast<int64_t>(term.weights.size());
+  if (term.a == term.b) {
+    // d/dM_b of (sum w M^2 - diagonal sum F^2) / 2
+    for (int64_t j = 0; j < terms; ++j) La[j] += sigma * term.weights[j] * Ma[j];
+    L0[term.a] -= sigma * term.diagonal;
+  } else {
+    for (int64_t j = 0; j < terms; ++j) {
+      La[j] += sigma * term.weights[j] * Mb[j];
+      Lb[j] += sigma * term.weights[j] * Ma[j];
+    }
+  }
+}
+
 // The centre's moment functions (angular_moments.h): Forward adds their values to
 // `row`; VectorJacobian adds seed_row's gradient to w.gx/gy/gz; MemberJacobian adds
 // each member's to out_edges [E, n_seeds, 3]. The neighbours (n, grouped by
@@ -773,20 +795,7 @@ void moment_functions(const CentrePlan<T>& cp, Workspace<T>& w, int64_t n, const
         for (int b = 0; b < block; ++b) nonzero |= sigma[b] != 0.0;
         if (!nonzero) continue;
         any = true;
-        const double* Ma = w.moments.data() + term.a * count;
-        const double* Mb = w.moments.data() + term.b * count;
-        V* La = w.lane_adjoint.data() + term.a * count;
-        V* Lb = w.lane_adjoint.data() + term.b * count;
-        const int64_t terms = static_cast<int64_t>(term.weights.size());
-        if (term.a == term.b) {
-          for (int64_t j = 0; j < terms; ++j) La[j] += sigma * term.weights[j] * Ma[j];
-          w.lane_adjoint0[term.a] -= sigma * term.diagonal;
-        } else {
-          for (int64_t j = 0; j < terms; ++j) {
-            La[j] += sigma * term.weights[j] * Mb[j];
-            Lb[j] += sigma * term.weights[j] * Ma[j];
-          }
-        }
+        add_moment_adjoints(term, sigma, w.moments.data(), count, w.lane_adjoint.data(), w.lane_adjoint0.data());
       }
       if (!any) continue;
       for (int64_t q = 0; q < n_slots; ++q) {
@@ -820,21 +829,7 @@ void moment_functions(const CentrePlan<T>& cp, Workspace<T>& w, int64_t n, const
       const double sigma = static_cast<double>(seed_row[term.column]) * term.norm;
       if (sigma == 0.0) continue;
       any = true;
-      const double* Ma = w.moments.data() + term.a * count;
-      const double* Mb = w.moments.data() + term.b * count;
-      double* La = w.adjoint.data() + term.a * count;
-      double* Lb = w.adjoint.data() + term.b * count;
-      const int64_t terms = static_cast<int64_t>(term.weights.size());
-      if (term.a == term.b) {
-        // d/dM_b of (sum w M^2 - diagonal sum F^2) / 2
-        for (int64_t j = 0; j < terms; ++j) La[j] += sigma * term.weights[j] * Ma[j];
-        w.adjoint0[term.a] -= sigma * term.diagonal;
-      } else {
-        for (int64_t j = 0; j < terms; ++j) {
-          La[j] += sigma * term.weights[j] * Mb[j];
-          Lb[j] += sigma * term.weights[j] * Ma[j];
-        }
-      }
+      add_moment_adjoints(term, sigma, w.moments.data(), count, w.adjoint.data(), w.adjoint0.data());
     }
     if (!any) return;
     const SphereBasis& widest = SphereBasis::of_degree(cp.moment_degree);
