@@ -44,9 +44,13 @@ torch::Tensor symmetry_functions_jvp(const torch::Tensor& tangent, const torch::
                                      const torch::Tensor& sf_int, const torch::Tensor& sf_real, int64_t n_centers,
                                      int64_t n_columns);
 
-// Differentiable entry point (what the registered operator calls).
+// Differentiable entry point (what the registered operator calls): the functions
+// of length_scale x edge_vectors (potentials in normalized length units, as n2p2's
+// conv_length makes them). For member copies [M, E, 3] the scaling is applied to
+// one copy and to the gradients in place, not to an [M, E, 3] tensor.
 torch::Tensor symmetry_functions(const torch::Tensor& edge_vectors, const torch::Tensor& edge_index,
                                  const torch::Tensor& species, const torch::Tensor& sf_int,
-                                 const torch::Tensor& sf_real, int64_t n_centers, int64_t n_columns);
+                                 const torch::Tensor& sf_real, int64_t n_centers, int64_t n_columns,
+                                 double length_scale = 1.0);
 
 }  // namespace nnpkit

@@ -8,6 +8,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "core/edge_list.h"
@@ -381,21 +382,25 @@ class SymmetryFunctionsFunction : public torch::autograd::Function<SymmetryFunct
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& edge_vectors, const torch::Tensor& edge_index,
                                const torch::Tensor& species, const torch::Tensor& sf_int,
-                               const torch::Tensor& sf_real, int64_t n_centers, int64_t n_columns) {
+                               const torch::Tensor& sf_real, int64_t n_centers, int64_t n_columns,
+                               double length_scale) {
     ctx->saved_data["n_centers"] = n_centers;
     ctx->saved_data["n_columns"] = n_columns;
+    ctx->saved_data["length_scale"] = length_scale;
     if (edge_vectors.dim() == 3) {
       // One copy of the edge vectors per committee member (equal values): the
-      // functions are computed once, from copy 0, and shared; the backward gives
-      // each copy its own member's gradient (one multi-seed VJP).
+      // functions are computed once, from copy 0 (scaled here: [E, 3], not the
+      // [M, E, 3] copies), and shared; the backward gives each copy its own
+      // member's gradient (one multi-seed VJP).
       TORCH_CHECK(edge_vectors.size(0) >= 1,
                   "symmetry_functions: member-batched edge vectors [M, E, 3] need at least one member");
-      const auto vectors = edge_vectors.select(0, 0);
+      const auto vectors = length_scale == 1.0 ? edge_vectors.select(0, 0) : edge_vectors.select(0, 0) * length_scale;
       ctx->save_for_backward({vectors, edge_index, species, sf_int, sf_real});
       return symmetry_functions_forward(vectors, edge_index, species, sf_int, sf_real, n_centers, n_columns)
           .unsqueeze(0)
           .expand({edge_vectors.size(0), n_centers, n_columns});
     }
+    TORCH_CHECK(length_scale == 1.0, "symmetry_functions: [E, 3] edge vectors are scaled outside the function");
     ctx->save_for_backward({edge_vectors, edge_index, species, sf_int, sf_real});
     return symmetry_functions_forward(edge_vectors, edge_index, species, sf_int, sf_real, n_centers, n_columns);
   }
@@ -412,13 +417,17 @@ class SymmetryFunctionsFunction : public torch::autograd::Function<SymmetryFunct
                     "implemented (force training uses one copy of the edge vectors)");
         grad_edges = symmetry_functions_vjp(grad_outputs[0], saved[0], saved[1], saved[2], saved[3], saved[4],
                                             n_centers, n_columns);
+        // d/d(edge vectors) = length_scale x d/d(scaled vectors), as autograd's
+        // product rule gives it, in the tensor the VJP made.
+        const double length_scale = ctx->saved_data["length_scale"].toDouble();
+        if (length_scale != 1.0) grad_edges.mul_(length_scale);
       } else {
         grad_edges = SymmetryFunctionsVjpFunction::apply(grad_outputs[0], saved[0], saved[1], saved[2], saved[3],
                                                          saved[4], n_centers, n_columns);
       }
     }
     return {grad_edges, torch::Tensor(), torch::Tensor(), torch::Tensor(),
-            torch::Tensor(), torch::Tensor(), torch::Tensor()};
+            torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -426,8 +435,17 @@ class SymmetryFunctionsFunction : public torch::autograd::Function<SymmetryFunct
 
 torch::Tensor symmetry_functions(const torch::Tensor& edge_vectors, const torch::Tensor& edge_index,
                                  const torch::Tensor& species, const torch::Tensor& sf_int,
-                                 const torch::Tensor& sf_real, int64_t n_centers, int64_t n_columns) {
-  return SymmetryFunctionsFunction::apply(edge_vectors, edge_index, species, sf_int, sf_real, n_centers, n_columns);
+                                 const torch::Tensor& sf_real, int64_t n_centers, int64_t n_columns,
+                                 double length_scale) {
+  TORCH_CHECK(std::isfinite(length_scale) && length_scale > 0.0,
+              "symmetry_functions: length_scale must be a positive number, got ", length_scale);
+  if (edge_vectors.dim() == 2 && length_scale != 1.0) {
+    // One [E, 3] product, differentiated (twice, for force training) by autograd.
+    return SymmetryFunctionsFunction::apply(edge_vectors * length_scale, edge_index, species, sf_int, sf_real,
+                                            n_centers, n_columns, 1.0);
+  }
+  return SymmetryFunctionsFunction::apply(edge_vectors, edge_index, species, sf_int, sf_real, n_centers, n_columns,
+                                          length_scale);
 }
 
 // The straightforward per-function driver, for tests of the grouped one:
@@ -462,7 +480,7 @@ TORCH_LIBRARY_FRAGMENT(nnpkit, m) {
       &symmetry_functions_reference);
   m.def(
       "symmetry_functions(Tensor edge_vectors, Tensor edge_index, Tensor species, Tensor sf_int, "
-      "Tensor sf_real, int n_centers, int n_columns) -> Tensor",
+      "Tensor sf_real, int n_centers, int n_columns, float length_scale=1.0) -> Tensor",
       &symmetry_functions);
 }
 

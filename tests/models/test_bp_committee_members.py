@@ -148,6 +148,45 @@ def test_double_backward_works_on_one_copy_and_is_refused_on_member_copies():
         torch.autograd.grad(energy, copies, create_graph=True)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_length_scale_equals_scaling_the_edge_vectors_first(dtype):
+    """n2p2 potentials in normalized lengths (conv_length): the operator's length_scale
+    gives bitwise the values and gradients of scaling the edge vectors before it, for
+    member copies (scaled once, gradients in place) and for one copy, whose double
+    backward (force training) autograd keeps."""
+    sf_set = two_element_set()
+    ei, species, vec = system(2)
+    rest = (ei, species, sf_set.sf_int, sf_set.sf_real, len(species), sf_set.n_columns)
+    scale = 1.8897261258369282
+    vectors = torch.tensor(vec, dtype=dtype) / scale
+    seeds = torch.randn(3, len(species), sf_set.n_columns, dtype=torch.float64,
+                        generator=torch.Generator().manual_seed(5)).to(dtype)
+    copies = vectors.unsqueeze(0).expand(3, -1, -1).detach().requires_grad_(True)
+    G_scaled = torch.ops.nnpkit.symmetry_functions(copies, *rest, scale)
+    (batched,) = torch.autograd.grad(G_scaled, copies, seeds)
+    copies_first = vectors.unsqueeze(0).expand(3, -1, -1).detach().requires_grad_(True)
+    G_first = torch.ops.nnpkit.symmetry_functions(copies_first * scale, *rest)
+    (batched_first,) = torch.autograd.grad(G_first, copies_first, seeds)
+    assert torch.equal(G_scaled, G_first)
+    assert torch.equal(batched, batched_first)
+    assert batched.abs().max() > 0
+
+    weights = torch.randn(sf_set.n_columns, dtype=dtype, requires_grad=True)
+    results = []
+    for inside in (True, False):
+        v = vectors.clone().requires_grad_(True)
+        G = torch.ops.nnpkit.symmetry_functions(v, *rest, scale) if inside else \
+            torch.ops.nnpkit.symmetry_functions(v * scale, *rest)
+        (forces,) = torch.autograd.grad((G * weights).sum(), v, create_graph=True)
+        (dloss,) = torch.autograd.grad(forces.pow(2).sum(), weights)
+        results.append((G.detach(), forces.detach(), dloss))
+    for inside, outside in zip(*results):
+        assert torch.equal(inside, outside)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(RuntimeError, match="length_scale must be a positive number"):
+            torch.ops.nnpkit.symmetry_functions(vectors, *rest, bad)
+
+
 # --- the model and the runner ---------------------------------------------------------------
 
 

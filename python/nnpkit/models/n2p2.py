@@ -194,9 +194,9 @@ class N2p2Model(DescriptorModel):
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor, n_local: int
     ) -> torch.Tensor:
         """Unscaled symmetry functions of the local atoms, [n_local, n_columns]."""
-        if self.conv_length != 1.0:  # most potentials: skip a pass over the [E, 3] edges
-            edge_vectors = edge_vectors * self.conv_length
-        return self.descriptor(edge_vectors, edge_index, species, n_local)
+        # In n2p2's normalized lengths: the operator scales the edge vectors (for
+        # committee member copies [M, E, 3] without materializing their product).
+        return self.descriptor(edge_vectors, edge_index, species, n_local, self.conv_length)
 
     def network_inputs(self, descriptors: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         """n2p2's scaling of unscaled symmetry functions of the first rows of ``species``."""

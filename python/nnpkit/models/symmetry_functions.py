@@ -350,8 +350,15 @@ class SymmetryFunctions(torch.nn.Module):
         self.n_columns = sf_set.n_columns
 
     def forward(
-        self, edge_vectors: torch.Tensor, edge_index: torch.Tensor, species: torch.Tensor, n_centers: int
+        self,
+        edge_vectors: torch.Tensor,
+        edge_index: torch.Tensor,
+        species: torch.Tensor,
+        n_centers: int,
+        length_scale: float = 1.0,
     ) -> torch.Tensor:
+        """The functions of ``length_scale * edge_vectors`` ([E, 3], or member copies
+        [M, E, 3], which the operator scales without an [M, E, 3] product)."""
         return torch.ops.nnpkit.symmetry_functions(
-            edge_vectors, edge_index, species, self.sf_int, self.sf_real, n_centers, self.n_columns
+            edge_vectors, edge_index, species, self.sf_int, self.sf_real, n_centers, self.n_columns, length_scale
         )
