@@ -630,8 +630,8 @@ struct Workspace {
   std::vector<T> jacobian;  // multi-seed VJP: [rows, 3, n + kPad], d(column)/d(neighbour vector)
   std::vector<T> seeds;     // multi-seed VJP: one block of seeds, [rows, block]
   // Moment functions (float64): unit vectors, distances, monomials [count, ld],
-  // per slot the factors [slots, ld], moments [slots, count], sums of F^2, adjoints,
-  // per seed of a block the polynomial on the sphere and its derivatives.
+  // per slot the factors [slots, ld], moments [slots, count], sums of F^2, and the
+  // single-seed pass's adjoints and polynomial on the sphere with its derivatives.
   std::vector<double> ux, uy, uz, mr, minv_r, mono, mF, mD, moments, squares, adjoint, adjoint0, sphere, dsphere;
   // The multi-seed pass's adjoints and polynomials, four seeds in the lanes of each vector.
   std::vector<Lanes<double>> lane_adjoint, lane_adjoint0, lane_sphere, lane_dsphere;
@@ -700,6 +700,24 @@ void add_moment_adjoints(const MomentTerm& term, const V& sigma, const double* m
       La[j] += sigma * term.weights[j] * Mb[j];
       Lb[j] += sigma * term.weights[j] * Ma[j];
     }
+  }
+}
+
+// For each moment slot q with neighbours: its adjoints (L + q * count, folded in place:
+// they are read once) as a polynomial on the sphere's basis and that polynomial's
+// derivatives (into sphere, dsphere), then gradients(q, basis, b0, cnt) for its neighbours
+// b0..b0+cnt. V as in add_moment_adjoints; sphere and dsphere hold the widest basis.
+template <typename V, typename T, typename Gradients>
+void for_each_moment_slot(const CentrePlan<T>& cp, const std::vector<int64_t>& block_begin, int count, V* L,
+                          V* sphere, V* dsphere, Gradients&& gradients) {
+  for (int64_t q = 0; q < static_cast<int64_t>(cp.moment_slots.size()); ++q) {
+    const MomentSlot& slot = cp.moment_slots[q];
+    const int64_t b0 = block_begin[slot.species], cnt = block_begin[slot.species + 1] - b0;
+    if (cnt == 0) continue;
+    const SphereBasis& basis = SphereBasis::of_degree(slot.degree);
+    basis.reduce(L + q * count, sphere);
+    basis.derivative(sphere, dsphere);
+    gradients(q, basis, b0, cnt);
   }
 }
 
@@ -788,23 +806,17 @@ void moment_functions(const CentrePlan<T>& cp, Workspace<T>& w, int64_t n, const
       bool any = false;
       for (const MomentTerm& term : cp.moment_terms) {
         V sigma = V();
+        bool nonzero = false;
         for (int b = 0; b < block; ++b) {
           sigma[b] = static_cast<double>(member_seed[(m0 + b) * member_stride + term.column]) * term.norm;
+          nonzero |= sigma[b] != 0.0;
         }
-        bool nonzero = false;
-        for (int b = 0; b < block; ++b) nonzero |= sigma[b] != 0.0;
         if (!nonzero) continue;
         any = true;
         add_moment_adjoints(term, sigma, w.moments.data(), count, w.lane_adjoint.data(), w.lane_adjoint0.data());
       }
       if (!any) continue;
-      for (int64_t q = 0; q < n_slots; ++q) {
-        const MomentSlot& slot = cp.moment_slots[q];
-        const int64_t b0 = block_begin[slot.species], cnt = block_begin[slot.species + 1] - b0;
-        if (cnt == 0) continue;
-        const SphereBasis& basis = SphereBasis::of_degree(slot.degree);
-        basis.reduce(w.lane_adjoint.data() + q * count, w.lane_sphere.data());
-        basis.derivative(w.lane_sphere.data(), w.lane_dsphere.data());
+      const auto slot_gradients = [&](int64_t q, const SphereBasis& basis, int64_t b0, int64_t cnt) {
         const int64_t* edges = w.edge.data() + b0;
         moment_gradients_of_seed_lanes(
             basis, w.lane_sphere.data(), w.lane_dsphere.data(), w.lane_adjoint0[q], w.mono.data() + b0, ld, cnt,
@@ -818,7 +830,9 @@ void moment_functions(const CentrePlan<T>& cp, Workspace<T>& w, int64_t n, const
                 out[3 * b + 2] += static_cast<T>(gz[b]);
               }
             });
-      }
+      };
+      for_each_moment_slot(cp, block_begin, count, w.lane_adjoint.data(), w.lane_sphere.data(),
+                           w.lane_dsphere.data(), slot_gradients);
     }
   } else {
     // One seed (the single-seed pass): its adjoints, then every slot's neighbours.
@@ -835,15 +849,7 @@ void moment_functions(const CentrePlan<T>& cp, Workspace<T>& w, int64_t n, const
     const SphereBasis& widest = SphereBasis::of_degree(cp.moment_degree);
     w.sphere.resize(widest.size());
     w.dsphere.resize(widest.derivative_size());
-    for (int64_t q = 0; q < n_slots; ++q) {
-      const MomentSlot& slot = cp.moment_slots[q];
-      const int64_t b0 = block_begin[slot.species], cnt = block_begin[slot.species + 1] - b0;
-      if (cnt == 0) continue;
-      // The seed's polynomial on the sphere's basis (folding its adjoints in
-      // place: they are read once), and its derivatives.
-      const SphereBasis& basis = SphereBasis::of_degree(slot.degree);
-      basis.reduce(w.adjoint.data() + q * count, w.sphere.data());
-      basis.derivative(w.sphere.data(), w.dsphere.data());
+    const auto slot_gradients = [&](int64_t q, const SphereBasis& basis, int64_t b0, int64_t cnt) {
       const double* S[1] = {w.sphere.data()};
       const double* dS[1] = {w.dsphere.data()};
       const double L0[1] = {w.adjoint0[q]};
@@ -857,7 +863,9 @@ void moment_functions(const CentrePlan<T>& cp, Workspace<T>& w, int64_t n, const
                                w.gy[b0 + k] += static_cast<T>(gy);
                                w.gz[b0 + k] += static_cast<T>(gz);
                              });
-    }
+    };
+    for_each_moment_slot(cp, block_begin, count, w.adjoint.data(), w.sphere.data(), w.dsphere.data(),
+                         slot_gradients);
   }
 }
 
