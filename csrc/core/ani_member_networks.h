@@ -81,7 +81,10 @@ void output_layer(const T* __restrict activation, const T* __restrict w, T bias,
 // thin_products.h's packed layout (cached, weight_layout_cache.h), [M, K * N] per
 // matrix: the first layer's forward B [D, h1] and backward B [h1, D], each later
 // hidden layer's forward B [in, out] and backward B [out, in] (the output layer's one
-// row is read as the model stores it).
+// row is read as the model stores it). For float64 networks with float32 copies of
+// their weights (narrow_weights) the packed copies are float32, laid out for the
+// float64 products: the same products on half the bytes (a water box's float64
+// weights streamed from L2 and L3 for every block of rows).
 struct PackedLayers {
   torch::Tensor first_forward, first_backward;
   std::vector<torch::Tensor> hidden_forward, hidden_backward;
@@ -102,14 +105,15 @@ struct MemberScratch {
 // `packed` (by dot products, many rows ran 1.6x slower). `following`: the weights
 // read next, prefetched by the dot products. `finish`: thin_times' epilogue, run on
 // the outputs whichever way they are made.
-template <typename T, typename W, typename Finish = KeepOutputs>
+// The packed copy is of type P: W, or float for double products (see PackedLayers).
+template <typename T, typename W, typename P = W, typename Finish = KeepOutputs>
 void layer_product(const T* A, int64_t lda, int64_t n, int64_t K, const W* w, int64_t sk, int64_t sj, int64_t N,
-                   const T* bias, T* C, int64_t ldc, bool accumulate, const W* following, const W* packed = nullptr,
+                   const T* bias, T* C, int64_t ldc, bool accumulate, const W* following, const P* packed = nullptr,
                    const Finish& finish = Finish{}) {
   if (n > kThinRows) {
     TORCH_CHECK(packed != nullptr, "ani_networks: a many-row product needs its weights' packed copy");
     if constexpr (std::is_same_v<T, W>) {
-      thin_times_packed<T>(A, lda, n, K, packed, N, bias, C, ldc, accumulate, finish);
+      thin_times_packed<T, P>(A, lda, n, K, packed, N, bias, C, ldc, accumulate, finish);
       return;
     }
     TORCH_CHECK(false, "ani_networks: narrow weight copies are read by the few-row products only");
@@ -163,7 +167,7 @@ struct TimesCeluDerivative {
 // made ~400 tensor views and ~200 allocations per call on ATen's products, a fifth
 // of its time; a water box's products ran at 50-85% of the multiply-add peak in
 // MKL (K = 128 to 256, one member at a time), its backward up to 40% slower than here.
-template <typename T, typename W>
+template <typename T, typename W, typename P = W>
 void member_networks_on_pointers(const AniElementNetworks& net, int64_t m, const T* x, int64_t n_e, int64_t D,
                                  T alpha, T* energies, T* aev_gradient, bool accumulate, MemberScratch<T>& scratch,
                                  const PackedLayers* packed = nullptr) {
@@ -198,13 +202,13 @@ void member_networks_on_pointers(const AniElementNetworks& net, int64_t m, const
   // Many rows (T == W): member m's packed copies (undefined where not needed: the
   // first layer's backward in the forward only).
   TORCH_CHECK(few || packed != nullptr, "ani_networks: many rows need the weights' packed copies");
-  const auto member_part = [&](const torch::Tensor& t) -> const W* {
-    return t.defined() ? t.data_ptr<W>() + m * t.size(1) : nullptr;
+  const auto member_part = [&](const torch::Tensor& t) -> const P* {
+    return t.defined() ? t.data_ptr<P>() + m * t.size(1) : nullptr;
   };
-  const auto hidden_part = [&](const std::vector<torch::Tensor>& layers, size_t l) -> const W* {
+  const auto hidden_part = [&](const std::vector<torch::Tensor>& layers, size_t l) -> const P* {
     return l < layers.size() ? member_part(layers[l]) : nullptr;
   };
-  layer_product<T, W>(x, D, n_e, D, first, s0, s1, h1, first_bias, activation, h1, false, layer_weights(0),
+  layer_product<T, W, P>(x, D, n_e, D, first, s0, s1, h1, first_bias, activation, h1, false, layer_weights(0),
                       few ? nullptr : member_part(packed->first_forward), CeluOfOutputs<T>{activation, h1, alpha});
   auto& inputs = scratch.inputs;
   auto& widths = scratch.widths;
@@ -219,7 +223,7 @@ void member_networks_on_pointers(const AniElementNetworks& net, int64_t m, const
     // layer's one row is read either way).
     const W* following = layer_weights(l + 1);
     if (l + 2 == n_layers) following = s1 != 1 && m + 1 < net.first_bias.size(0) ? first + h1 * s1 : nullptr;
-    layer_product<T, W>(inputs.back(), n_in, n_e, n_in, w, 1, n_in, n_out, b, next, n_out, false, following,
+    layer_product<T, W, P>(inputs.back(), n_in, n_e, n_in, w, 1, n_in, n_out, b, next, n_out, false, following,
                         few ? nullptr : hidden_part(packed->hidden_forward, l), CeluOfOutputs<T>{next, n_out, alpha});
     inputs.push_back(next);
     widths.push_back(n_out);
@@ -247,12 +251,12 @@ void member_networks_on_pointers(const AniElementNetworks& net, int64_t m, const
   for (size_t l = inputs.size() - 1; l >= 1; --l) {
     const int64_t n_out = widths[l], n_in = widths[l - 1];
     const W* w = layer_weights(l - 1);  // [out, in]: the backward's B[o, k] = w[o * n_in + k]
-    layer_product<T, W>(g, n_out, n_e, n_out, w, n_in, 1, n_in, nullptr, g_next, n_in, false, nullptr,
+    layer_product<T, W, P>(g, n_out, n_e, n_out, w, n_in, 1, n_in, nullptr, g_next, n_in, false, nullptr,
                         few ? nullptr : hidden_part(packed->hidden_backward, l - 1),
                         TimesCeluDerivative<T>{g_next, inputs[l - 1], n_in, alpha});
     std::swap(g, g_next);
   }
-  layer_product<T, W>(g, h1, n_e, h1, first, s1, s0, D, nullptr, aev_gradient, D, accumulate, nullptr,
+  layer_product<T, W, P>(g, h1, n_e, h1, first, s1, s0, D, nullptr, aev_gradient, D, accumulate, nullptr,
                       few ? nullptr : member_part(packed->first_backward));
 }
 

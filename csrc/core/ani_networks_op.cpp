@@ -196,48 +196,53 @@ bool contiguous_layers(const AniElementNetworks& net) {
 }
 
 // Member matrices [M, K, N] with B_m[k, j] = get(m, k, j), packed per member for
-// thin_times_packed: [M, K * N].
-template <typename Get>
+// thin_times_packed in products of Product: [M, K * N], of like's type.
+template <typename Product, typename Get>
 torch::Tensor packed_members(const torch::Tensor& like, int64_t M, int64_t K, int64_t N, const Get& get) {
   auto packed = torch::empty({M, K * N}, like.options().requires_grad(false));
   AT_DISPATCH_FLOATING_TYPES(like.scalar_type(), "ani_networks_pack", [&] {
     const scalar_t* w = like.data_ptr<scalar_t>();
     scalar_t* out = packed.data_ptr<scalar_t>();
     for (int64_t m = 0; m < M; ++m) {
-      pack_columns<scalar_t>(K, N, [&](int64_t k, int64_t j) { return w[get(m, k, j)]; }, out + m * K * N);
+      pack_columns<scalar_t, Product>(K, N, [&](int64_t k, int64_t j) { return w[get(m, k, j)]; }, out + m * K * N);
     }
   });
   return packed;
 }
 
-// An element's packed weight copies for its many-row products, from the cache
-// (made on the first call, then reused); the first layer's backward copy only
+// An element's packed weight copies for its many-row products in Product, from the
+// cache (made on the first call, then reused); the first layer's backward copy only
 // where a backward runs. The first weight is [D, M*h1] with any strides (the
 // model's [M, h1, D] storage seen transposed, or rows), later ones [M, out, in].
-PackedLayers packed_layers(const AniElementNetworks& net, bool backward) {
+// `narrow`: copies of the float32 copies (double products only).
+template <typename Product>
+PackedLayers packed_layers(const AniElementNetworks& net, bool backward, bool narrow) {
   PackedLayers layers;
-  const torch::Tensor& first = net.first_weight;
+  const torch::Tensor& first = narrow ? net.narrow_first_weight : net.first_weight;
+  const std::vector<torch::Tensor>& weights = narrow ? net.narrow_weights : net.weights;
+  const WeightLayout forward = narrow ? WeightLayout::kPackedForwardWidened : WeightLayout::kPackedForward;
+  const WeightLayout backward_layout = narrow ? WeightLayout::kPackedBackwardWidened : WeightLayout::kPackedBackward;
   const int64_t M = net.first_bias.size(0), h1 = net.first_bias.size(1), D = first.size(0);
   const int64_t s0 = first.stride(0), s1 = first.stride(1);
   const auto first_entry = [=](int64_t m, int64_t d, int64_t o) { return d * s0 + (m * h1 + o) * s1; };
-  layers.first_forward = weight_in_layout(first, WeightLayout::kPackedForward, [&](const torch::Tensor& w) {
-    return packed_members(w, M, D, h1, [&](int64_t m, int64_t k, int64_t j) { return first_entry(m, k, j); });
+  layers.first_forward = weight_in_layout(first, forward, [&](const torch::Tensor& w) {
+    return packed_members<Product>(w, M, D, h1, [&](int64_t m, int64_t k, int64_t j) { return first_entry(m, k, j); });
   });
   if (backward) {
-    layers.first_backward = weight_in_layout(first, WeightLayout::kPackedBackward, [&](const torch::Tensor& w) {
-      return packed_members(w, M, h1, D, [&](int64_t m, int64_t k, int64_t j) { return first_entry(m, j, k); });
+    layers.first_backward = weight_in_layout(first, backward_layout, [&](const torch::Tensor& w) {
+      return packed_members<Product>(w, M, h1, D, [&](int64_t m, int64_t k, int64_t j) { return first_entry(m, j, k); });
     });
   }
-  for (size_t l = 0; l + 1 < net.weights.size(); ++l) {
-    const torch::Tensor& hidden = net.weights[l];  // [M, out, in], contiguous
+  for (size_t l = 0; l + 1 < weights.size(); ++l) {
+    const torch::Tensor& hidden = weights[l];  // [M, out, in], contiguous
     const int64_t n_out = hidden.size(1), n_in = hidden.size(2);
     const auto entry = [=](int64_t m, int64_t o, int64_t i) { return (m * n_out + o) * n_in + i; };
-    layers.hidden_forward.push_back(weight_in_layout(hidden, WeightLayout::kPackedForward, [&](const torch::Tensor& w) {
-      return packed_members(w, M, n_in, n_out, [&](int64_t m, int64_t k, int64_t j) { return entry(m, j, k); });
+    layers.hidden_forward.push_back(weight_in_layout(hidden, forward, [&](const torch::Tensor& w) {
+      return packed_members<Product>(w, M, n_in, n_out, [&](int64_t m, int64_t k, int64_t j) { return entry(m, j, k); });
     }));
     if (!backward) continue;
-    layers.hidden_backward.push_back(weight_in_layout(hidden, WeightLayout::kPackedBackward, [&](const torch::Tensor& w) {
-      return packed_members(w, M, n_out, n_in, [&](int64_t m, int64_t k, int64_t j) { return entry(m, k, j); });
+    layers.hidden_backward.push_back(weight_in_layout(hidden, backward_layout, [&](const torch::Tensor& w) {
+      return packed_members<Product>(w, M, n_out, n_in, [&](int64_t m, int64_t k, int64_t j) { return entry(m, k, j); });
     }));
   }
   return layers;
@@ -378,12 +383,22 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
           } else {
             const int64_t n_parts = member_parts(n_members);
             std::vector<MemberScratch<scalar_t>> scratch(n_parts);
-            const PackedLayers layers = packed_layers(net, keep_for_backward);
-            members_on_threads(n_members, n_parts, rows_gradient, member_copies,
-                               [&](int64_t p, int64_t m, const torch::Tensor& gradient, bool accumulate) {
-                                 member(scalar_t{}, m, gradient.defined() ? gradient.data_ptr<scalar_t>() : nullptr,
-                                        accumulate, scratch[p], &layers);
-                               });
+            const auto on_threads = [&](auto packed_tag) {
+              using Packed = decltype(packed_tag);
+              const bool narrow = !std::is_same_v<Packed, scalar_t>;
+              const PackedLayers layers = packed_layers<scalar_t>(net, keep_for_backward, narrow);
+              members_on_threads(
+                  n_members, n_parts, rows_gradient, member_copies,
+                  [&](int64_t p, int64_t m, const torch::Tensor& gradient, bool accumulate) {
+                    member_networks_on_pointers<scalar_t, scalar_t, Packed>(
+                        net, m, element_rows, n_e, width_e, scalar_t(celu_alpha), member_energies + m * n_e,
+                        gradient.defined() ? gradient.data_ptr<scalar_t>() : nullptr, accumulate, scratch[p], &layers);
+                  });
+            };
+            if constexpr (std::is_same_v<scalar_t, double>) {
+              if (net.narrow_first_weight.defined()) return on_threads(float{});
+            }
+            on_threads(scalar_t{});
           }
         });
       } else {  // layers in other layouts: ATen's products

@@ -393,10 +393,11 @@ void thin_times(const T* A, int64_t lda, int64_t n, int64_t K, const W* B, int64
   finish(0, n, 0, N);
 }
 
-// out [K * N] = B in the packed layout, B[k, j] = get(k, j).
-template <typename T, typename Get>
+// out [K * N] = B in the packed layout of products in Product, B[k, j] = get(k, j)
+// (T: the copy's type, float for double products of float32-valued weights).
+template <typename T, typename Product = T, typename Get>
 void pack_columns(int64_t K, int64_t N, const Get& get, T* out) {
-  for_each_packed_group<T>(N, [&](int64_t j0, int64_t w) {
+  for_each_packed_group<Product>(N, [&](int64_t j0, int64_t w) {
     T* group = out + j0 * K;
     for (int64_t k = 0; k < K; ++k) {
       for (int64_t q = 0; q < w; ++q) group[k * w + q] = get(k, j0 + q);
@@ -406,13 +407,16 @@ void pack_columns(int64_t K, int64_t N, const Get& get, T* out) {
 
 // thin_times on a B in the packed layout (pack_columns), for many rows: the same
 // register blocks and sums, in the same order (the same bits as thin_times).
-template <typename T, typename Finish = KeepOutputs>
-void thin_times_packed(const T* A, int64_t lda, int64_t n, int64_t K, const T* packed, int64_t N, const T* bias,
+// The packed copy may be float for double products (W float: a float32-valued
+// double weight's copy, widened exactly on load): the same products, half the
+// weights' stream through the caches.
+template <typename T, typename W = T, typename Finish = KeepOutputs>
+void thin_times_packed(const T* A, int64_t lda, int64_t n, int64_t K, const W* packed, int64_t N, const T* bias,
                        T* C, int64_t ldc, bool accumulate, const Finish& finish = Finish{}) {
 #ifdef NNPKIT_THIN_AVX2
   const int64_t blocked = N / (kWideBytes / sizeof(T)) * (kWideBytes / sizeof(T));
   if (blocked > 0) {
-    times_blocked_columns<T, T>(A, lda, n, K, blocked,
+    times_blocked_columns<T, W>(A, lda, n, K, blocked,
                                 [&](int64_t j0, int64_t w) { return std::make_pair(packed + j0 * K, w); }, bias, C,
                                 ldc, accumulate, finish);
     if (blocked == N) return;
@@ -421,7 +425,7 @@ void thin_times_packed(const T* A, int64_t lda, int64_t n, int64_t K, const T* p
   constexpr int64_t blocked = 0;
 #endif
   // The columns left (the whole of B without the blocked kernels): one group [K][N - blocked].
-  thin_times_columns<T, T>(A, lda, n, K, packed + blocked * K, N - blocked, N - blocked,
+  thin_times_columns<T, W>(A, lda, n, K, packed + blocked * K, N - blocked, N - blocked,
                            bias != nullptr ? bias + blocked : nullptr, C + blocked, ldc, accumulate);
   finish(0, n, blocked, N - blocked);
 }

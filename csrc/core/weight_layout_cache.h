@@ -24,6 +24,9 @@ namespace nnpkit {
 enum class WeightLayout {
   kPackedForward,   // each member's B of the forward's many-row products, packed
   kPackedBackward,  // and of the backward's
+  // The same of a float32 copy, laid out for float64 products (widened on load).
+  kPackedForwardWidened,
+  kPackedBackwardWidened,
 };
 
 // `weight` in `layout`, from the cache where a valid copy is there, else as

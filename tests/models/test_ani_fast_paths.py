@@ -306,9 +306,10 @@ def operator_arguments(model: AniModel):
                          ids=["narrow layers", "blocked products", "register blocks with remainders"])
 def test_narrow_weight_copies_give_the_same_numbers_as_the_float64_weights(hidden):
     """float32 copies of float32-valued float64 weights, read by the few-row products and
-    widened there, give bitwise the numbers of the float64 weights: for 1 to 8 rows of an
-    element and for the many-row path (which ignores them), energies and AEV gradients;
-    an element whose weights are not float32 values gets no copies (empty tensors)."""
+    (packed for float64 products) by the many-row ones and widened there, give bitwise
+    the numbers of the float64 weights: for 1 to 8 rows of an element and for many rows
+    (register blocks and their remainders), energies and AEV gradients; an element
+    whose weights are not float32 values gets no copies (empty tensors)."""
     from nnpkit.models.ani import _exact_float32_copy
 
     model = float32_valued(seven_element_model(hidden=hidden)).requires_grad_(False)
@@ -318,7 +319,7 @@ def test_narrow_weight_copies_give_the_same_numbers_as_the_float64_weights(hidde
                for n, w in zip(narrow, weights))
     g = torch.Generator().manual_seed(9)
     width = PARAMS.length(len(SPECIES))
-    for n_rows in [1, 2, 3, 5, 8, 13, 40]:
+    for n_rows in [1, 2, 3, 5, 8, 13, 40, 97]:
         aev = torch.rand(n_rows, width, generator=g, dtype=torch.float64).requires_grad_(True)
         species = torch.randint(0, 2, (n_rows,), generator=g)  # H and C rows
         args = (aev, species, n_rows + 2, weights, biases, n_layers, model.energy_offset, model.celu_alpha)
