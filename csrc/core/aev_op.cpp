@@ -149,12 +149,11 @@ void run_kernel(const Inputs& in, const AniAevParameters& params, int64_t n_cent
       }
       // Angular terms: each unordered pair of close neighbours once, all pairs of
       // this centre together (aev_pair_terms.h).
-      pairs.compute(close, vec, ap, wp.angular_ladder, n_species, M != Mode::Forward);
+      pairs.compute(close, vec, ap, wp.angular_ladder, n_species, M != Mode::Forward, M == Mode::JacobianVector);
       if (M == Mode::Forward) {
         pairs.add_terms(ap, row + radial_length);
       } else if (M == Mode::VectorJacobian) {
-        pairs.add_vector_jacobian(ap, close, vec, seed_row + radial_length, seed_stride, n_seeds, out_edges,
-                                  out_stride);
+        pairs.add_vector_jacobian(ap, close, seed_row + radial_length, seed_stride, n_seeds, out_edges, out_stride);
       } else {
         for (int64_t k = 0; k < pairs.n_pairs(); ++k) {
           pairs.triplet(k, close, vec, ap, triplet);

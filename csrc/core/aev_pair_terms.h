@@ -37,9 +37,12 @@ class AniPairTerms {
   // The factors of every pair of close neighbours (vec: the edge vectors), the
   // pairs grouped by their species-pair block of the AEV.
   // `ladder` (usable or not) evaluates the radial factors of the mean distances.
+  // pair_indices: keep each pair's neighbours and block (first, second, block),
+  // which only the per-triplet Jacobian-vector product reads.
   void compute(const std::vector<AngularNeighbor<T>>& close, const T* vec, const AniAngularParams<T>& p,
-               const GaussianLadder<T>& ladder, int n_species, bool derivatives) {
-    sort_pairs(close, n_species);
+               const GaussianLadder<T>& ladder, int n_species, bool derivatives, bool pair_indices = false) {
+    n_species_ = n_species;
+    sort_pairs(close, n_species, pair_indices);
     const int64_t n = n_pairs();
     // Per-factor rows of `stride` >= n pairs, padded so that a vector of lanes
     // starting at any pair stays inside the row.
@@ -131,7 +134,7 @@ class AniPairTerms {
     }
   }
 
-  int64_t n_pairs() const { return static_cast<int64_t>(first_.size()); }
+  int64_t n_pairs() const { return starts_.empty() ? 0 : starts_.back(); }
 
   // Adds every pair's terms to its block of `angular_row` (the AEV row after the
   // radial part): term (k, l) of a block is the dot product over its pairs of
@@ -166,10 +169,11 @@ class AniPairTerms {
   // d(edge vectors) of every pair to grad_edges + m * edges_stride ([E, 3]);
   // seed m's row after the radial part is angular_seed + m * seed_stride. The
   // geometry's derivatives are shared by all seeds.
-  void add_vector_jacobian(const AniAngularParams<T>& p, const std::vector<AngularNeighbor<T>>& close, const T* vec,
+  // (compute's close neighbours, with derivatives).
+  void add_vector_jacobian(const AniAngularParams<T>& p, const std::vector<AngularNeighbor<T>>& close,
                            const T* angular_seed, int64_t seed_stride, int64_t n_seeds, T* grad_edges,
                            int64_t edges_stride) {
-    const int64_t n = n_pairs(), stride = stride_;
+    const int64_t stride = stride_;
     const int64_t block = static_cast<int64_t>(p.n_shifts) * p.n_sections;
     const int n_shifts = p.n_shifts, n_sections = p.n_sections;
     // Per seed and pair: sum_kl g R_k A_l, sum g R'_k A_l, sum g R_k A'_l.
@@ -227,27 +231,64 @@ class AniPairTerms {
     } else {
       contract(std::integral_constant<int, 0>{});
     }
-    for (int64_t k = 0; k < n; ++k) {
-      const AngularNeighbor<T>& na = close[first_[k]];
-      const AngularNeighbor<T>& nb = close[second_[k]];
-      const T* a = vec + 3 * na.edge;
-      const T* b = vec + 3 * nb.edge;
-      T dcos_da[3], dcos_db[3];
-      ani_cosine_derivatives<T>(a, na.distance, b, nb.distance, cosine_[k], inv_ab_[k], dcos_da, dcos_db);
-      const T f = cutoffs_[k];
-      for (int64_t m = 0; m < n_seeds; ++m) {
-        const T* seed_sums = sums + 3 * stride * m;
-        const T s_ra = seed_sums[k], s_dra = seed_sums[stride + k], s_rda = seed_sums[2 * stride + k];
-        const T d_ra = T(0.5) * s_dra * f + s_ra * na.dfc * nb.fc;  // d/dr_a at fixed cosine
-        const T d_rb = T(0.5) * s_dra * f + s_ra * na.fc * nb.dfc;
-        const T d_cos = s_rda * f;
-        const T ka = d_ra / na.distance, kb = d_rb / nb.distance;
-        T* grad_a = grad_edges + m * edges_stride + 3 * na.edge;
-        T* grad_b = grad_edges + m * edges_stride + 3 * nb.edge;
-        for (int c = 0; c < 3; ++c) {
-          grad_a[c] += ka * a[c] + d_cos * dcos_da[c];
-          grad_b[c] += kb * b[c] + d_cos * dcos_db[c];
+    // The geometry's part, in the sorted neighbours' order: for a neighbour x its
+    // pairs run over consecutive partners y (partner_runs), so x's gradient is a sum
+    // over a vector of y and the y's gradients are added to contiguous arrays, which
+    // are added to the edges' gradients once per neighbour. With the cosine c =
+    // a.b / (r_a r_b): dc/da = b / (r_a r_b) - c a / r_a^2, and the mirror image for b.
+    const int n_close = static_cast<int>(close.size());
+    for (auto* v : {&grad_x_, &grad_y_, &grad_z_}) v->resize(n_close);
+    const T* __restrict bx = sorted_x_.data();
+    const T* __restrict by = sorted_y_.data();
+    const T* __restrict bz = sorted_z_.data();
+    const T* __restrict bfc = sorted_fc_.data();
+    const T* __restrict bdfc = sorted_dfc_.data();
+    const T* __restrict binv = sorted_inv_r_.data();
+    const T* __restrict cosine = cosine_.data();
+    const T* __restrict inv_ab = inv_ab_.data();
+    const T* __restrict cutoffs = cutoffs_.data();
+    for (int64_t m = 0; m < n_seeds; ++m) {
+      T* __restrict gx = grad_x_.data();
+      T* __restrict gy = grad_y_.data();
+      T* __restrict gz = grad_z_.data();
+      std::fill(gx, gx + n_close, T(0));
+      std::fill(gy, gy + n_close, T(0));
+      std::fill(gz, gz + n_close, T(0));
+      const T* __restrict s_ra = sums + 3 * stride * m;
+      const T* __restrict s_dra = s_ra + stride;
+      const T* __restrict s_rda = s_ra + 2 * stride;
+      partner_runs(n_species_, [&](int, int64_t x, int64_t y0, int64_t y1, int64_t k) {
+        const T ax = bx[x], ay = by[x], az = bz[x], fa = bfc[x], dfa = bdfc[x], ia = binv[x];
+        T own = T(0), cx = T(0), cy = T(0), cz = T(0);
+#pragma omp simd reduction(+ : own, cx, cy, cz)
+        for (int64_t y = y0; y < y1; ++y) {
+          const int64_t q = k + (y - y0);
+          const T f = cutoffs[q], c = cosine[q];
+          const T radial_part = T(0.5) * s_dra[q] * f;
+          const T d_ra = radial_part + s_ra[q] * dfa * bfc[y];  // d/dr_a at fixed cosine
+          const T d_rb = radial_part + s_ra[q] * fa * bdfc[y];
+          const T d_cos = s_rda[q] * f;
+          const T cross = d_cos * inv_ab[q];
+          const T ib = binv[y];
+          own += (d_ra - d_cos * c * ia) * ia;
+          cx += cross * bx[y];
+          cy += cross * by[y];
+          cz += cross * bz[y];
+          const T own_b = (d_rb - d_cos * c * ib) * ib;
+          gx[y] += own_b * bx[y] + cross * ax;
+          gy[y] += own_b * by[y] + cross * ay;
+          gz[y] += own_b * bz[y] + cross * az;
         }
+        gx[x] += own * ax + cx;
+        gy[x] += own * ay + cy;
+        gz[x] += own * az + cz;
+      });
+      T* out = grad_edges + m * edges_stride;
+      for (int i = 0; i < n_close; ++i) {
+        T* g = out + 3 * close[by_species_[i]].edge;
+        g[0] += gx[i];
+        g[1] += gy[i];
+        g[2] += gz[i];
       }
     }
   }
@@ -291,7 +332,9 @@ class AniPairTerms {
   // both neighbours' edge vectors, was a sixth of the forward's time).
   void pair_geometry(const std::vector<AngularNeighbor<T>>& close, const T* vec, int n_species) {
     const int n_close = static_cast<int>(close.size());
-    for (auto* v : {&sorted_x_, &sorted_y_, &sorted_z_, &sorted_r_, &sorted_fc_}) v->resize(n_close);
+    for (auto* v : {&sorted_x_, &sorted_y_, &sorted_z_, &sorted_r_, &sorted_fc_, &sorted_dfc_, &sorted_inv_r_}) {
+      v->resize(n_close);
+    }
     for (int i = 0; i < n_close; ++i) {
       const AngularNeighbor<T>& c = close[by_species_[i]];
       const T* a = vec + 3 * c.edge;
@@ -300,6 +343,8 @@ class AniPairTerms {
       sorted_z_[i] = a[2];
       sorted_r_[i] = c.distance;
       sorted_fc_[i] = c.fc;
+      sorted_dfc_[i] = c.dfc;
+      sorted_inv_r_[i] = T(1) / c.distance;
     }
     const T* __restrict bx = sorted_x_.data();
     const T* __restrict by = sorted_y_.data();
@@ -348,7 +393,7 @@ class AniPairTerms {
   // neighbours are sorted by species (counting sort, stable), then each block's
   // pairs run over its two species' neighbours (a, b with a before b for one
   // species). Counting every pair's block, then placing it, read each pair twice.
-  void sort_pairs(const std::vector<AngularNeighbor<T>>& close, int n_species) {
+  void sort_pairs(const std::vector<AngularNeighbor<T>>& close, int n_species, bool pair_indices) {
     const int n_close = static_cast<int>(close.size());
     const int n_blocks = n_species * (n_species + 1) / 2;
     species_start_.assign(n_species + 1, 0);
@@ -367,17 +412,19 @@ class AniPairTerms {
     }
     for (int b = 0; b < n_blocks; ++b) starts_[b + 1] += starts_[b];
     const int64_t n = starts_[n_blocks];
-    first_.resize(n);
-    second_.resize(n);
-    block_.resize(n);
     segments_.clear();
-    partner_runs(n_species, [&](int b, int64_t x, int64_t y0, int64_t y1, int64_t k) {
-      for (int64_t y = y0; y < y1; ++y, ++k) {
-        first_[k] = by_species_[x];
-        second_[k] = by_species_[y];
-        block_[k] = b;
-      }
-    });
+    if (pair_indices) {
+      first_.resize(n);
+      second_.resize(n);
+      block_.resize(n);
+      partner_runs(n_species, [&](int b, int64_t x, int64_t y0, int64_t y1, int64_t k) {
+        for (int64_t y = y0; y < y1; ++y, ++k) {
+          first_[k] = by_species_[x];
+          second_[k] = by_species_[y];
+          block_[k] = b;
+        }
+      });
+    }
     for (int b = 0; b < n_blocks; ++b) {
       if (starts_[b + 1] > starts_[b]) segments_.push_back(Segment{b, starts_[b], starts_[b + 1]});
     }
@@ -386,8 +433,11 @@ class AniPairTerms {
   int64_t stride_ = 0;
   std::vector<int64_t> starts_, fill_, species_start_;
   std::vector<int> by_species_;  // indices into close, grouped by species
-  std::vector<T> sorted_x_, sorted_y_, sorted_z_, sorted_r_, sorted_fc_;  // close neighbours in that order
-  std::vector<int> first_, second_, block_;  // per pair: indices into close, block
+  int n_species_ = 0;
+  // The close neighbours in that order.
+  std::vector<T> sorted_x_, sorted_y_, sorted_z_, sorted_r_, sorted_fc_, sorted_dfc_, sorted_inv_r_;
+  std::vector<T> grad_x_, grad_y_, grad_z_;  // VJP: one seed's gradients of the sorted neighbours
+  std::vector<int> first_, second_, block_;  // per pair (pair_indices): indices into close, block
   std::vector<Segment> segments_;
   std::vector<T> cosine_, inv_ab_, mean_, cutoffs_, x_, sin_theta_, x_over_sin_;  // per pair (padded)
   std::vector<T> radial_, dradial_, scaled_radial_;  // [shift][pair]; scaled (forward): R_k fc_a fc_b
