@@ -623,6 +623,7 @@ struct Workspace {
   std::vector<T> lanes;  // forward: per angular function of a block, kLanes partial sums
   std::vector<ActiveTerm<T>> active;  // VJP: the functions of a block with a non-zero seed
   std::vector<int64_t> selected;
+  std::vector<int64_t> near_vectors;  // multi-seed VJP: the vectors of k with a lane inside r3_rc_max
   std::vector<T> sx, sy, sz, sinv_r, sF, sD;  // the selected k's geometry and factors
   std::vector<T> gx, gy, gz, q;
   std::vector<T> pair_u, pair_vj, pair_vk;  // multi-seed VJP: per-pair geometry of one j
@@ -1216,12 +1217,32 @@ void run_grouped(const GroupedPlan<T>& plan, const torch::Tensor& edge_vectors, 
             using V = Lanes<T, kWideBytes>;
             constexpr int64_t kVector = kWideBytes / sizeof(T);
             static_assert(kRound % kVector == 0, "pair counts are whole vectors");
+            // Narrow functions vanish, with their derivatives, where r_jk >= r3_rc_max (the
+            // cutoff functions are exactly zero there): their rows skip the vectors of k
+            // whose lanes all lie beyond, which adds nothing, so the rows are unchanged.
+            // Neighbours come in the neighbour search's bin order, so those beyond j's
+            // cutoff tend to be consecutive; the writes stay whole vectors in place.
+            int64_t n_near = 0;
+            int64_t* near = nullptr;
+            if (needs_r3) {
+              w.near_vectors.resize(nk / kVector + 1);
+              near = w.near_vectors.data();
+              const T rc3 = T(block.r3_rc_max);
+              for (int64_t k = 0; k < nk; k += kVector) {
+                bool inside = false;
+                for (int64_t l = 0; l < kVector; ++l) inside |= r3[k + l] < rc3;
+                near[n_near] = k;
+                n_near += inside ? 1 : 0;
+              }
+            }
             const auto build = [&](auto narrow_tag, auto count_tag, const JacobianTerm<T>* terms) {
               constexpr bool kNarrow = decltype(narrow_tag)::value;
               constexpr int kTerms = decltype(count_tag)::value;
               V gx[kTerms], gy[kTerms], gz[kTerms];
               for (int p = 0; p < kTerms; ++p) gx[p] = gy[p] = gz[p] = V();
-              for (int64_t k = 0; k < nk; k += kVector) {
+              const int64_t n_vectors = kNarrow ? n_near : nk / kVector;
+              for (int64_t v = 0; v < n_vectors; ++v) {
+                const int64_t k = kNarrow ? near[v] : v * kVector;
                 const V vu = load_lanes<T, kWideBytes>(u + k), vvj = load_lanes<T, kWideBytes>(vj + k),
                         vvk = load_lanes<T, kWideBytes>(vk + k);
                 const V vbx = load_lanes<T, kWideBytes>(bx + k), vby = load_lanes<T, kWideBytes>(by + k),
