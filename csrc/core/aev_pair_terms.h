@@ -41,7 +41,6 @@ class AniPairTerms {
   // which only the per-triplet Jacobian-vector product reads.
   void compute(const std::vector<AngularNeighbor<T>>& close, const T* vec, const AniAngularParams<T>& p,
                const GaussianLadder<T>& ladder, int n_species, bool derivatives, bool pair_indices = false) {
-    n_species_ = n_species;
     sort_pairs(close, n_species, pair_indices);
     const int64_t n = n_pairs();
     // Per-factor rows of `stride` >= n pairs, padded so that a vector of lanes
@@ -55,7 +54,7 @@ class AniPairTerms {
       std::fill(v->begin() + n, v->end(), T(0));
     }
     for (auto* v : {&x_, &sin_theta_, &x_over_sin_}) v->resize(stride);
-    pair_geometry(close, vec, n_species);
+    pair_geometry(close, vec, derivatives);
     T* __restrict x = x_.data();
     T* __restrict sin_theta = sin_theta_.data();
     T* __restrict x_over_sin = x_over_sin_.data();
@@ -257,7 +256,7 @@ class AniPairTerms {
       const T* __restrict s_ra = sums + 3 * stride * m;
       const T* __restrict s_dra = s_ra + stride;
       const T* __restrict s_rda = s_ra + 2 * stride;
-      partner_runs(n_species_, [&](int, int64_t x, int64_t y0, int64_t y1, int64_t k) {
+      partner_runs([&](int, int64_t x, int64_t y0, int64_t y1, int64_t k) {
         const T ax = bx[x], ay = by[x], az = bz[x], fa = bfc[x], dfa = bdfc[x], ia = binv[x];
         T own = T(0), cx = T(0), cy = T(0), cz = T(0);
 #pragma omp simd reduction(+ : own, cx, cy, cz)
@@ -330,11 +329,10 @@ class AniPairTerms {
   // so the close neighbours are copied to coordinate arrays in that order and each
   // x's pairs are one vector loop over its y (one scalar pass over pairs, gathering
   // both neighbours' edge vectors, was a sixth of the forward's time).
-  void pair_geometry(const std::vector<AngularNeighbor<T>>& close, const T* vec, int n_species) {
+  // With derivatives also the neighbours' dfc and 1/r, which the VJP reads.
+  void pair_geometry(const std::vector<AngularNeighbor<T>>& close, const T* vec, bool derivatives) {
     const int n_close = static_cast<int>(close.size());
-    for (auto* v : {&sorted_x_, &sorted_y_, &sorted_z_, &sorted_r_, &sorted_fc_, &sorted_dfc_, &sorted_inv_r_}) {
-      v->resize(n_close);
-    }
+    for (auto* v : {&sorted_x_, &sorted_y_, &sorted_z_, &sorted_r_, &sorted_fc_}) v->resize(n_close);
     for (int i = 0; i < n_close; ++i) {
       const AngularNeighbor<T>& c = close[by_species_[i]];
       const T* a = vec + 3 * c.edge;
@@ -343,8 +341,15 @@ class AniPairTerms {
       sorted_z_[i] = a[2];
       sorted_r_[i] = c.distance;
       sorted_fc_[i] = c.fc;
-      sorted_dfc_[i] = c.dfc;
-      sorted_inv_r_[i] = T(1) / c.distance;
+    }
+    if (derivatives) {
+      sorted_dfc_.resize(n_close);
+      sorted_inv_r_.resize(n_close);
+      for (int i = 0; i < n_close; ++i) {
+        const AngularNeighbor<T>& c = close[by_species_[i]];
+        sorted_dfc_[i] = c.dfc;
+        sorted_inv_r_[i] = T(1) / c.distance;
+      }
     }
     const T* __restrict bx = sorted_x_.data();
     const T* __restrict by = sorted_y_.data();
@@ -355,7 +360,7 @@ class AniPairTerms {
     T* __restrict cosine = cosine_.data();
     T* __restrict mean = mean_.data();
     T* __restrict cutoffs = cutoffs_.data();
-    partner_runs(n_species, [&](int, int64_t x, int64_t y0, int64_t y1, int64_t k) {
+    partner_runs([&](int, int64_t x, int64_t y0, int64_t y1, int64_t k) {
       const T ax = bx[x], ay = by[x], az = bz[x], ra = br[x], fa = bfc[x];
 #pragma omp simd
       for (int64_t y = y0; y < y1; ++y) {
@@ -374,7 +379,8 @@ class AniPairTerms {
   // [y0, y1) of the block's second species (those after x for a same-species
   // block), its pairs [k, k + y1 - y0) (starts_ and species_start_ from sort_pairs).
   template <typename F>
-  void partner_runs(int n_species, const F& f) const {
+  void partner_runs(const F& f) const {
+    const int n_species = static_cast<int>(species_start_.size()) - 1;
     for (int sa = 0; sa < n_species; ++sa) {
       for (int sb = sa; sb < n_species; ++sb) {
         const int b = ani_species_pair_index(sa, sb, n_species);
@@ -417,7 +423,7 @@ class AniPairTerms {
       first_.resize(n);
       second_.resize(n);
       block_.resize(n);
-      partner_runs(n_species, [&](int b, int64_t x, int64_t y0, int64_t y1, int64_t k) {
+      partner_runs([&](int b, int64_t x, int64_t y0, int64_t y1, int64_t k) {
         for (int64_t y = y0; y < y1; ++y, ++k) {
           first_[k] = by_species_[x];
           second_[k] = by_species_[y];
@@ -433,7 +439,6 @@ class AniPairTerms {
   int64_t stride_ = 0;
   std::vector<int64_t> starts_, fill_, species_start_;
   std::vector<int> by_species_;  // indices into close, grouped by species
-  int n_species_ = 0;
   // The close neighbours in that order.
   std::vector<T> sorted_x_, sorted_y_, sorted_z_, sorted_r_, sorted_fc_, sorted_dfc_, sorted_inv_r_;
   std::vector<T> grad_x_, grad_y_, grad_z_;  // VJP: one seed's gradients of the sorted neighbours

@@ -359,11 +359,13 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
         AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "ani_networks_on_pointers", [&] {
           const scalar_t* element_rows = x.data_ptr<scalar_t>();
           scalar_t* member_energies = element_energies.data_ptr<scalar_t>();
-          const auto member = [&](auto weight_tag, int64_t m, scalar_t* gradient, bool accumulate,
+          // weight_tag: the type of the weights the products read; packed_tag: of their
+          // packed copies (many rows).
+          const auto member = [&](auto weight_tag, auto packed_tag, int64_t m, scalar_t* gradient, bool accumulate,
                                   MemberScratch<scalar_t>& scratch, const PackedLayers* layers) {
-            member_networks_on_pointers<scalar_t, decltype(weight_tag)>(net, m, element_rows, n_e, width_e,
-                                                                        scalar_t(celu_alpha), member_energies + m * n_e,
-                                                                        gradient, accumulate, scratch, layers);
+            member_networks_on_pointers<scalar_t, decltype(weight_tag), decltype(packed_tag)>(
+                net, m, element_rows, n_e, width_e, scalar_t(celu_alpha), member_energies + m * n_e, gradient,
+                accumulate, scratch, layers);
           };
           if (n_e <= kThinRows) {
             // One thread, no tensor views per member; the weights' float32 copies where kept.
@@ -373,7 +375,7 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
                 scalar_t* rows_m = keep_for_backward ? rows_gradient.data_ptr<scalar_t>() +
                                                            (member_copies ? m * n_e * width_e : 0)
                                                      : nullptr;
-                member(weight_tag, m, rows_m, !member_copies && m > 0, scratch, nullptr);
+                member(weight_tag, weight_tag, m, rows_m, !member_copies && m > 0, scratch, nullptr);
               }
             };
             if constexpr (std::is_same_v<scalar_t, double>) {
@@ -384,15 +386,13 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
             const int64_t n_parts = member_parts(n_members);
             std::vector<MemberScratch<scalar_t>> scratch(n_parts);
             const auto on_threads = [&](auto packed_tag) {
-              using Packed = decltype(packed_tag);
-              const bool narrow = !std::is_same_v<Packed, scalar_t>;
+              const bool narrow = !std::is_same_v<decltype(packed_tag), scalar_t>;
               const PackedLayers layers = packed_layers<scalar_t>(net, keep_for_backward, narrow);
               members_on_threads(
                   n_members, n_parts, rows_gradient, member_copies,
                   [&](int64_t p, int64_t m, const torch::Tensor& gradient, bool accumulate) {
-                    member_networks_on_pointers<scalar_t, scalar_t, Packed>(
-                        net, m, element_rows, n_e, width_e, scalar_t(celu_alpha), member_energies + m * n_e,
-                        gradient.defined() ? gradient.data_ptr<scalar_t>() : nullptr, accumulate, scratch[p], &layers);
+                    member(scalar_t{}, packed_tag, m, gradient.defined() ? gradient.data_ptr<scalar_t>() : nullptr,
+                           accumulate, scratch[p], &layers);
                   });
             };
             if constexpr (std::is_same_v<scalar_t, double>) {
