@@ -120,11 +120,16 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const std::
     }
   }
 
-  // Bins: at least `cutoff` wide across the lattice planes, at most ~2 per atom.
+  // Bins at least half the cutoff wide across the lattice planes, at most ~2 per
+  // atom. A centre's candidates then come from (2 reach + 1)^3 bins of about
+  // (cutoff / 2)^3: about 40% fewer than from 27 bins of cutoff^3 (one in seven
+  // passed there), and each row of bins along the third direction is one contiguous
+  // range of the bin-ordered atoms per periodic image.
   const std::array<double, 3> plane_spacing = lattice_plane_spacings(box);
   check_images_per_direction(plane_spacing, pbc, cutoff, "the cutoff");
   // Periodic images the cutoff sphere spans: the work per atom grows with them.
   check_image_count(plane_spacing, pbc, cutoff, limits);
+  const double min_bin_width = 0.5 * cutoff;
   std::array<int64_t, 3> nbins{}, reach{};
   std::array<double, 3> extent{};
   for (int d = 0; d < 3; ++d) {
@@ -132,7 +137,8 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const std::
     const double width = extent[d] * plane_spacing[d];
     // Capped before the product below, which would overflow for a huge box.
     const int64_t max_bins = 2 * n + 8;
-    nbins[d] = static_cast<int64_t>(std::clamp(std::floor(width / cutoff), 1.0, static_cast<double>(max_bins)));
+    nbins[d] =
+        static_cast<int64_t>(std::clamp(std::floor(width / min_bin_width), 1.0, static_cast<double>(max_bins)));
   }
   const int64_t max_bins = 2 * n + 8;
   while (static_cast<double>(nbins[0]) * static_cast<double>(nbins[1]) * static_cast<double>(nbins[2]) >
@@ -189,8 +195,20 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const std::
     binned_y[k] = w[1];
     binned_z[k] = w[2];
   }
-  int64_t max_in_bin = 0;
-  for (int64_t b = 0; b < total_bins; ++b) max_in_bin = std::max(max_in_bin, bin_start[b + 1] - bin_start[b]);
+  // The most candidates one visit can read: a whole row of bins along the third direction.
+  int64_t max_in_row = 0;
+  for (int64_t row = 0; row < nbins[0] * nbins[1]; ++row) {
+    max_in_row = std::max(max_in_row, bin_start[(row + 1) * nbins[2]] - bin_start[row * nbins[2]]);
+  }
+  // Edges per centre expected from the density of a periodic box (to reserve the
+  // chunks' lists: grown by doubling, they were copied and faulted in afresh).
+  int64_t expected_per_atom = 0;
+  if (pbc[0] && pbc[1] && pbc[2]) {
+    const double volume = std::fabs(lattice::determinant(box));
+    const double sphere = 4.0 / 3.0 * 3.14159265358979323846 * cutoff * cutoff * cutoff;
+    expected_per_atom = static_cast<int64_t>(
+        std::min(1.1 * static_cast<double>(n) * sphere / volume + 8.0, static_cast<double>(limits.max_neighbors_per_atom)));
+  }
   // Work on chunks of centre atoms in parallel; concatenating the chunks in
   // order keeps the list grouped by centre. Eight chunks per thread or more, so
   // that the threads' shares of the search differ by little (one chunk of 256
@@ -203,11 +221,18 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const std::
   const int64_t max_edges = limits.max_edges(n);
   std::atomic<int64_t> found{0};
   at::parallel_for(0, n_chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
-    std::vector<double> d2(max_in_bin);
-    std::vector<int64_t> hits(max_in_bin);
+    std::vector<double> d2(max_in_row);
+    std::vector<int64_t> hits(max_in_row);
     for (int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
       NeighborList& part = parts[chunk];
       const int64_t i_end = std::min(n, (chunk + 1) * grain);
+      if (expected_per_atom > 0) {
+        const int64_t expected = (i_end - chunk * grain) * expected_per_atom;
+        part.centers.reserve(expected);
+        part.neighbors.reserve(expected);
+        part.shifts.reserve(3 * expected);
+        part.vectors.reserve(3 * expected);
+      }
       for (int64_t i = chunk * grain; i < i_end; ++i) {
         if (found.load(std::memory_order_relaxed) > max_edges) return;
         const int64_t edges_before = part.size();
@@ -229,21 +254,24 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const std::
             } else if (t1 < 0 || t1 >= nbins[1]) {
               continue;
             }
-            for (int64_t o2 = -reach[2]; o2 <= reach[2]; ++o2) {
-              int64_t t2 = bi[2] + o2, s2 = 0;
-              if (pbc[2]) {
-                s2 = floor_div(t2, nbins[2]);
-                t2 -= s2 * nbins[2];
-              } else if (t2 < 0 || t2 >= nbins[2]) {
-                continue;
-              }
-              const int64_t b = (t0 * nbins[1] + t1) * nbins[2] + t2;
+            // The row's bins t2 in [bi[2] - reach, bi[2] + reach], as runs of one image each.
+            int64_t t2_lo = bi[2] - reach[2], t2_hi = bi[2] + reach[2];
+            if (!pbc[2]) {
+              t2_lo = std::max<int64_t>(t2_lo, 0);
+              t2_hi = std::min<int64_t>(t2_hi, nbins[2] - 1);
+            }
+            for (int64_t t2 = t2_lo; t2 <= t2_hi;) {
+              const int64_t s2 = pbc[2] ? floor_div(t2, nbins[2]) : 0;
+              const int64_t first = t2 - s2 * nbins[2];
+              const int64_t last = std::min(t2_hi - s2 * nbins[2], nbins[2] - 1);
+              t2 += last - first + 1;
+              const int64_t row = (t0 * nbins[1] + t1) * nbins[2];
               double base[3];
               for (int c = 0; c < 3; ++c) {
                 base[c] = static_cast<double>(s0) * cell[c] + static_cast<double>(s1) * cell[3 + c] +
                           static_cast<double>(s2) * cell[6 + c] - wrapped[3 * i + c];
               }
-              const int64_t k0 = bin_start[b], count = bin_start[b + 1] - k0;
+              const int64_t k0 = bin_start[row + first], count = bin_start[row + last + 1] - k0;
               const double* __restrict px = binned_x.data() + k0;
               const double* __restrict py = binned_y.data() + k0;
               const double* __restrict pz = binned_z.data() + k0;
@@ -254,7 +282,7 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const std::
                 dd[q] = d0 * d0 + d1 * d1 + d2q * d2q;
               }
               // The candidates that pass, without a branch per candidate (about one in
-              // seven passes, at random: a branch mispredicted on most of them).
+              // four or five passes, at random: a branch mispredicted on most of them).
               int64_t n_hits = 0;
               for (int64_t q = 0; q < count; ++q) {
                 hits[n_hits] = q;

@@ -4,8 +4,10 @@
 - state dicts (training checkpoints) of a Behler-Parrinello committee, an n2p2 model
   with every symmetry-function type and an ANI committee, written by the models as they
   were (``tests/data/state-dicts-before-10.pt``, with the energies, edge gradients and
-  extrapolation counts they gave, eager and scripted), load into today's classes under
-  the buffer and network names of today and give the same numbers;
+  extrapolation counts they gave, eager and scripted, and the edges those gradients
+  belong to), load into today's classes under the buffer and network names of today
+  and give the same numbers (edge gradients matched edge by edge: the neighbour
+  search may list a centre's edges in another order);
 - the bundled ``examples/models/copper-bp.pt`` (its own TorchScript code) against the
   same model rebuilt from its state dict with today's code and exported again;
 - n2p2's Cu2S and ANI-2x converted with today's code, against the numbers the
@@ -97,12 +99,22 @@ def model_inputs(module, atoms: Atoms) -> tuple[torch.Tensor, torch.Tensor, torc
     return species, torch.from_numpy(edge_index), torch.from_numpy(vectors), len(atoms)
 
 
+def edge_order(edge_index: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    """The permutation that sorts edges by (centre, neighbour, lattice shift): an order
+    independent of the neighbour search's."""
+    keys = torch.cat([edge_index.t(), shifts.to(torch.int64)], dim=1).tolist()
+    return torch.tensor(sorted(range(len(keys)), key=keys.__getitem__), dtype=torch.int64)
+
+
 def evaluate(module, atoms: Atoms) -> dict[str, torch.Tensor]:
-    """Energies (as forward returns them), dE/d(edge vector) and extrapolation counts."""
+    """Energies (as forward returns them), dE/d(edge vector) in :func:`edge_order` and
+    extrapolation counts."""
     species, edge_index, vectors, n = model_inputs(module, atoms)
+    _, shifts, _ = _core.neighbor_list(atoms.positions, atoms.cell.array, [bool(p) for p in atoms.pbc], module.cutoff)
     vectors = vectors.clone().requires_grad_(True)
     energies, counts = module.forward_with_extrapolation(species, edge_index, vectors, n)
     (gradient,) = torch.autograd.grad(energies.sum(), vectors)
+    gradient = gradient[edge_order(edge_index, torch.from_numpy(shifts))]
     return {"energies": energies.detach(), "edge_gradients": gradient, "counts": counts,
             "forward": module(species, edge_index, vectors.detach(), n).detach(),
             "separate_counts": module.extrapolation_counts(species, edge_index, vectors.detach(), n)}
@@ -119,7 +131,9 @@ def scripted(module: torch.nn.Module) -> torch.jit.ScriptModule:
 
 def write_fixture(path: pathlib.Path) -> None:
     """What tests/data/state-dicts-before-10.pt holds: per family, the state dict of a model
-    with random weights and buffers, and what it gave eager and scripted (weights fixed)."""
+    with random weights and buffers, what it gave eager and scripted (weights fixed), and
+    the edges of the structure (edge index and shifts: the fixture's gradients were
+    stored in the search order of b982a93, then reordered by :func:`edge_order`)."""
     out = {}
     for k, (name, build) in enumerate(BUILDERS.items()):
         module = build()
@@ -136,7 +150,9 @@ def write_fixture(path: pathlib.Path) -> None:
             high.copy_(low + torch.rand(high.shape, generator=g, dtype=torch.float64) * 2.0)
         atoms = structure(name)
         eager = evaluate(module, atoms)  # before scripting: the scripted module shares the weights
-        out[name] = {"state_dict": module.state_dict(), "eager": eager, "scripted": evaluate(scripted(module), atoms)}
+        edge_index, shifts, _ = _core.neighbor_list(atoms.positions, atoms.cell.array, [True] * 3, module.cutoff)
+        out[name] = {"state_dict": module.state_dict(), "eager": eager, "scripted": evaluate(scripted(module), atoms),
+                     "edges": {"edge_index": torch.from_numpy(edge_index), "shifts": torch.from_numpy(shifts)}}
     torch.save(out, path)
 
 
