@@ -116,6 +116,7 @@ class AniRadialTerms {
         for (int64_t e = 0; e < stride_; ++e) g[e] = ani_exp<T>(-eta * (r[e] - shift) * (r[e] - shift));
       }
     }
+    // The forward reads the terms, the derivative passes only their derivatives.
     const T* __restrict fc = fc_.data();
     const T* __restrict dfc = dfc_.data();
     for (int k = 0; k < n_shifts; ++k) {
@@ -125,9 +126,10 @@ class AniRadialTerms {
         T* __restrict dg = derivative_.data() + k * stride_;
 #pragma omp simd
         for (int64_t e = 0; e < stride_; ++e) dg[e] = T(0.25) * g[e] * (dfc[e] - two_eta * (r[e] - shift) * fc[e]);
-      }
+      } else {
 #pragma omp simd
-      for (int64_t e = 0; e < stride_; ++e) g[e] = T(0.25) * g[e] * fc[e];
+        for (int64_t e = 0; e < stride_; ++e) g[e] = T(0.25) * g[e] * fc[e];
+      }
     }
   }
 
@@ -224,7 +226,7 @@ class AniRadialTerms {
   std::vector<int64_t> starts_, fill_;  // radial neighbours of species s: [starts_[s], starts_[s + 1])
   std::vector<int64_t> edge_;           // per radial neighbour (species order): its edge
   std::vector<T> r_, fc_, dfc_;         // and distance and cutoff (padded to stride_)
-  std::vector<T> value_, derivative_;   // [shift][neighbour]: G_k and dG_k/dr
+  std::vector<T> value_, derivative_;   // [shift][neighbour]: G_k (forward; bare Gaussians with derivatives), dG_k/dr
   std::vector<T> de_dr_, ladder_scratch_;
 };
 

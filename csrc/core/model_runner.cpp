@@ -327,12 +327,16 @@ EvaluationResult ModelRunner::compute(const torch::Tensor& positions, const std:
                      " positions");
   }
   const auto species = species_indices(atomic_numbers);
-  const NeighborList list = build_neighbor_list(pos.data_ptr<double>(), n, cell, pbc, cutoff(), limits_);
+  // One list per thread, kept from call to call: its storage is reused (its largest
+  // size stays allocated, as an MD code keeps its neighbour lists).
+  thread_local NeighborList list;
+  build_neighbor_list(list, pos.data_ptr<double>(), n, cell, pbc, cutoff(), limits_);
   const int64_t n_edges = list.size();
   auto edge_index = torch::empty({2, n_edges}, torch::kInt64);
   std::copy(list.centers.begin(), list.centers.end(), edge_index.data_ptr<int64_t>());
   std::copy(list.neighbors.begin(), list.neighbors.end(), edge_index.data_ptr<int64_t>() + n_edges);
-  // No copy: `list` outlives the evaluation, and nothing of it is kept in the result.
+  // No copy: `list` outlives the evaluation (the next call on this thread reuses it),
+  // and nothing of it is kept in the result.
   const auto vectors = torch::from_blob(const_cast<double*>(list.vectors.data()), {n_edges, 3}, torch::kFloat64);
   return evaluate(species, edge_index, vectors, n, options);
 }

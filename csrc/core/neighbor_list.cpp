@@ -69,8 +69,8 @@ int64_t floor_div(int64_t a, int64_t b) {
 
 }  // namespace
 
-NeighborList build_neighbor_list(const double* positions, int64_t n, const std::array<double, 9>& cell,
-                                 const std::array<bool, 3>& pbc, double cutoff, const NeighborLimits& limits) {
+void build_neighbor_list(NeighborList& list, const double* positions, int64_t n, const std::array<double, 9>& cell,
+                         const std::array<bool, 3>& pbc, double cutoff, const NeighborLimits& limits) {
   if (!(cutoff > 0.0) || !std::isfinite(cutoff)) throw InputError("the neighbour cutoff must be positive and finite");
   for (int64_t i = 0; i < 3 * n; ++i) {
     if (!std::isfinite(positions[i])) {
@@ -82,8 +82,16 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const std::
   for (int k = 0; k < 9; ++k) {
     if (!std::isfinite(cell[k])) throw InputError("the cell contains NaN or infinite numbers");
   }
-  NeighborList list;
-  if (n == 0) return list;
+  const auto set_size = [&list](int64_t edges) {
+    list.centers.resize(edges);
+    list.neighbors.resize(edges);
+    list.shifts.resize(3 * edges);
+    list.vectors.resize(3 * edges);
+  };
+  if (n == 0) {
+    set_size(0);
+    return;
+  }
 
   const Mat3 box = effective_cell(cell, pbc);
   const Mat3 inv = lattice::inverse(box);
@@ -329,10 +337,8 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const std::
   std::vector<int64_t> part_offset(n_chunks + 1, 0);
   for (int64_t chunk = 0; chunk < n_chunks; ++chunk) part_offset[chunk + 1] = part_offset[chunk] + parts[chunk].size();
   const int64_t total = part_offset[n_chunks];
-  list.centers.resize(total);
-  list.neighbors.resize(total);
-  list.shifts.resize(3 * total);
-  list.vectors.resize(3 * total);
+  // Into the storage `list` already has (zero-filled only where it grows).
+  set_size(total);
   at::parallel_for(0, n_chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
     for (int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
       const NeighborList& p = parts[chunk];
@@ -343,6 +349,12 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const std::
       std::copy(p.vectors.begin(), p.vectors.end(), list.vectors.begin() + 3 * at);
     }
   });
+}
+
+NeighborList build_neighbor_list(const double* positions, int64_t n, const std::array<double, 9>& cell,
+                                 const std::array<bool, 3>& pbc, double cutoff, const NeighborLimits& limits) {
+  NeighborList list;
+  build_neighbor_list(list, positions, n, cell, pbc, cutoff, limits);
   return list;
 }
 
