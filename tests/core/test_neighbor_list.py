@@ -137,3 +137,32 @@ def test_empty_and_single_atom():
 def test_bad_input_is_refused(positions, cell, pbc, message):
     with pytest.raises(ValueError, match=message):
         _core.neighbor_list(positions, cell, pbc, 3.0)
+
+
+def test_a_model_reuses_its_list_across_systems_of_other_sizes():
+    """The engine keeps one neighbour list per thread from call to call: a small system
+    after a large one (fewer edges than the list holds), the large one again, and a
+    structure that fails in between give exactly what each gave before."""
+    from ase.build import bulk
+
+    import nnpkit
+    from conftest import REPO
+
+    model = nnpkit.load(REPO / "examples" / "models" / "copper-bp.pt")
+    small = bulk("Cu", "fcc", a=3.61, cubic=True)
+    small.rattle(0.05, seed=1)
+    large = small.repeat((3, 3, 3))
+    large.rattle(0.05, seed=2)
+    for _ in range(2):  # TorchScript's first calls run other graphs (rounding-level differences)
+        model.compute(small)
+    first_small = model.compute(small)
+    first_large = model.compute(large)
+    with pytest.raises(Exception):  # two atoms on top of each other
+        broken = large.copy()
+        broken.positions[1] = broken.positions[0]
+        model.compute(broken)
+    again_small = model.compute(small)
+    again_large = model.compute(large)
+    for first, again in ((first_small, again_small), (first_large, again_large)):
+        assert first["energy"] == again["energy"]
+        np.testing.assert_array_equal(first["forces"], again["forces"])
