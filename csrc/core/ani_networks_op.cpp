@@ -139,6 +139,9 @@ void member_networks(const AniElementNetworks& net, int64_t m, const torch::Tens
   product(aev_gradient, g, first.t(), torch::Tensor(), accumulate);
 }
 
+// Rows per tile of the many-row member networks (see members' on_threads).
+constexpr int64_t kRowTile = 512;
+
 // How many parts an element's members are split into, one per thread (members_on_threads).
 int64_t member_parts(int64_t n_members) {
   return std::min<int64_t>(usable_threads(), n_members);
@@ -391,8 +394,19 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
               members_on_threads(
                   n_members, n_parts, rows_gradient, member_copies,
                   [&](int64_t p, int64_t m, const torch::Tensor& gradient, bool accumulate) {
-                    member(scalar_t{}, packed_tag, m, gradient.defined() ? gradient.data_ptr<scalar_t>() : nullptr,
-                           accumulate, scratch[p], &layers);
+                    scalar_t* g = gradient.defined() ? gradient.data_ptr<scalar_t>() : nullptr;
+                    // In tiles of rows: a tile's activations, written by the forward, are
+                    // still in cache for its backward (a 5k water box's 8 MB per member
+                    // were not). Rows are independent: the same numbers.
+                    for (int64_t r0 = 0; r0 < n_e;) {
+                      int64_t r1 = std::min(n_e, r0 + kRowTile);
+                      if (n_e - r1 < kRowTile / 2) r1 = n_e;  // no short last tile
+                      member_networks_on_pointers<scalar_t, scalar_t, decltype(packed_tag)>(
+                          net, m, element_rows + r0 * width_e, r1 - r0, width_e, scalar_t(celu_alpha),
+                          member_energies + m * n_e + r0, g != nullptr ? g + r0 * width_e : nullptr, accumulate,
+                          scratch[p], &layers);
+                      r0 = r1;
+                    }
                   });
             };
             if constexpr (std::is_same_v<scalar_t, double>) {

@@ -548,3 +548,34 @@ def test_aev_columns_of_the_operator_are_checked():
     columns[0] = torch.full((aev.shape[1],), aev.shape[1])
     with pytest.raises(RuntimeError, match="aev_columns outside"):
         torch.ops.nnpkit.ani_networks(*args, columns)
+
+
+def test_many_rows_run_in_tiles_with_the_numbers_of_untiled_rows():
+    """An element with more rows than a tile (512) runs each member's forward and
+    backward tile by tile; rows are independent, so 900 rows of one element give, row by
+    row, the energies and AEV gradients of the same rows in two untiled calls (450 each),
+    with shared AEV rows and with member copies."""
+    model = seven_element_model(hidden=(37, 70)).requires_grad_(False)
+    weights, biases, n_layers = operator_arguments(model)
+    g = torch.Generator().manual_seed(11)
+    width = PARAMS.length(len(SPECIES))
+    n_rows = 900
+    species = torch.ones(n_rows, dtype=torch.int64)
+    species[::7] = 0  # a second element, below a tile
+    base = torch.rand(n_rows, width, generator=g, dtype=torch.float64)
+
+    def run(rows: slice, copies: bool):
+        x = base[rows]
+        aev = (x.expand(model.committee_size, *x.shape) if copies else x).clone().requires_grad_(True)
+        n = x.shape[0]
+        energies = torch.ops.nnpkit.ani_networks(aev, species[rows], n, weights, biases, n_layers,
+                                                 model.energy_offset, model.celu_alpha)
+        (grad,) = torch.autograd.grad(energies.sum(), aev)
+        return energies.detach(), grad
+
+    for copies in [False, True]:
+        whole_energies, whole_grad = run(slice(0, n_rows), copies)
+        halves = [run(slice(0, 450), copies), run(slice(450, n_rows), copies)]
+        torch.testing.assert_close(whole_energies, torch.cat([h[0] for h in halves], dim=-1), rtol=1e-13, atol=1e-13)
+        torch.testing.assert_close(whole_grad, torch.cat([h[1] for h in halves], dim=-2), rtol=1e-13, atol=1e-13)
+        assert whole_grad.abs().max() > 1e-2
