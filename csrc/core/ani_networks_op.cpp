@@ -362,13 +362,15 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
         AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "ani_networks_on_pointers", [&] {
           const scalar_t* element_rows = x.data_ptr<scalar_t>();
           scalar_t* member_energies = element_energies.data_ptr<scalar_t>();
-          // weight_tag: the type of the weights the products read; packed_tag: of their
-          // packed copies (many rows).
-          const auto member = [&](auto weight_tag, auto packed_tag, int64_t m, scalar_t* gradient, bool accumulate,
-                                  MemberScratch<scalar_t>& scratch, const PackedLayers* layers) {
+          // Member m on rows [r0, r1). weight_tag: the type of the weights the products
+          // read; packed_tag: of their packed copies (many rows); gradient: the rows' [n_e, D_e].
+          const auto member = [&](auto weight_tag, auto packed_tag, int64_t m, int64_t r0, int64_t r1,
+                                  scalar_t* gradient, bool accumulate, MemberScratch<scalar_t>& scratch,
+                                  const PackedLayers* layers) {
             member_networks_on_pointers<scalar_t, decltype(weight_tag), decltype(packed_tag)>(
-                net, m, element_rows, n_e, width_e, scalar_t(celu_alpha), member_energies + m * n_e, gradient,
-                accumulate, scratch, layers);
+                net, m, element_rows + r0 * width_e, r1 - r0, width_e, scalar_t(celu_alpha),
+                member_energies + m * n_e + r0, gradient != nullptr ? gradient + r0 * width_e : nullptr, accumulate,
+                scratch, layers);
           };
           if (n_e <= kThinRows) {
             // One thread, no tensor views per member; the weights' float32 copies where kept.
@@ -378,7 +380,7 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
                 scalar_t* rows_m = keep_for_backward ? rows_gradient.data_ptr<scalar_t>() +
                                                            (member_copies ? m * n_e * width_e : 0)
                                                      : nullptr;
-                member(weight_tag, weight_tag, m, rows_m, !member_copies && m > 0, scratch, nullptr);
+                member(weight_tag, weight_tag, m, 0, n_e, rows_m, !member_copies && m > 0, scratch, nullptr);
               }
             };
             if constexpr (std::is_same_v<scalar_t, double>) {
@@ -401,10 +403,7 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
                     for (int64_t r0 = 0; r0 < n_e;) {
                       int64_t r1 = std::min(n_e, r0 + kRowTile);
                       if (n_e - r1 < kRowTile / 2) r1 = n_e;  // no short last tile
-                      member_networks_on_pointers<scalar_t, scalar_t, decltype(packed_tag)>(
-                          net, m, element_rows + r0 * width_e, r1 - r0, width_e, scalar_t(celu_alpha),
-                          member_energies + m * n_e + r0, g != nullptr ? g + r0 * width_e : nullptr, accumulate,
-                          scratch[p], &layers);
+                      member(scalar_t{}, packed_tag, m, r0, r1, g, accumulate, scratch[p], &layers);
                       r0 = r1;
                     }
                   });

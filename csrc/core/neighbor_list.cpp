@@ -214,8 +214,8 @@ void build_neighbor_list(NeighborList& list, const double* positions, int64_t n,
   if (pbc[0] && pbc[1] && pbc[2]) {
     const double volume = std::fabs(lattice::determinant(box));
     const double sphere = 4.0 / 3.0 * 3.14159265358979323846 * cutoff * cutoff * cutoff;
-    expected_per_atom = static_cast<int64_t>(
-        std::min(1.1 * static_cast<double>(n) * sphere / volume + 8.0, static_cast<double>(limits.max_neighbors_per_atom)));
+    const double expected = 1.1 * static_cast<double>(n) * sphere / volume + 8.0;
+    expected_per_atom = static_cast<int64_t>(std::min(expected, static_cast<double>(limits.max_neighbors_per_atom)));
   }
   // Work on chunks of centre atoms in parallel; concatenating the chunks in
   // order keeps the list grouped by centre. Eight chunks per thread or more, so
@@ -268,12 +268,12 @@ void build_neighbor_list(NeighborList& list, const double* positions, int64_t n,
               t2_lo = std::max<int64_t>(t2_lo, 0);
               t2_hi = std::min<int64_t>(t2_hi, nbins[2] - 1);
             }
+            const int64_t row = (t0 * nbins[1] + t1) * nbins[2];  // the row's first bin
             for (int64_t t2 = t2_lo; t2 <= t2_hi;) {
               const int64_t s2 = pbc[2] ? floor_div(t2, nbins[2]) : 0;
               const int64_t first = t2 - s2 * nbins[2];
               const int64_t last = std::min(t2_hi - s2 * nbins[2], nbins[2] - 1);
               t2 += last - first + 1;
-              const int64_t row = (t0 * nbins[1] + t1) * nbins[2];
               double base[3];
               for (int c = 0; c < 3; ++c) {
                 base[c] = static_cast<double>(s0) * cell[c] + static_cast<double>(s1) * cell[3 + c] +

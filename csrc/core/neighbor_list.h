@@ -36,6 +36,7 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const std::
 // for its memory once (a 5k-atom box's 15 MB, freshly mapped and zeroed, were
 // about 4k page faults per step).
 void build_neighbor_list(NeighborList& list, const double* positions, int64_t n, const std::array<double, 9>& cell,
-                         const std::array<bool, 3>& pbc, double cutoff, const NeighborLimits& limits = NeighborLimits());
+                         const std::array<bool, 3>& pbc, double cutoff,
+                         const NeighborLimits& limits = NeighborLimits());
 
 }  // namespace nnpkit

@@ -93,10 +93,12 @@ def structure(name: str) -> Atoms:
     return Atoms(symbols, scaled_positions=fractions, cell=cell, pbc=True)
 
 
-def model_inputs(module, atoms: Atoms) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
-    edge_index, _, vectors = _core.neighbor_list(atoms.positions, atoms.cell.array, [bool(p) for p in atoms.pbc], module.cutoff)
+def model_inputs(module, atoms: Atoms) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int, torch.Tensor]:
+    """Species, edge index, edge vectors, atom count and the edges' lattice shifts."""
+    edge_index, shifts, vectors = _core.neighbor_list(atoms.positions, atoms.cell.array,
+                                                      [bool(p) for p in atoms.pbc], module.cutoff)
     species = torch.tensor([module.species.index(s) for s in atoms.get_chemical_symbols()])
-    return species, torch.from_numpy(edge_index), torch.from_numpy(vectors), len(atoms)
+    return species, torch.from_numpy(edge_index), torch.from_numpy(vectors), len(atoms), torch.from_numpy(shifts)
 
 
 def edge_order(edge_index: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
@@ -109,12 +111,11 @@ def edge_order(edge_index: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
 def evaluate(module, atoms: Atoms) -> dict[str, torch.Tensor]:
     """Energies (as forward returns them), dE/d(edge vector) in :func:`edge_order` and
     extrapolation counts."""
-    species, edge_index, vectors, n = model_inputs(module, atoms)
-    _, shifts, _ = _core.neighbor_list(atoms.positions, atoms.cell.array, [bool(p) for p in atoms.pbc], module.cutoff)
+    species, edge_index, vectors, n, shifts = model_inputs(module, atoms)
     vectors = vectors.clone().requires_grad_(True)
     energies, counts = module.forward_with_extrapolation(species, edge_index, vectors, n)
     (gradient,) = torch.autograd.grad(energies.sum(), vectors)
-    gradient = gradient[edge_order(edge_index, torch.from_numpy(shifts))]
+    gradient = gradient[edge_order(edge_index, shifts)]
     return {"energies": energies.detach(), "edge_gradients": gradient, "counts": counts,
             "forward": module(species, edge_index, vectors.detach(), n).detach(),
             "separate_counts": module.extrapolation_counts(species, edge_index, vectors.detach(), n)}
