@@ -23,6 +23,7 @@
 // the binomial expansion cancels (lambda = -1) where the pair sum does not.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <type_traits>
 #include <cstdint>
@@ -208,6 +209,25 @@ struct SphereBasis {
   }
 };
 
+// The order in which the gradient kernels read the basis: the monomials without uz
+// (into P and all three derivative sums), those with uz^1 (no d/duz term: it would
+// be of degree 0 in uz) side by side with the top degree's (P only, their derivatives
+// being of degree d - 1; into a second sum P2 that is added at the end: alone,
+// their few chains of one multiply-add each waited on the latency), then any top-degree
+// monomials left (degrees below 3) by top(it). accumulate(with_xy, with_z, with_top,
+// begin, end, top_begin) takes std::true_type / std::false_type flags.
+template <typename Accumulate, typename Top>
+void for_sphere_basis_ranges(const SphereBasis& basis, Accumulate&& accumulate, Top&& top) {
+  const std::true_type yes;
+  const std::false_type no;
+  const int n_z0 = basis.n_z0, n_lower = basis.n_lower, count = basis.size();
+  const int n_pair = std::min(n_lower - n_z0, count - n_lower);
+  accumulate(yes, yes, no, 0, n_z0, 0);
+  accumulate(yes, no, yes, n_z0, n_z0 + n_pair, n_lower);
+  accumulate(yes, no, no, n_z0 + n_pair, n_lower, 0);
+  for (int it = n_lower + n_pair; it < count; ++it) top(it);
+}
+
 // Edge gradients of neighbours k < n (one element's, one radial factor) for B
 // seeds at once, from seed b's coefficients on the sphere S[b] (basis.size()),
 // their derivative coefficients dS[b] (basis.derivative()) and diagonal
@@ -223,7 +243,7 @@ void moment_gradients(const SphereBasis& basis, const double* const* S, const do
                       const double* uy, const double* uz, const double* r, const double* inv_r, Add&& add) {
   using V = Lanes<double, kWideBytes>;
   constexpr int64_t kLanes = sizeof(V) / sizeof(double);
-  const int n_z0 = basis.n_z0, n_lower = basis.n_lower, count = basis.size();
+  const int n_lower = basis.n_lower;
   const int* rows = basis.rows.data();
   for (int64_t k0 = 0; k0 < n; k0 += KV * kLanes) {
     V P[KV][B], gx[KV][B], gy[KV][B], gz[KV][B];
@@ -234,14 +254,20 @@ void moment_gradients(const SphereBasis& basis, const double* const* S, const do
         gx[v][b] = gy[v][b] = gz[v][b] = V();
       }
     }
-    // The basis in its three ranges: monomials without uz (all four sums), with
-    // uz^1 (no d/duz term: it would be of degree 0 in uz) and of the top degree
-    // (P only: their derivatives are of degree d - 1).
-    const auto accumulate = [&](auto with_xy, auto with_z, int begin, int end) {
-      for (int i = begin; i < end; ++i) {
+    // The basis in for_sphere_basis_ranges' order; the top degree sums into P2.
+    V P2[KV][B];
+    for (int v = 0; v < KV; ++v) {
+      for (int b = 0; b < B; ++b) P2[v][b] = V();
+    }
+    const auto accumulate = [&](auto with_xy, auto with_z, auto with_top, int begin, int end, int top) {
+      for (int i = begin, it = top; i < end; ++i, ++it) {
         const double* m_row = mono + rows[i] * ld + k0;
+        const double* t_row = mono + rows[it] * ld + k0;
         for (int v = 0; v < KV; ++v) {
-          const V m = load_lanes<double, kWideBytes>(m_row + v * kLanes);
+          V m = load_lanes<double, kWideBytes>(m_row + v * kLanes);
+          keep_in_register(m);  // read once for its B x 4 multiply-adds
+          V mt = V();
+          if constexpr (decltype(with_top)::value) mt = load_lanes<double, kWideBytes>(t_row + v * kLanes);
           for (int b = 0; b < B; ++b) {
             P[v][b] += S[b][i] * m;
             if constexpr (decltype(with_xy)::value) {
@@ -249,13 +275,21 @@ void moment_gradients(const SphereBasis& basis, const double* const* S, const do
               gy[v][b] += dS[b][n_lower + i] * m;
             }
             if constexpr (decltype(with_z)::value) gz[v][b] += dS[b][2 * n_lower + i] * m;
+            if constexpr (decltype(with_top)::value) P2[v][b] += S[b][it] * mt;
           }
         }
       }
     };
-    accumulate(std::true_type(), std::true_type(), 0, n_z0);
-    accumulate(std::true_type(), std::false_type(), n_z0, n_lower);
-    accumulate(std::false_type(), std::false_type(), n_lower, count);
+    for_sphere_basis_ranges(basis, accumulate, [&](int it) {
+      const double* t_row = mono + rows[it] * ld + k0;
+      for (int v = 0; v < KV; ++v) {
+        const V mt = load_lanes<double, kWideBytes>(t_row + v * kLanes);
+        for (int b = 0; b < B; ++b) P2[v][b] += S[b][it] * mt;
+      }
+    });
+    for (int v = 0; v < KV; ++v) {
+      for (int b = 0; b < B; ++b) P[v][b] += P2[v][b];
+    }
     for (int v = 0; v < KV; ++v) {
       const int64_t k = k0 + v * kLanes;
       if (k >= n) break;
@@ -291,7 +325,7 @@ void moment_gradients_of_seed_lanes(const SphereBasis& basis, const Lanes<double
                                     const double* uz, const double* r, const double* inv_r, Add&& add) {
   using V = Lanes<double>;
   constexpr int K = 2;
-  const int n_z0 = basis.n_z0, n_lower = basis.n_lower, count = basis.size();
+  const int n_lower = basis.n_lower;
   const int* rows = basis.rows.data();
   for (int64_t k0 = 0; k0 < n; k0 += K) {
     V P[K], gx[K], gy[K], gz[K];
@@ -299,16 +333,30 @@ void moment_gradients_of_seed_lanes(const SphereBasis& basis, const Lanes<double
       P[v] = L0 * F[k0 + v];  // F is zero past n
       gx[v] = gy[v] = gz[v] = V();
     }
-    const auto accumulate = [&](auto with_xy, auto with_z, int begin, int end) {
-      for (int i = begin; i < end; ++i) {
+    // The ranges and sums of moment_gradients (P2: the top degree beside the uz^1 monomials).
+    V P2[K];
+    for (int v = 0; v < K; ++v) P2[v] = V();
+    const auto accumulate = [&](auto with_xy, auto with_z, auto with_top, int begin, int end, int top) {
+      for (int i = begin, it = top; i < end; ++i, ++it) {
         const double* m_row = mono + rows[i] * ld + k0;
-        const V s = S[i];
-        V sx = V(), sy = V(), sz = V();
+        const double* t_row = mono + rows[it] * ld + k0;
+        V s = S[i];
+        V sx = V(), sy = V(), sz = V(), st = V();
         if constexpr (decltype(with_xy)::value) {
           sx = dS[i];
           sy = dS[n_lower + i];
         }
         if constexpr (decltype(with_z)::value) sz = dS[2 * n_lower + i];
+        if constexpr (decltype(with_top)::value) st = S[it];
+        // Each coefficient loaded once for the K neighbours (as memory operands of
+        // the multiply-adds, once per neighbour: 10 loads per 8 multiply-adds, 6 now).
+        keep_in_register(s);
+        if constexpr (decltype(with_xy)::value) {
+          keep_in_register(sx);
+          keep_in_register(sy);
+        }
+        if constexpr (decltype(with_z)::value) keep_in_register(sz);
+        if constexpr (decltype(with_top)::value) keep_in_register(st);
         for (int v = 0; v < K; ++v) {
           const double m = m_row[v];
           P[v] += s * m;
@@ -317,12 +365,15 @@ void moment_gradients_of_seed_lanes(const SphereBasis& basis, const Lanes<double
             gy[v] += sy * m;
           }
           if constexpr (decltype(with_z)::value) gz[v] += sz * m;
+          if constexpr (decltype(with_top)::value) P2[v] += st * t_row[v];
         }
       }
     };
-    accumulate(std::true_type(), std::true_type(), 0, n_z0);
-    accumulate(std::true_type(), std::false_type(), n_z0, n_lower);
-    accumulate(std::false_type(), std::false_type(), n_lower, count);
+    for_sphere_basis_ranges(basis, accumulate, [&](int it) {
+      const double* t_row = mono + rows[it] * ld + k0;
+      for (int v = 0; v < K; ++v) P2[v] += S[it] * t_row[v];
+    });
+    for (int v = 0; v < K; ++v) P[v] += P2[v];
     for (int v = 0; v < K && k0 + v < n; ++v) {
       const int64_t k = k0 + v;
       const double vx = ux[k], vy = uy[k], vz = uz[k];

@@ -635,7 +635,7 @@ struct Workspace {
   // single-seed pass's adjoints and polynomial on the sphere with its derivatives.
   std::vector<double> ux, uy, uz, mr, minv_r, mono, mF, mD, moments, squares, adjoint, adjoint0, sphere, dsphere;
   // The multi-seed pass's adjoints and polynomials, four seeds in the lanes of each vector.
-  std::vector<Lanes<double>> lane_adjoint, lane_adjoint0, lane_sphere, lane_dsphere;
+  std::vector<Lanes<double>> lane_adjoint, lane_adjoint0, lane_sphere, lane_dsphere, lane_gradient;
 };
 
 
@@ -817,23 +817,37 @@ void moment_functions(const CentrePlan<T>& cp, Workspace<T>& w, int64_t n, const
         add_moment_adjoints(term, sigma, w.moments.data(), count, w.lane_adjoint.data(), w.lane_adjoint0.data());
       }
       if (!any) continue;
+      // The block's gradients summed over the slots per neighbour in whole vectors
+      // (x, y, z of neighbour k at 3 k), then added to out_edges once: added there
+      // per slot, each took twelve lane extracts and scattered read-modify-writes.
+      w.lane_gradient.assign(3 * n, V());
+      V* __restrict lane_gradient = w.lane_gradient.data();
       const auto slot_gradients = [&](int64_t q, const SphereBasis& basis, int64_t b0, int64_t cnt) {
-        const int64_t* edges = w.edge.data() + b0;
         moment_gradients_of_seed_lanes(
             basis, w.lane_sphere.data(), w.lane_dsphere.data(), w.lane_adjoint0[q], w.mono.data() + b0, ld, cnt,
             w.mF.data() + q * ld + b0, w.mD.data() + q * ld + b0, w.ux.data() + b0, w.uy.data() + b0,
             w.uz.data() + b0, w.mr.data() + b0, w.minv_r.data() + b0,
             [&](int64_t k, const V& gx, const V& gy, const V& gz) {
-              T* out = out_edges + 3 * (edges[k] * n_seeds + m0);
-              for (int b = 0; b < block; ++b) {
-                out[3 * b] += static_cast<T>(gx[b]);
-                out[3 * b + 1] += static_cast<T>(gy[b]);
-                out[3 * b + 2] += static_cast<T>(gz[b]);
-              }
+              V* g = lane_gradient + 3 * (b0 + k);
+              g[0] += gx;
+              g[1] += gy;
+              g[2] += gz;
             });
       };
       for_each_moment_slot(cp, block_begin, count, w.lane_adjoint.data(), w.lane_sphere.data(),
                            w.lane_dsphere.data(), slot_gradients);
+      with_count<kBlock>(block, [&](auto lanes) {  // a compile-time count: whole unrolled rows
+        constexpr int kLanesUsed = decltype(lanes)::value;
+        for (int64_t k = 0; k < n; ++k) {
+          const V* g = lane_gradient + 3 * k;
+          T* out = out_edges + 3 * (w.edge[k] * n_seeds + m0);
+          for (int b = 0; b < kLanesUsed; ++b) {
+            out[3 * b] += static_cast<T>(g[0][b]);
+            out[3 * b + 1] += static_cast<T>(g[1][b]);
+            out[3 * b + 2] += static_cast<T>(g[2][b]);
+          }
+        }
+      });
     }
   } else {
     // One seed (the single-seed pass): its adjoints, then every slot's neighbours.

@@ -58,6 +58,20 @@ inline Lanes<T, Bytes> load_lanes(const T* p) {
   return v;
 }
 
+// Makes v a register value from here on. GCC otherwise folds a loaded vector that
+// several multiply-adds use into each of them as a memory operand, one load per use,
+// and kernels that were FMA-bound become bound by the loads. No instruction is emitted.
+template <typename V>
+inline void keep_in_register(V& v) {
+#if defined(__GNUC__) && defined(__AVX512F__)
+  asm("" : "+v"(v));
+#elif defined(__GNUC__) && defined(__AVX__)
+  asm("" : "+x"(v));
+#else
+  (void)v;
+#endif
+}
+
 template <typename T, typename V>
 inline void store_lanes(T* p, const V& v) {
   static_assert(sizeof(V) % sizeof(T) == 0, "a vector of T");
