@@ -209,13 +209,12 @@ struct SphereBasis {
   }
 };
 
-// The order in which the gradient kernels read the basis: the monomials without uz
-// (into P and all three derivative sums), those with uz^1 (no d/duz term: it would
-// be of degree 0 in uz) side by side with the top degree's (P only, their derivatives
-// being of degree d - 1; into a second sum P2 that is added at the end: alone,
-// their few chains of one multiply-add each waited on the latency), then any top-degree
-// monomials left (degrees below 3) by top(it). accumulate(with_xy, with_z, with_top,
-// begin, end, top_begin) takes std::true_type / std::false_type flags.
+// The order in which both gradient kernels read the basis, so that their sums agree:
+// the monomials without uz (P and the three derivative sums), then those with uz^1
+// (no d/duz term) side by side with the top degree's (P only, summed into a second
+// P2: on their own, their one or two chains of multiply-adds waited on the latency),
+// then the top-degree monomials left over (degrees below 3) by top(it).
+// accumulate(with_xy, with_z, with_top, begin, end, top_begin) takes true/false_type flags.
 template <typename Accumulate, typename Top>
 void for_sphere_basis_ranges(const SphereBasis& basis, Accumulate&& accumulate, Top&& top) {
   const std::true_type yes;
@@ -262,7 +261,7 @@ void moment_gradients(const SphereBasis& basis, const double* const* S, const do
     const auto accumulate = [&](auto with_xy, auto with_z, auto with_top, int begin, int end, int top) {
       for (int i = begin, it = top; i < end; ++i, ++it) {
         const double* m_row = mono + rows[i] * ld + k0;
-        const double* t_row = mono + rows[it] * ld + k0;
+        const double* t_row = decltype(with_top)::value ? mono + rows[it] * ld + k0 : nullptr;
         for (int v = 0; v < KV; ++v) {
           V m = load_lanes<double, kWideBytes>(m_row + v * kLanes);
           keep_in_register(m);  // read once for its B x 4 multiply-adds
@@ -339,7 +338,7 @@ void moment_gradients_of_seed_lanes(const SphereBasis& basis, const Lanes<double
     const auto accumulate = [&](auto with_xy, auto with_z, auto with_top, int begin, int end, int top) {
       for (int i = begin, it = top; i < end; ++i, ++it) {
         const double* m_row = mono + rows[i] * ld + k0;
-        const double* t_row = mono + rows[it] * ld + k0;
+        const double* t_row = decltype(with_top)::value ? mono + rows[it] * ld + k0 : nullptr;
         V s = S[i];
         V sx = V(), sy = V(), sz = V(), st = V();
         if constexpr (decltype(with_xy)::value) {
