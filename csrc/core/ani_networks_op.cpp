@@ -278,12 +278,94 @@ AniElementNetworks load_element(const std::vector<torch::Tensor>& saved, size_t 
   return net;
 }
 
+// The element's rows `rows` of aev [n, width] over its AEV columns (all where
+// `columns` is undefined), as a contiguous [n_e, D_e]. This and the two scatters
+// below run on raw pointers: as index_select, index_copy_ and zeros they were five
+// tensor operations per element, a tenth of a small molecule's bookkeeping.
+torch::Tensor element_rows(const torch::Tensor& aev, const std::vector<int64_t>& rows, const torch::Tensor& columns) {
+  const int64_t n_e = static_cast<int64_t>(rows.size());
+  const int64_t width_e = columns.defined() ? columns.numel() : aev.size(1);
+  auto x = torch::empty({n_e, width_e}, aev.options().requires_grad(false));
+  AT_DISPATCH_FLOATING_TYPES(aev.scalar_type(), "ani_networks_element_rows", [&] {
+    const scalar_t* in = aev.data_ptr<scalar_t>();
+    scalar_t* out = x.data_ptr<scalar_t>();
+    const int64_t s0 = aev.stride(0), s1 = aev.stride(1);
+    const int64_t* c = columns.defined() ? columns.data_ptr<int64_t>() : nullptr;
+    for (int64_t i = 0; i < n_e; ++i) {
+      const scalar_t* row = in + rows[i] * s0;
+      scalar_t* dst = out + i * width_e;
+      if (c != nullptr) {
+        for (int64_t k = 0; k < width_e; ++k) dst[k] = row[c[k] * s1];
+      } else {
+        for (int64_t k = 0; k < width_e; ++k) dst[k] = row[k * s1];
+      }
+    }
+  });
+  return x;
+}
+
+// energies[m, rows[i]] = element_energies[m, i] + offset ([M, n_atoms] and [M, n_e],
+// contiguous), the sum in the energies' type.
+template <typename T>
+void scatter_energies(T* energies, int64_t n_atoms, const T* element_energies, const std::vector<int64_t>& rows,
+                      int64_t n_members, T offset) {
+  const int64_t n_e = static_cast<int64_t>(rows.size());
+  for (int64_t m = 0; m < n_members; ++m) {
+    for (int64_t i = 0; i < n_e; ++i) energies[m * n_atoms + rows[i]] = element_energies[m * n_e + i] + offset;
+  }
+}
+
+// jacobian[c, rows[i], :] = gradient[c, i, :] on the element's columns and zero on
+// the others, for each of `copies` leading slices (jacobian [copies, n, width],
+// gradient [copies, n_e, D_e], both contiguous).
+template <typename T>
+void scatter_rows_on_columns(T* jacobian, int64_t n, int64_t width, const T* gradient, const std::vector<int64_t>& rows,
+                             const torch::Tensor& columns, int64_t copies) {
+  const int64_t n_e = static_cast<int64_t>(rows.size());
+  const int64_t* c = columns.defined() ? columns.data_ptr<int64_t>() : nullptr;
+  const int64_t width_e = c != nullptr ? columns.numel() : width;
+  for (int64_t copy = 0; copy < copies; ++copy) {
+    for (int64_t i = 0; i < n_e; ++i) {
+      T* dst = jacobian + (copy * n + rows[i]) * width;
+      const T* src = gradient + (copy * n_e + i) * width_e;
+      if (c == nullptr) {
+        std::copy(src, src + width, dst);
+        continue;
+      }
+      std::fill(dst, dst + width, T(0));
+      for (int64_t k = 0; k < width_e; ++k) dst[c[k]] = src[k];
+    }
+  }
+}
+
 // An element's AEV gradient [..., n_e, D_e] over its columns, as [..., n_e, width].
 torch::Tensor on_all_columns(const torch::Tensor& gradient, const torch::Tensor& columns, int64_t width) {
   if (!columns.defined()) return gradient;
   auto sizes = gradient.sizes().vec();
   sizes.back() = width;
   return torch::zeros(sizes, gradient.options()).index_copy_(gradient.dim() - 1, columns, gradient);
+}
+
+// Where every member's seed row of `seed` [M, n] is the same (a mean or sum over
+// members), jacobian [n, D] with row i times seed[0, i]; else undefined.
+torch::Tensor scaled_rows_if_seeds_alike(const torch::Tensor& jacobian, const torch::Tensor& seed) {
+  const int64_t n_members = seed.size(0), n = seed.size(1), width = jacobian.size(1);
+  torch::Tensor out;
+  AT_DISPATCH_FLOATING_TYPES(jacobian.scalar_type(), "ani_networks_seeded_rows", [&] {
+    const scalar_t* s = seed.data_ptr<scalar_t>();
+    for (int64_t m = 1; m < n_members; ++m) {
+      if (!std::equal(s, s + n, s + m * n)) return;
+    }
+    out = torch::empty_like(jacobian, at::MemoryFormat::Contiguous);
+    const auto in = jacobian.contiguous();
+    const scalar_t* j = in.data_ptr<scalar_t>();
+    scalar_t* o = out.data_ptr<scalar_t>();
+    for (int64_t i = 0; i < n; ++i) {
+      const scalar_t factor = s[i];
+      for (int64_t k = 0; k < width; ++k) o[i * width + k] = j[i * width + k] * factor;
+    }
+  });
+  return out;
 }
 
 // The forward also takes the networks' gradient to the AEV, element by element,
@@ -332,7 +414,9 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
     TORCH_CHECK(n_members >= 1, "ani_networks: no element has networks");
     TORCH_CHECK(!member_copies || aev_in.size(0) == n_members, "ani_networks: ", aev_in.size(0),
                 " AEV copies for a committee of ", n_members);
-    const auto self = self_energies.to(aev.scalar_type());
+    const auto self = self_energies.to(aev.scalar_type()).contiguous();
+    TORCH_CHECK(self.dim() == 1 && self.numel() == n_elements, "ani_networks: need one self energy per element (",
+                n_elements, "), got ", self.sizes());
     const bool keep_for_backward = aev_in.requires_grad();
 
     auto energies = torch::zeros({n_members, n_atoms}, aev.options());
@@ -350,7 +434,7 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
       const int64_t n_e = static_cast<int64_t>(rows[e].size());
       const auto index = torch::tensor(rows[e], torch::kInt64);
       const auto& columns = net.aev_columns;
-      const auto x = columns.defined() ? aev.index_select(0, index).index_select(1, columns) : aev.index_select(0, index);
+      const auto x = element_rows(aev, rows[e], columns);
       const int64_t width_e = x.size(1);
       auto element_energies = torch::empty({n_members, n_e}, aev.options());
       torch::Tensor rows_gradient;
@@ -421,9 +505,15 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
                                              accumulate);
                            });
       }
-      energies.index_copy_(1, index, element_energies + self[e]);
+      AT_DISPATCH_FLOATING_TYPES(aev.scalar_type(), "ani_networks_scatter", [&] {
+        scatter_energies<scalar_t>(energies.data_ptr<scalar_t>(), n_atoms, element_energies.data_ptr<scalar_t>(),
+                                   rows[e], n_members, self.data_ptr<scalar_t>()[e]);
+        if (keep_for_backward) {
+          scatter_rows_on_columns<scalar_t>(jacobian.data_ptr<scalar_t>(), n, width, rows_gradient.data_ptr<scalar_t>(),
+                                            rows[e], columns, member_copies ? n_members : 1);
+        }
+      });
       if (keep_for_backward) {
-        jacobian.index_copy_(member_copies ? 1 : 0, index, on_all_columns(rows_gradient, columns, width));
         const size_t before = saved.size();
         save_element(saved, index, x, net);
         saved_counts.push_back(static_cast<int64_t>(saved.size() - before));
@@ -458,9 +548,10 @@ class AniNetworksFunction : public torch::autograd::Function<AniNetworksFunction
               torch::Tensor()};
     }
     // The mean (or sum) over members seeds every member alike: scale the summed rows.
-    if (at::equal(seed, seed.select(0, 0).unsqueeze(0).expand_as(seed))) {
-      return {jacobian * seed.select(0, 0).unsqueeze(1), torch::Tensor(), torch::Tensor(), torch::Tensor(),
-              torch::Tensor(), torch::Tensor()};
+    // On raw values: as at::equal and a broadcast product it was five tensor operations.
+    torch::Tensor alike = scaled_rows_if_seeds_alike(jacobian, seed.contiguous());
+    if (alike.defined()) {
+      return {alike, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
     }
     // Members seeded differently: each member's rows again, scaled by its seed.
     auto grad_aev = torch::zeros(shape, jacobian.options());

@@ -550,6 +550,21 @@ def test_aev_columns_of_the_operator_are_checked():
         torch.ops.nnpkit.ani_networks(*args, columns)
 
 
+def test_self_energies_of_the_operator_are_checked():
+    """One self energy per element: a shorter list is an error naming it, not an
+    energy read past its end."""
+    model = seven_element_model().requires_grad_(False)
+    weights, biases, n_layers = operator_arguments(model)
+    aev = torch.rand(3, PARAMS.length(len(SPECIES)), dtype=torch.float64)
+    species = torch.tensor([0, 1, len(SPECIES) - 1])
+    good = torch.ops.nnpkit.ani_networks(aev, species, 3, weights, biases, n_layers, model.energy_offset,
+                                         model.celu_alpha)
+    assert torch.isfinite(good).all()
+    with pytest.raises(RuntimeError, match="one self energy per element"):
+        torch.ops.nnpkit.ani_networks(aev, species, 3, weights, biases, n_layers, model.energy_offset[:-1],
+                                      model.celu_alpha)
+
+
 def test_many_rows_run_in_tiles_with_the_numbers_of_untiled_rows():
     """An element with more rows than a tile (512) runs each member's forward and
     backward tile by tile; rows are independent, so 900 rows of one element give, row by
