@@ -126,16 +126,20 @@ inline void totals(const V* s, T* out) {
 // Rows of A handled together by the blocked kernels, so that each loaded weight
 // vector serves all of them: dot products of three rows x eight outputs (24 sums)
 // and thin_times' six rows x four vectors of C (24) fit in 32 registers; with 16,
-// dot products of two rows x four outputs (8 sums, two row vectors and a weight
-// vector) and six rows x two vectors of C (12 sums, two weight vectors and a
-// broadcast row value). Six rows either way: each weight vector loaded from L2
+// dot products of three rows x four outputs (12 sums and three row vectors; the
+// multiply-adds read float weights from L1 as their memory operand, and a widened
+// float weight takes the one register left) and six rows x two vectors of C (12
+// sums, two weight vectors and a broadcast row value). Three rows, not two: a
+// five-atom element's forward had run as blocks of 2, 2 and 1 rows, at 2.2 and
+// 2.5 instructions per vector multiply-add, against 2.0 for blocks of 3 and 2
+// (callgrind, a small molecule's float32 forward). Six rows either way: each weight vector loaded from L2
 // serves six rows' multiply-adds. With two rows x four vectors (AVX2 before) the
 // weights' stream from L2 bounded the products at 20 GMAC/s in float32 on a Zen 3
 // core, against 47 for six rows x two. A single row's dot products keep eight
 // outputs (eight independent sums hide the adder's latency). The network products
 // run on kWideBytes vectors: with 8 rows or fewer they are bound by the
 // multiply-adds issued, 512-bit ones do twice the work of 256-bit ones.
-constexpr int kBlockRows = kVectorRegisters >= 32 ? 3 : 2;
+constexpr int kBlockRows = 3;
 constexpr int kBlockOutputs = kVectorRegisters >= 32 ? 8 : 4;
 constexpr int kTimesRows = 6;
 constexpr int kTimesVectors = kVectorRegisters >= 32 ? 4 : 2;
@@ -368,6 +372,33 @@ void times_blocked_columns(const T* A, int64_t lda, int64_t n, int64_t K, int64_
 }
 #endif
 
+#ifdef NNPKIT_THIN_AVX2
+// Vectors of C per register block for one or two rows of A (an element with one or
+// two atoms in a small molecule), more than kTimesVectors: with two vectors per
+// row, a single row's block issued a broadcast and loop control per two
+// multiply-adds (four instructions per vector multiply-add; a molecule's backward
+// products run mostly on such rows). The sums are those of times_blocked_columns.
+template <int R>
+constexpr int kFewRowVectors = R == 1 ? 8 : (kVectorRegisters >= 32 ? 8 : 4);
+
+// times_blocked_columns' products for n <= 2 rows, on B's columns [0, blocked).
+template <typename T, typename W>
+void few_row_blocks(const T* A, int64_t lda, int64_t n, int64_t K, const W* B, int64_t ldb, int64_t blocked,
+                    const T* bias, T* C, int64_t ldc, bool accumulate) {
+  constexpr int64_t kLanes = kWideBytes / sizeof(T);
+  with_count<2>(n, [&](auto rows_tag) {
+    constexpr int R = decltype(rows_tag)::value;
+    constexpr int V = kFewRowVectors<R>;
+    for (int64_t j0 = 0; j0 < blocked; j0 += V * kLanes) {
+      with_count<V>(std::min<int64_t>(V * kLanes, blocked - j0) / kLanes, [&](auto vectors_tag) {
+        times_block<T, R, decltype(vectors_tag)::value, W>(A, lda, K, B + j0, ldb, bias != nullptr ? bias + j0 : nullptr,
+                                                           C + j0, ldc, accumulate);
+      });
+    }
+  });
+}
+#endif
+
 // C[r, :] = (accumulate ? C[r, :] : bias or 0) + sum_k A[r, k] B[k, :] for r < n;
 // B [K, N] with rows of stride ldb. Each row of B is read once for all rows of A.
 // finish(r, rows, j, columns) runs on each block of rows of C right after it is
@@ -379,8 +410,14 @@ void thin_times(const T* A, int64_t lda, int64_t n, int64_t K, const W* B, int64
 #ifdef NNPKIT_THIN_AVX2
   const int64_t blocked = N / (kWideBytes / sizeof(T)) * (kWideBytes / sizeof(T));
   if (blocked > 0) {
-    times_blocked_columns<T, W>(A, lda, n, K, blocked, [&](int64_t j0, int64_t) { return std::make_pair(B + j0, ldb); },
-                                bias, C, ldc, accumulate, finish);
+    if (n <= 2) {
+      few_row_blocks<T, W>(A, lda, n, K, B, ldb, blocked, bias, C, ldc, accumulate);
+      finish(0, n, 0, blocked);
+    } else {
+      times_blocked_columns<T, W>(A, lda, n, K, blocked,
+                                  [&](int64_t j0, int64_t) { return std::make_pair(B + j0, ldb); }, bias, C, ldc,
+                                  accumulate, finish);
+    }
     if (blocked == N) return;
     // The remaining columns by the loop below.
     thin_times_columns<T, W>(A, lda, n, K, B + blocked, ldb, N - blocked, bias != nullptr ? bias + blocked : nullptr,
