@@ -61,16 +61,34 @@ def test_ase_forces_after_energy_are_those_of_a_full_evaluation(bp_committee):
     np.testing.assert_allclose(atoms.get_stress(), direct["stress"], rtol=0, atol=1e-12)
 
 
-def test_eval_prints_the_spread_only_when_asked(bp_committee, tmp_path, capsys):
+def test_eval_prints_a_committees_spread_unless_told_not_to(bp_committee, bp_model, tmp_path, capsys):
+    """nnpkit eval shows a committee's spread by default (per structure and the largest
+    over the file, with where it is), and only the mean with --no-committee-statistics;
+    a single model prints no spread and needs no flag."""
     path = tmp_path / "s.extxyz"
-    random_triclinic(n_atoms=10, seed=45).write(path)
+    structures = [random_triclinic(n_atoms=10, seed=45), random_triclinic(n_atoms=10, seed=46)]
+    from ase.io import read, write
+
+    write(path, structures)
+    # From the file as eval reads it (extxyz rounds the positions).
+    expected = [bp_committee.compute(a, committee_statistics=True) for a in read(path, ":")]
     assert main(["eval", bp_committee.path, str(path)]) == 0
-    assert "committee:" not in capsys.readouterr().out
-    assert main(["eval", bp_committee.path, str(path), "--committee-statistics"]) == 0
     out = capsys.readouterr().out
-    expected = bp_committee.compute(random_triclinic(n_atoms=10, seed=45), committee_statistics=True)
-    assert f"energy std {expected['energy_std']:.6f} eV" in out
-    assert f"max force deviation {expected['forces_std'].max():.6f} eV/Ang" in out
+    for e in expected:
+        assert f"energy std {e['energy_std']:.6f} eV" in out
+        assert f"max force deviation {e['forces_std'].max():.6f} eV/Ang" in out
+    worst = max(range(2), key=lambda k: expected[k]["forces_std"].max())
+    atom = int(expected[worst]["forces_std"].argmax())
+    assert "committee spread (2 structures):" in out
+    assert (f"force deviation    max {expected[worst]['forces_std'].max():.6e}  eV/Ang "
+            f"(structure {worst}, atom {atom})") in out
+    assert main(["eval", bp_committee.path, str(path), "--summary"]) == 0
+    assert "committee spread (2 structures):" in capsys.readouterr().out  # the summary keeps it
+    assert main(["eval", bp_committee.path, str(path), "--no-committee-statistics"]) == 0
+    out = capsys.readouterr().out
+    assert "committee" not in out and "structure 1: 10 atoms" in out
+    assert main(["eval", bp_model.path, str(path)]) == 0
+    assert "committee" not in capsys.readouterr().out
 
 
 def test_typed_errors_carry_the_atoms(bp_model):

@@ -71,6 +71,41 @@ class ErrorStatistics:
         return out
 
 
+@dataclass
+class CommitteeSpread:
+    """The committee's spread over the structures: the largest energy deviation and
+    per-atom force deviation (DeePMD-kit's max_devi_f), and where they were."""
+
+    n_structures: int = 0
+    energy_std_sum: float = 0.0
+    max_energy: float = -1.0
+    max_energy_at: int = -1
+    max_force: float = -1.0
+    max_force_at: tuple[int, int] = (-1, -1)  # (structure, atom)
+
+    def add(self, structure: int, result: dict[str, Any]) -> None:
+        self.n_structures += 1
+        std = float(result["energy_std"])
+        self.energy_std_sum += std
+        if std > self.max_energy:
+            self.max_energy, self.max_energy_at = std, structure
+        deviation = np.asarray(result.get("forces_std", []))
+        if deviation.size and float(deviation.max()) > self.max_force:
+            self.max_force = float(deviation.max())
+            self.max_force_at = (structure, int(deviation.argmax()))
+
+    def lines(self) -> list[str]:
+        if self.n_structures == 0:
+            return []
+        out = [f"committee spread ({self.n_structures} structures):",
+               f"  energy std         mean {self.energy_std_sum / self.n_structures:.6e}  max {self.max_energy:.6e}  "
+               f"eV (structure {self.max_energy_at})"]
+        if self.max_force >= 0:
+            structure, atom = self.max_force_at
+            out.append(f"  force deviation    max {self.max_force:.6e}  eV/Ang (structure {structure}, atom {atom})")
+        return out
+
+
 def _eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -81,9 +116,13 @@ def _eval(args: argparse.Namespace) -> int:
     if args.committee_statistics and model.committee_size == 1:
         print(f"--committee-statistics: model {args.model} is not a committee; there is no spread to print",
               file=sys.stderr)
-    committee_statistics = args.committee_statistics and model.committee_size > 1
+    # On by default for committees: one backward pass gives every member's forces for
+    # models with forward_members (ANI, Behler-Parrinello), 1.1-1.5x the mean's cost,
+    # and the spread is what flags structures the committee disagrees on.
+    committee_statistics = args.committee_statistics is not False and model.committee_size > 1
     structures = read_structures(args.structure, args.index, args.format, model)
     statistics = ErrorStatistics()
+    spread = CommitteeSpread()
     progress = tqdm(total=len(structures), desc="evaluating", unit="structure", file=sys.stderr,
                     disable=True if len(structures) < 2 else None, dynamic_ncols=True, leave=False)
 
@@ -113,11 +152,12 @@ def _eval(args: argparse.Namespace) -> int:
             say(f"  extrapolation: {int((counts > 0).sum())} atoms outside the training range "
                 f"({int(counts.sum())} descriptor values)")
         if "energy_std" in result:
+            spread.add(k, result)
             say(f"  committee:     energy std {result['energy_std']:.6f} eV, "
                 f"max force deviation {float(result['forces_std'].max()):.6f} eV/Ang")
         progress.update(1)
     progress.close()
-    for line in statistics.lines():
+    for line in statistics.lines() + spread.lines():
         print(line)
     return 0
 
@@ -134,7 +174,9 @@ def register(subparsers) -> None:
     p.add_argument("--format", default=None,
                    help="file format: 'n2p2' (input.data, detected automatically) or any ASE format name")
     p.add_argument("--summary", action="store_true", help="print only the error summary, not each structure")
-    p.add_argument("--committee-statistics", action="store_true",
-                   help="for committee models, also print each structure's energy spread and largest per-atom force "
-                   "deviation (costs the members' forces: one backward pass per member, one in all for ANI)")
+    p.add_argument("--committee-statistics", action=argparse.BooleanOptionalAction, default=None,
+                   help="for committee models (on by default), print each structure's energy spread and largest "
+                   "per-atom force deviation, and the largest over all structures; --no-committee-statistics "
+                   "prints the mean only (the members' forces cost one backward pass in all for ANI and "
+                   "Behler-Parrinello models, one per member for others)")
     p.set_defaults(func=_eval)
