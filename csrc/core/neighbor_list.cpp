@@ -265,9 +265,8 @@ void build_neighbor_list(NeighborList& list, const double* positions, int64_t n,
     for (int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
       ChunkEdges& part = parts[chunk];
       const int64_t i_end = std::min(n, (chunk + 1) * grain);
-      int64_t& size = part.size;
-      const auto reserve_for = [&part](int64_t more) { part.reserve(part.size + more); };
-      reserve_for(std::max<int64_t>(expected_per_atom, 8) * (i_end - chunk * grain));
+      int64_t& size = part.size;  // edges written so far
+      part.reserve(std::max<int64_t>(expected_per_atom, 8) * (i_end - chunk * grain));
       for (int64_t i = chunk * grain; i < i_end; ++i) {
         if (found.load(std::memory_order_relaxed) > max_edges) break;
         const int64_t edges_before = size;
@@ -323,7 +322,7 @@ void build_neighbor_list(NeighborList& list, const double* positions, int64_t n,
                 hits[n_hits] = q;
                 n_hits += dd[q] < prefilter2 ? 1 : 0;
               }
-              reserve_for(n_hits);
+              part.reserve(size + n_hits);
               int64_t* __restrict out_centers = part.centers.get();
               int64_t* __restrict out_neighbors = part.neighbors.get();
               int32_t* __restrict out_shifts = part.shifts.get();

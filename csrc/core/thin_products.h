@@ -133,10 +133,11 @@ inline void totals(const V* s, T* out) {
 // five-atom element's forward had run as blocks of 2, 2 and 1 rows, at 2.2 and
 // 2.5 instructions per vector multiply-add, against 2.0 for blocks of 3 and 2
 // (callgrind, a small molecule's float32 forward). Six rows either way in
-// thin_times: each weight vector loaded from L2 serves six rows' multiply-adds. With two rows x four vectors (AVX2 before) the
-// weights' stream from L2 bounded the products at 20 GMAC/s in float32 on a Zen 3
-// core, against 47 for six rows x two. A single row's dot products keep eight
-// outputs (eight independent sums hide the adder's latency). The network products
+// thin_times: each weight vector loaded from L2 serves six rows' multiply-adds.
+// With two rows x four vectors (AVX2 before) the weights' stream from L2 bounded
+// the products at 20 GMAC/s in float32 on a Zen 3 core, against 47 for six rows x
+// two. A single row's dot products keep eight outputs (eight independent sums hide
+// the adder's latency). The network products
 // run on kWideBytes vectors: with 8 rows or fewer they are bound by the
 // multiply-adds issued, 512-bit ones do twice the work of 256-bit ones.
 constexpr int kBlockRows = 3;

@@ -90,9 +90,11 @@ class CommitteeSpread:
         if std > self.max_energy:
             self.max_energy, self.max_energy_at = std, structure
         deviation = np.asarray(result.get("forces_std", []))
-        if deviation.size and float(deviation.max()) > self.max_force:
-            self.max_force = float(deviation.max())
-            self.max_force_at = (structure, int(deviation.argmax()))
+        if deviation.size == 0:
+            return
+        atom = int(deviation.argmax())
+        if float(deviation[atom]) > self.max_force:
+            self.max_force, self.max_force_at = float(deviation[atom]), (structure, atom)
 
     def lines(self) -> list[str]:
         if self.n_structures == 0:
